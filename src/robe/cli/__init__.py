@@ -1,0 +1,72 @@
+"""robe's command line: a thin click layer over the library.
+
+Command groups live in sibling modules and are imported only when invoked, so
+``robe --version`` and ``robe --help`` stay fast (git, watchdog and mistune are heavy).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from .. import __version__
+
+#: command name -> "module:attribute", imported on first use.
+COMMANDS = {
+    "queue": "robe.cli.queue:queue",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | set(COMMANDS))
+
+    def get_command(self, ctx, name):
+        if name in COMMANDS and name not in self.commands:
+            module, attr = COMMANDS[name].split(":")
+            self.add_command(getattr(importlib.import_module(module), attr), name)
+        return super().get_command(ctx, name)
+
+    def invoke(self, ctx):
+        from ..queue.model import QueueError
+
+        try:
+            return super().invoke(ctx)
+        except QueueError as e:
+            raise click.ClickException(str(e)) from None
+        except OSError as e:
+            # Anything the library did not turn into a sentence: still one line, exit 1.
+            raise click.ClickException(f"{e.strerror or e}{': ' + e.filename if e.filename else ''}") from None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "-V", "--version", prog_name="robe", message="%(prog)s %(version)s")
+def cli():
+    """robe keeps a fleet of AI agents ("wizards") busy from a markdown file.
+
+    A person writes tasks in WORK-QUEUE.md; robe dispatches them to wizards, runs their
+    agents, folds results back into the file and keeps a history with git.
+
+    \b
+    Start with:
+      robe queue validate -f WORK-QUEUE.md   check a queue
+      robe queue list -f WORK-QUEUE.md       see what is in it
+    """
+
+
+def main(argv=None):
+    return cli.main(args=argv, prog_name="robe")
+
+
+def _not_yet(name: str):
+    def run():
+        click.echo(f"{name}: not yet available in robe {__version__}; run 'robe --help' for what is", err=True)
+        sys.exit(1)
+    return run
+
+
+openclaw_work = _not_yet("openclaw-work")
+task_monitor = _not_yet("task-monitor")
+progress_report = _not_yet("progress-report")

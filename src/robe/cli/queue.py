@@ -1,0 +1,212 @@
+"""``robe queue``: read and edit WORK-QUEUE.md."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .common import echo_json, file_option, json_option, table, terminal_width
+
+STATUS_CHOICE = click.Choice(["PENDING", "IN_PROGRESS", "COMPLETE", "FAILED", "BLOCKED"], case_sensitive=False)
+PRIORITY_CHOICE = click.Choice(["P0", "P1", "P2", "P3"], case_sensitive=False)
+
+
+@click.group()
+def queue():
+    """Read and edit a WORK-QUEUE.md.
+
+    \b
+    A task is a heading, a list item or a table row that starts with an ID such as
+    TASK-001. robe changes only the status words it owns and keeps every other byte.
+    """
+
+
+def _load(path):
+    from ..queue import load
+
+    return load(path)
+
+
+def _left_out_note(q) -> None:
+    if q.errors:
+        n = len({p.line for p in q.errors})
+        click.echo(f"{q.path}: {n} place{'s' if n != 1 else ''} with errors left out; run 'robe queue validate -f {q.path}'",
+                   err=True)
+
+
+@queue.command("list")
+@file_option
+@click.option("--status", "statuses", multiple=True, type=STATUS_CHOICE, help="Only tasks with this status (repeatable).")
+@click.option("--priority", "priorities", multiple=True, type=PRIORITY_CHOICE, help="Only tasks with this priority (repeatable).")
+@click.option("--assignee", help="Only tasks assigned to this wizard.")
+@json_option
+def list_(path, statuses, priorities, assignee, as_json):
+    """List the tasks of a queue, in file order.
+
+    Tasks with errors are left out (a note on stderr says how many); an empty file is an
+    empty queue.
+    """
+    q = _load(path)
+    want_s = {s.upper() for s in statuses}
+    want_p = {p.upper() for p in priorities}
+    tasks = [t for t in q.tasks
+             if (not want_s or t.status.value in want_s) and (not want_p or t.priority in want_p)
+             and (assignee is None or t.assignee == assignee.lower())]
+    if as_json:
+        echo_json([t.to_dict() for t in tasks])
+    elif tasks:
+        rows = [[t.id, t.priority, t.status.value, t.assignee or "-", t.title] for t in tasks]
+        text = table(rows, ["ID", "PRI", "STATUS", "ASSIGNEE", "TITLE"])
+        width = terminal_width()
+        if width:
+            text = "\n".join(line if len(line) <= width else line[: width - 1] + "…" for line in text.split("\n"))
+        click.echo(text)
+    elif not q.tasks:
+        click.echo(f"{path}: no tasks", err=True)
+    _left_out_note(q)
+
+
+@queue.command()
+@click.argument("task_id")
+@file_option
+@json_option
+def show(task_id, path, as_json):
+    """Show one task whole: its fields, where it is, and its body (the prompt)."""
+    from ..queue import is_valid_id
+
+    if not is_valid_id(task_id):
+        raise click.UsageError(f"'{task_id}' is not a task ID; IDs look like TASK-001")
+    q = _load(path)
+    task = q.get(task_id)
+    problems = [p for p in q.problems if p.task_id == task_id]
+    if task is None:
+        task = next((t for t in q.rejected if t.id == task_id), None)
+    if task is None:
+        raise click.ClickException(f"{task_id} is not in {path}; 'robe queue list -f {path}' shows what is")
+    if as_json:
+        data = task.to_dict()
+        data["problems"] = [p.to_dict() for p in problems]
+        echo_json(data)
+        return
+    rows = [("priority", task.priority + ("" if task.priority_written else " (from the heading or default)")),
+            ("status", task.status.value), ("assignee", task.assignee or "-"),
+            ("depends", ", ".join(task.depends) or "-"), ("tags", ", ".join(task.tags) or "-")]
+    rows += list(task.fields)
+    rows += [("section", task.section or "-"), ("where", f"{path}:{task.line} ({task.style})")]
+    width = max(len(k) for k, _ in rows)
+    click.echo(f"{task.id}  {task.title}")
+    for k, v in rows:
+        click.echo(f"  {k.ljust(width)}  {v}")
+    if task.body:
+        click.echo("")
+        click.echo(task.body)
+    for p in problems:
+        click.echo(str(p), err=True)
+
+
+@queue.command()
+@file_option
+@click.option("--markdown-check/--no-markdown-check", default=True, show_default=True,
+              help="Also compare robe's reading of the structure with the mistune markdown parser.")
+@json_option
+def validate(path, markdown_check, as_json):
+    """Check a queue: bad or duplicate IDs, unknown statuses and priorities, missing or
+    circular dependencies.
+
+    Every problem is reported with file:line and a hint. Exits 1 when there are errors
+    (warnings alone exit 0).
+    """
+    q = _load(path)
+    problems = list(q.problems)
+    if markdown_check:
+        from ..queue.crosscheck import disagreements
+
+        problems += disagreements(q)
+        problems.sort(key=lambda p: p.line)
+    errors = [p for p in problems if p.severity == "error"]
+    warnings = [p for p in problems if p.severity != "error"]
+    if as_json:
+        echo_json({"path": path, "tasks": len(q.tasks), "left_out": len(q.rejected),
+                   "errors": [p.to_dict() for p in errors], "warnings": [p.to_dict() for p in warnings]})
+    else:
+        for p in problems:
+            click.echo(str(p))
+        summary = f"{path}: {len(q.tasks)} task{'s' if len(q.tasks) != 1 else ''} ok"
+        if errors or warnings:
+            summary += f", {len(errors)} error{'s' if len(errors) != 1 else ''}, {len(warnings)} warning{'s' if len(warnings) != 1 else ''}"
+        if q.rejected:
+            summary += f"; {len(q.rejected)} task{'s' if len(q.rejected) != 1 else ''} left out until fixed"
+        click.echo(summary)
+    sys.exit(1 if errors else 0)
+
+
+def _split_list(values) -> tuple[str, ...]:
+    out = []
+    for v in values:
+        out += [x.strip() for x in v.replace(",", " ").split() if x.strip()]
+    return tuple(dict.fromkeys(out))
+
+
+@queue.command()
+@click.argument("title")
+@file_option
+@click.option("-p", "--priority", type=PRIORITY_CHOICE, default="P2", show_default=True)
+@click.option("-a", "--assignee", help="The wizard that should take it.")
+@click.option("-d", "--depends", multiple=True, help="IDs this task waits for (repeatable or comma-separated).")
+@click.option("-t", "--tags", multiple=True, help="Tags (repeatable or comma-separated).")
+@click.option("--body", help="The task's body: the prompt the agent gets.")
+@click.option("--body-file", type=click.File("r", encoding="utf-8"), help="Read the body from a file ('-' for stdin).")
+@click.option("--style", type=click.Choice(["section", "list", "table"]),
+              help="Write it in this style (default: the style of the file's last task).")
+@json_option
+def add(title, path, priority, assignee, depends, tags, body, body_file, style, as_json):
+    """Append a task with the next free ID, in the style the file already uses."""
+    from ..queue import NewTask, add_task, load
+    from ..queue.events import append_event, events_path, person
+
+    if body and body_file:
+        raise click.UsageError("give --body or --body-file, not both")
+    if body_file:
+        body = body_file.read()
+    new = NewTask(title=title, priority=priority.upper(), assignee=assignee.lower() if assignee else None,
+                  depends=_split_list(depends), tags=_split_list(tags), body=body or "")
+    tid = add_task(path, new, style=style)
+    task = load(path).get(tid)
+    append_event(events_path(path), tid, None, "PENDING", by=person(), detail="added with robe queue add")
+    if as_json:
+        echo_json(task.to_dict() if task else {"id": tid})
+    else:
+        click.echo(f"added {tid} ({new.priority}, PENDING) at {path}:{task.line if task else '?'}")
+
+
+@queue.command("set")
+@click.argument("task_id")
+@click.argument("status", type=STATUS_CHOICE)
+@file_option
+@click.option("--reason", default="", help="Why: recorded in logs/events.jsonl beside the queue.")
+@click.option("--expect", type=STATUS_CHOICE, multiple=True,
+              help="Refuse unless the task has this status now (repeatable).")
+@json_option
+def set_(task_id, status, path, reason, expect, as_json):
+    """Set a task's status by hand (a person's intervention, logged as such).
+
+    Only the status word changes (and a list task's checkbox). Setting a COMPLETE or
+    FAILED task back to PENDING asks robe to run it again.
+    """
+    from ..queue import Status, is_valid_id, set_status
+    from ..queue.events import append_event, events_path, person
+
+    if not is_valid_id(task_id):
+        raise click.UsageError(f"'{task_id}' is not a task ID; IDs look like TASK-001")
+    out = set_status(path, task_id, Status(status.upper()), expect=[Status(e.upper()) for e in expect])
+    changed = out.reason != "unchanged"
+    if changed:
+        append_event(events_path(path), task_id, out.before.value, out.after.value, by=person(), detail=reason,
+                     manual=True)
+    if as_json:
+        echo_json({"id": task_id, "from": out.before.value, "to": out.after.value, "changed": changed})
+    elif changed:
+        click.echo(f"{task_id}: {out.before.value} -> {out.after.value}")
+    else:
+        click.echo(f"{task_id} is already {out.after.value}; nothing changed")

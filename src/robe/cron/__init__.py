@@ -1,0 +1,1 @@
+"""The schedule: crontab and systemd install, and the embedded scheduler (robe run)."""

@@ -1,0 +1,1 @@
+"""The dispatcher (openclaw-work): routing, next-task selection and claims."""

@@ -1,0 +1,1 @@
+"""The body: the watchdog executor and the agent adapters."""

@@ -1,0 +1,1 @@
+"""The fleet: fleet.yaml, wizard houses, homes, ports, gateways, status and doctor."""

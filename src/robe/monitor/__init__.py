@@ -1,0 +1,1 @@
+"""The monitor (task-monitor): reconcile results, reap leases, reports, git checkpoints."""

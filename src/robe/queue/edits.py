@@ -1,0 +1,309 @@
+"""Surgical edits of queue text, and the functions that apply them through the one writer.
+
+A status change rewrites only the status word (and a list task's checkbox: ``[x]`` for
+COMPLETE, ``[ ]`` otherwise; and the padding of a table cell, so columns stay aligned).
+Writing a status where none was written is the only structural edit. Every other byte stays.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterable
+
+from .model import (
+    ID_PATTERN,
+    PRIORITIES,
+    ConflictError,
+    Queue,
+    QueueError,
+    Status,
+    Task,
+)
+from .scan import next_free_id, parse, split_lines
+from .store import update
+
+
+@dataclass(frozen=True)
+class Change:
+    """Set ``task_id`` to ``status``, provided its status is one of ``expect`` (any if empty)."""
+
+    task_id: str
+    status: Status
+    expect: tuple[Status, ...] = ()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    task_id: str
+    before: Status | None
+    after: Status | None
+    applied: bool
+    reason: str = ""
+
+
+def _replacements(task: Task, status: Status) -> list[tuple[int, int, str]]:
+    """(start, end, new text) pieces that set ``task``'s status in the text it came from."""
+    e = task.edit
+    word = status.value
+    out = []
+    if e.status_span is not None:
+        out.append((e.status_span[0], e.status_span[1], word))
+    elif e.insert_at is not None:
+        out.append((e.insert_at, e.insert_at, e.insert_template.format(status=word)))
+    else:
+        raise QueueError(f"robe cannot find where to write {task.id}'s status (line {task.line})")
+    if e.checkbox_span is not None:
+        out.append((e.checkbox_span[0], e.checkbox_span[1], "x" if status is Status.COMPLETE else " "))
+    return out
+
+
+def _align_cell(text: str, task: Task, pieces: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """For a table task, rewrite the whole cell so its width stays the same where it can."""
+    if task.edit.cell_span is None:
+        return pieces
+    a, b = task.edit.cell_span
+    cell = text[a:b]
+    start, end, new = pieces[0]
+    new_cell = cell[: start - a] + new + cell[end - a:]
+    grow = len(new_cell) - len(cell)
+    if grow > 0:
+        # Take the extra width from trailing spaces beyond the one that separates the pipe.
+        trail = len(new_cell) - len(new_cell.rstrip(" "))
+        cut = min(grow, max(trail - 1, 0))
+        if cut:
+            new_cell = new_cell[: len(new_cell) - cut]
+    elif grow < 0 and cell.endswith(" "):
+        new_cell = new_cell + " " * (-grow)
+    return [(a, b, new_cell)] + pieces[1:]
+
+
+def apply_changes(queue: Queue, changes: Iterable[Change]) -> tuple[str, list[Outcome]]:
+    """The queue's text with ``changes`` applied, and what happened to each.
+
+    A change whose task is missing or whose status is not among its ``expect`` is refused
+    (``applied=False`` with the reason); the others still apply.
+    """
+    pieces: list[tuple[int, int, str]] = []
+    outcomes = []
+    seen = set()
+    for ch in changes:
+        task = queue.get(ch.task_id)
+        if task is None:
+            why = "it has errors (see robe queue validate)" if ch.task_id in queue.all_ids else "it is not in the queue"
+            outcomes.append(Outcome(ch.task_id, None, None, False, f"{ch.task_id} cannot be changed: {why}"))
+            continue
+        if ch.expect and task.status not in ch.expect:
+            want = " or ".join(s.value for s in ch.expect)
+            outcomes.append(Outcome(ch.task_id, task.status, task.status, False,
+                                    f"{ch.task_id} is {task.status.value} now, not {want}; nothing was changed"))
+            continue
+        if ch.task_id in seen:
+            outcomes.append(Outcome(ch.task_id, task.status, task.status, False, f"{ch.task_id} was changed twice in one write"))
+            continue
+        seen.add(ch.task_id)
+        if task.status is ch.status and task.status_written:
+            outcomes.append(Outcome(ch.task_id, task.status, ch.status, True, "unchanged"))
+            continue
+        pieces.extend(_align_cell(queue.text, task, _replacements(task, ch.status)))
+        outcomes.append(Outcome(ch.task_id, task.status, ch.status, True))
+    return _splice(queue.text, pieces), outcomes
+
+
+def _splice(text: str, pieces: list[tuple[int, int, str]]) -> str:
+    if not pieces:
+        return text
+    out = []
+    pos = 0
+    for start, end, new in sorted(pieces, key=lambda p: (p[0], p[1])):
+        out.append(text[pos:start])
+        out.append(new)
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def set_status(path: str, task_id: str, status: Status | str, *, expect: Iterable[Status | str] = (),
+               timeout: float | None = None) -> Outcome:
+    """Set one task's status in the file at ``path``; ConflictError if its precondition fails."""
+    change = Change(task_id, Status(status), tuple(Status(s) for s in expect))
+    outcomes = set_statuses(path, [change], **({} if timeout is None else {"timeout": timeout}))
+    out = outcomes[0]
+    if not out.applied:
+        raise ConflictError(out.reason)
+    return out
+
+
+def set_statuses(path: str, changes: list[Change], **kwargs) -> list[Outcome]:
+    """Apply several status changes in one locked write; refused ones are reported, not raised."""
+    def change(queue: Queue):
+        text, outcomes = apply_changes(queue, changes)
+        return text, outcomes
+    return update(path, change, **kwargs)
+
+
+# --- add -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewTask:
+    title: str
+    priority: str = "P2"
+    assignee: str | None = None
+    depends: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    body: str = ""
+    status: Status = Status.PENDING
+
+
+def _check_new(task: NewTask) -> None:
+    if not task.title.strip():
+        raise QueueError("a task needs a title")
+    if "\n" in task.title or "\r" in task.title:
+        raise QueueError("a task's title must be one line; put the rest in --body")
+    if task.priority not in PRIORITIES:
+        raise QueueError(f"unknown priority '{task.priority}'; use P0 (most urgent) to P3")
+    for d in task.depends:
+        if not re.fullmatch(ID_PATTERN, d):
+            raise QueueError(f"'{d}' is not a task ID; depends takes IDs such as TASK-001")
+
+
+def _style_of(queue: Queue) -> str:
+    return queue.tasks[-1].style if queue.tasks else (queue.rejected[-1].style if queue.rejected else "section")
+
+
+def render_add(queue: Queue, new: NewTask, style: str | None = None, task_id: str | None = None) -> tuple[str, str]:
+    """The queue text with ``new`` appended in the file's style; returns (text, new ID)."""
+    _check_new(new)
+    for d in new.depends:
+        if d not in queue.all_ids:
+            raise QueueError(f"{d} is not in the queue; a new task can only depend on existing tasks")
+    tid = task_id or next_free_id(queue.all_ids)
+    if tid in queue.all_ids:
+        raise QueueError(f"{tid} is already in the queue")
+    style = style or _style_of(queue)
+    nl = queue.newline
+    text = queue.text
+    every = list(queue.tasks) + list(queue.rejected)
+    last = max((t for t in every if t.style == style), key=lambda t: t.line, default=None)
+    if style == "table":
+        if last is None:
+            raise QueueError("the queue has no task table to add a row to; use --style section or list")
+        if new.body.strip():
+            raise QueueError("this queue keeps tasks in a table, which has no room for a body; "
+                             "add it with --style section, or leave the body out")
+        return _insert_after_line(text, last.line, _table_row(queue, last, tid, new), nl), tid
+    if style == "list":
+        if last is None:
+            line = _list_line(None, tid, new, nl)
+            return _append(text, line, nl), tid
+        return _insert_after_line(text, last.end_line, _list_line(queue, tid, new, nl, last), nl), tid
+    level = 3
+    if last is not None:
+        lines, _ = split_lines(text)
+        first = lines[last.line - 1].lstrip()
+        level = len(first) - len(first.lstrip("#")) or 3
+    return _append(text, _section(tid, new, nl, level), nl, blank_before=True), tid
+
+
+def _fields(new: NewTask) -> list[tuple[str, str]]:
+    out = [("Priority", new.priority), ("Status", new.status.value)]
+    if new.assignee:
+        out.append(("Assignee", new.assignee))
+    if new.depends:
+        out.append(("Depends", ", ".join(new.depends)))
+    if new.tags:
+        out.append(("Tags", ", ".join(new.tags)))
+    return out
+
+
+def _section(tid: str, new: NewTask, nl: str, level: int) -> str:
+    lines = [f"{'#' * level} {tid}: {new.title.strip()}"]
+    lines += [f"- {k}: {v}" for k, v in _fields(new)]
+    body = new.body.strip("\n")
+    if body:
+        lines.append("")
+        lines += body.replace("\r\n", "\n").split("\n")
+    return nl.join(lines) + nl
+
+
+def _list_line(queue: Queue | None, tid: str, new: NewTask, nl: str, last: Task | None = None) -> str:
+    indent, marker, box = "", "-", "[ ] "
+    if queue is not None and last is not None:
+        lines, _ = split_lines(queue.text)
+        src = lines[last.line - 1]
+        m = re.match(r"([ \t]*)([-+*]|[0-9]{1,9}[.)])[ \t]+(\[[ xX]\][ \t]+)?", src)
+        if m:
+            indent, marker = m.group(1), m.group(2)
+            box = "[ ] " if m.group(3) else ""
+            if marker[:-1].isdigit():
+                marker = f"{int(marker[:-1]) + 1}{marker[-1]}"
+    if box and new.status is Status.COMPLETE:
+        box = "[x] "
+    head = f"{indent}{marker} {box}{tid} {new.priority} {new.status.value} {new.title.strip()}"
+    pad = indent + " " * (len(marker) + 1)
+    extra = []
+    for k, v in _fields(new)[2:]:
+        extra.append(f"{pad}- {k}: {v}")
+    body = new.body.strip("\n")
+    if body:
+        if extra:
+            extra.append("")
+        extra += [pad + ln if ln.strip() else "" for ln in body.replace("\r\n", "\n").split("\n")]
+    return nl.join([head] + extra) + nl
+
+
+def _table_row(queue: Queue, last: Task, tid: str, new: NewTask) -> str:
+    lines, _ = split_lines(queue.text)
+    # Find the header of the table holding ``last``: the nearest line above followed by a delimiter.
+    row = lines[last.line - 1]
+    j = last.line - 1
+    while j > 0 and not re.match(r"[ \t]*\|?[ \t]*:?-+", lines[j]):
+        j -= 1
+    header = lines[j - 1]
+    from .scan import _split_cells
+
+    names = [header[a:b].strip().strip("*_` ").lower() for a, b in _split_cells(header)]
+    values = {"id": tid, "status": new.status.value, "task": new.title.strip(), "title": new.title.strip(),
+              "priority": new.priority, "assignee": new.assignee or "", "depends": ", ".join(new.depends),
+              "tags": ", ".join(new.tags)}
+    cells = [values.get(n, "").replace("|", "\\|") for n in names]
+    lead = row[: len(row) - len(row.lstrip())]
+    starts = row.lstrip().startswith("|")
+    ends = row.rstrip().endswith("|")
+    out = lead + ("| " if starts else "") + " | ".join(cells) + (" |" if ends else "")
+    return out + queue.newline
+
+
+def _insert_after_line(text: str, line_no: int, new: str, nl: str) -> str:
+    """``new`` (ending in a newline) inserted after 1-based line ``line_no``."""
+    lines, offsets = split_lines(text)
+    if line_no < len(lines):
+        at = offsets[line_no]
+        return text[:at] + new + text[at:]
+    return _append(text, new, nl)
+
+
+def _append(text: str, new: str, nl: str, blank_before: bool = False) -> str:
+    if text and not text.endswith("\n"):
+        text += nl
+    if blank_before and text.strip("\ufeff") and not text.endswith(nl + nl) and not text.endswith("\n\n"):
+        text += nl
+    return text + new
+
+
+def add_task(path: str, new: NewTask, *, style: str | None = None, **kwargs) -> str:
+    """Append ``new`` to the queue at ``path`` in its style, with the next free ID; returns the ID."""
+    if style not in (None, "section", "list", "table"):
+        raise QueueError(f"unknown style '{style}'; use section, list or table")
+    _check_new(new)
+
+    def change(queue: Queue):
+        text, tid = render_add(queue, new, style)
+        # The new task must come back exactly as asked, or nothing is written.
+        check = parse(text, queue.path).get(tid)
+        if check is None or check.title != new.title.strip() or check.status is not new.status:
+            raise QueueError(f"robe could not add the task cleanly to {path} (the file's layout around its "
+                             "last task is unusual); nothing was changed. Add it by hand or use --style section")
+        return text, tid
+    return update(path, change, **kwargs)

@@ -1,0 +1,67 @@
+"""The event log: ``logs/events.jsonl`` beside a queue, one JSON line per transition.
+
+Lines are appended with one ``write`` on an O_APPEND descriptor, so concurrent writers never
+interleave within a line.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import getpass
+import json
+import os
+import socket
+from typing import Iterator
+
+
+def now() -> _dt.datetime:
+    """robe's one clock (UTC); tests freeze it with freezegun."""
+    return _dt.datetime.now(_dt.timezone.utc)
+
+
+def stamp(moment: _dt.datetime | None = None) -> str:
+    return (moment or now()).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def events_path(queue_path: str) -> str:
+    return os.path.join(os.path.dirname(os.path.abspath(queue_path)), "logs", "events.jsonl")
+
+
+def person() -> str:
+    """Who a manual change is attributed to: ``person:user@host``."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # no user name in this environment
+        user = str(os.getuid())
+    return f"person:{user}@{socket.gethostname()}"
+
+
+def append_event(path: str, task: str | None, from_: str | None, to: str | None, *, by: str,
+                 attempt: int | None = None, detail: str = "", **extra) -> dict:
+    """Append one event line to the log at ``path`` (created 0700/0600 if missing)."""
+    event = {"ts": stamp(), "task": task, "from": from_, "to": to, "attempt": attempt, "by": by, "detail": detail}
+    event.update(extra)
+    line = (json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+    return event
+
+
+def read_events(path: str) -> Iterator[dict]:
+    """Events in order; a torn or foreign line is skipped."""
+    try:
+        f = open(path, encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return
+    with f:
+        for line in f:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(event, dict):
+                yield event

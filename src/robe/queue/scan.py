@@ -1,0 +1,972 @@
+"""Parse WORK-QUEUE.md text into tasks, keeping the source offsets edits need.
+
+A markdown parser's tree (mistune's) says what is a heading, a list item, a table row or code,
+but not where it stands in the text, and building it costs ~170 ms per 1,000 tasks. So this
+module is a line scanner that follows CommonMark's block rules closely enough for a queue
+(fences, HTML blocks, block quotes, indented code, lists and their lazy lines, GFM tables,
+ATX and setext headings) and records offsets as it goes. ``robe.queue.crosscheck`` compares
+its verdicts with mistune's, in the property tests and in ``robe queue validate``.
+
+Pass 1 (``_blocks``) classifies every line. Pass 2 turns headings, list items and table rows
+that begin with a task ID into tasks; ``_validate`` then checks IDs and dependencies.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass, field
+
+from .model import (
+    DEFAULT_PRIORITY,
+    ID_PATTERN,
+    STATUS_ALIASES,
+    STATUS_WORDS,
+    Edit,
+    Problem,
+    Queue,
+    Status,
+    Task,
+    parse_priority,
+    parse_status,
+)
+
+# Line kinds of pass 1.
+BLANK, PARA, HEADING, SETEXT_RULE, ITEM, CODE, HTML, QUOTE, BREAK = range(9)
+TABLE_HEAD, TABLE_DELIM, TABLE_ROW = 9, 10, 11
+
+_FENCE_RE = re.compile(r"(`{3,}|~{3,})(.*)")
+_ATX_RE = re.compile(r"(#{1,6})(?:[ \t]+|$)")
+_ATX_CLOSE_RE = re.compile(r"(?:^|[ \t]+)#+[ \t]*$")
+_BREAK_RE = re.compile(r"(?:(?:\*[ \t]*){3,}|(?:-[ \t]*){3,}|(?:_[ \t]*){3,})$")
+_SETEXT_RE = re.compile(r"(?:=+|-+)[ \t]*$")
+_ITEM_RE = re.compile(r"([-+*]|[0-9]{1,9}[.)])([ \t]+|$)")
+_DELIM_CELL_RE = re.compile(r"[ \t]*:?-+:?[ \t]*$")
+_HTML1_RE = re.compile(r"<(script|pre|style|textarea)(?:[ \t>]|$)", re.I)
+_HTML6_RE = re.compile(
+    r"</?(?:address|article|aside|base|basefont|blockquote|body|caption|center|col|colgroup|dd|"
+    r"details|dialog|dir|div|dl|dt|fieldset|figcaption|figure|footer|form|frame|frameset|h[1-6]|"
+    r"head|header|hr|html|iframe|legend|li|link|main|menu|menuitem|nav|noframes|ol|optgroup|"
+    r"option|p|param|search|section|summary|table|tbody|td|tfoot|th|thead|title|tr|track|ul)"
+    r"(?:[ \t>]|/>|$)",
+    re.I,
+)
+_HTML7_RE = re.compile(
+    r"(?:<[A-Za-z][A-Za-z0-9-]*(?:[ \t]+[A-Za-z_:][\w.:-]*(?:[ \t]*=[ \t]*(?:[^ \t\"'=<>`]+|'[^']*'|\"[^\"]*\"))?)*[ \t]*/?>"
+    r"|</[A-Za-z][A-Za-z0-9-]*[ \t]*>)[ \t]*$"
+)
+
+_ID_AT_START = re.compile(rf"({ID_PATTERN})(?=$|[\s:\u2014\u2013-])")
+_LOOSE_ID = re.compile(r"([A-Za-z][A-Za-z0-9]*[-_][A-Za-z0-9_-]*[0-9][A-Za-z0-9_-]*)")
+_SEPARATOR_RE = re.compile(r"[ \t]*(?:[:\u2014\u2013]|-(?=[ \t]|$))?[ \t]*")
+_PRIORITY_HEADING_RE = re.compile(r"(P[0-3])(?=$|[\s:\u2014\u2013-])", re.I)
+_FIELD_RE = re.compile(
+    r"(?P<b1>\*\*|__)?(?P<key>[A-Za-z][A-Za-z0-9 _/-]{0,40}?)(?P<b2>\*\*|__)?:(?P<b3>\*\*|__)?"
+    r"(?:[ \t]+|$)(?P<value>.*?)[ \t]*$"
+)
+_WORD_RE = re.compile(r"(\*\*|`|\[|\()?([A-Za-z][A-Za-z0-9_-]*)(\*\*|`|\]|\))?")
+_CHECKBOX_RE = re.compile(r"\[([ xX])\][ \t]+")
+_PAIRS = {None: None, "**": "**", "`": "`", "[": "]", "(": ")"}
+_KNOWN_KEYS = {"status", "priority", "assignee", "depends", "tags"}
+
+
+@dataclass
+class _Item:
+    line: int  # 0-based
+    indent: int  # column of the marker
+    content_col: int  # column where the item's content starts
+    content_start: int  # character index in the line where the content starts
+    last: int  # last line (0-based) that belongs to the item
+    children: list = field(default_factory=list)
+
+
+@dataclass
+class _Heading:
+    start: int  # first line (0-based); for setext, the paragraph's first line
+    end: int  # last line of the heading itself (the underline for setext)
+    level: int
+    text: str
+    text_offset: int  # character offset in the file where ``text`` starts
+    top: bool  # not inside a list item or quote
+
+
+@dataclass
+class _Table:
+    head: int
+    columns: list  # normalised header names
+    raw_columns: list
+    rows: list = field(default_factory=list)
+
+
+@dataclass
+class _Structure:
+    kinds: list
+    items: list
+    headings: list
+    tables: list
+
+
+def _indent(s: str) -> tuple[int, int]:
+    """(column, index) of the first non-blank character; tabs stop every 4 columns."""
+    col = 0
+    for i, ch in enumerate(s):
+        if ch == " ":
+            col += 1
+        elif ch == "\t":
+            col += 4 - col % 4
+        else:
+            return col, i
+    return col, len(s)
+
+
+def _split_cells(s: str) -> list[tuple[int, int]]:
+    """Spans (start, end) of the cells of a table row, pipes excluded, escaped pipes kept."""
+    bounds = [i for i, ch in enumerate(s) if ch == "|" and (i == 0 or s[i - 1] != "\\")]
+    stripped = s.strip()
+    spans = []
+    start = 0
+    for b in bounds:
+        spans.append((start, b))
+        start = b + 1
+    spans.append((start, len(s)))
+    if stripped.startswith("|"):
+        spans = spans[1:]
+    if stripped.endswith("|") and not stripped.endswith("\\|") and len(stripped) > 1:
+        spans = spans[:-1]
+    return spans
+
+
+def _is_delim_row(s: str) -> int:
+    """The number of cells when ``s`` is a table delimiter row, else 0."""
+    if "-" not in s:
+        return 0
+    st = s.strip()
+    if not st or st[0] not in "|:-":
+        return 0
+    cells = _split_cells(s)
+    if not cells or not all(_DELIM_CELL_RE.match(s[a:b]) for a, b in cells):
+        return 0
+    if len(cells) == 1 and "|" not in st:
+        return 0
+    return len(cells)
+
+
+def _can_interrupt_paragraph(t: str) -> bool:
+    """Whether the de-indented line ``t`` starts a block that ends an open paragraph."""
+    c = t[0]
+    if c == "#":
+        return bool(_ATX_RE.match(t))
+    if c == ">":
+        return True
+    if c in "`~":
+        return bool(_FENCE_RE.match(t)) and not (c == "`" and "`" in _FENCE_RE.match(t).group(2))
+    if c == "<":
+        return bool(_HTML1_RE.match(t) or t.startswith(("<!--", "<?", "<![CDATA[")) or _HTML6_RE.match(t)
+                    or (t.startswith("<!") and len(t) > 2 and t[2].isalpha()))
+    if c in "-*_" and _BREAK_RE.match(t):
+        return True
+    m = _ITEM_RE.match(t)
+    if m:
+        if not t[m.end():].strip():
+            return False  # an empty item cannot interrupt a paragraph
+        marker = m.group(1)
+        return marker in "-+*" or marker[:-1] == "1"
+    return False
+
+
+def _blocks(lines: list[str]) -> _Structure:
+    """Pass 1: the kind of each line, the list items, headings and tables."""
+    n = len(lines)
+    kinds = [BLANK] * n
+    items: list[_Item] = []
+    headings: list[_Heading] = []
+    tables: list[_Table] = []
+    stack: list[_Item] = []  # open list items, innermost last
+    fence = None  # (char, length, base column) of an open fence
+    html_end = None  # "" = ends at a blank line; else a substring that ends it
+    in_para = False
+    para_start = 0
+    prev_blank = True
+    quote_lazy = False
+    in_quote = False
+    table: _Table | None = None
+    skip_next = False
+    for i in range(n):
+        if skip_next:
+            skip_next = False
+            continue
+        s = lines[i]
+        if fence is not None:
+            col, pos = _indent(s)
+            if pos < len(s) and col < fence[2]:
+                fence = None  # the container holding the fence ended
+            else:
+                kinds[i] = CODE
+                t = s[pos:]
+                if t.startswith(fence[0] * fence[1]) and not t.strip(fence[0]).strip() and col - fence[2] < 4:
+                    fence = None
+                for it in stack:
+                    it.last = i
+                continue
+        if html_end is not None:
+            if html_end == "":
+                if not s.strip():
+                    html_end = None
+                else:
+                    kinds[i] = HTML
+                    continue
+            else:
+                kinds[i] = HTML
+                if html_end in s.lower():
+                    html_end = None
+                continue
+        col, pos = _indent(s)
+        if pos == len(s):  # blank
+            kinds[i] = BLANK
+            in_para = False
+            table = None
+            in_quote = quote_lazy = False
+            prev_blank = True
+            continue
+        t = s[pos:]
+        if in_quote and t[0] != ">":
+            if quote_lazy and not _can_interrupt_paragraph(t):
+                kinds[i] = QUOTE
+                continue
+            in_quote = quote_lazy = False
+        if stack and col < stack[-1].content_col:
+            if in_para and not prev_blank and table is None and not _can_interrupt_paragraph(t):
+                kinds[i] = PARA  # lazy continuation of the item's paragraph
+                for it in stack:
+                    it.last = i
+                continue
+            while stack and col < stack[-1].content_col:
+                stack.pop()
+            in_para = False
+            table = None
+        base = stack[-1].content_col if stack else 0
+        rel = col - base
+        for it in stack:
+            it.last = i
+        was_blank, prev_blank = prev_blank, False
+        if rel >= 4:
+            if in_para:
+                kinds[i] = PARA
+            elif table is not None:
+                kinds[i] = TABLE_ROW
+                table.rows.append(i)
+            else:
+                kinds[i] = CODE
+            continue
+        c = t[0]
+        if c == ">":
+            kinds[i] = QUOTE
+            in_quote = True
+            inner = t[1:].strip()
+            quote_lazy = bool(inner) and not _can_interrupt_paragraph(inner) and inner[0] != ">"
+            if inner and _FENCE_RE.match(inner):
+                quote_lazy = False
+            in_para = False
+            table = None
+            continue
+        if c in "`~":
+            m = _FENCE_RE.match(t)
+            if m and not (c == "`" and "`" in m.group(2)):
+                kinds[i] = CODE
+                fence = (c, len(m.group(1)), col)
+                in_para = False
+                table = None
+                continue
+        if c == "<":
+            end = None
+            if _HTML1_RE.match(t):
+                end = "</" + _HTML1_RE.match(t).group(1).lower() + ">"
+            elif t.startswith("<!--"):
+                end = "-->"
+                if "-->" in t[4:]:
+                    end = "done"
+            elif t.startswith("<?"):
+                end = "?>"
+            elif t.startswith("<![CDATA["):
+                end = "]]>"
+            elif t.startswith("<!") and len(t) > 2 and t[2].isalpha():
+                end = ">"
+            elif _HTML6_RE.match(t) or (not in_para and _HTML7_RE.match(t)):
+                end = ""
+            if end is not None:
+                kinds[i] = HTML
+                in_para = False
+                table = None
+                if end and end != "done" and (end not in t.lower() or end == "-->"):
+                    html_end = end
+                elif end == "":
+                    html_end = ""
+                continue
+        if c == "#":
+            m = _ATX_RE.match(t)
+            if m:
+                kinds[i] = HEADING
+                raw = t[m.end():]
+                text = _ATX_CLOSE_RE.sub("", raw) if raw.strip() else ""
+                stripped = text.strip()
+                offset = len(s) - len(t) + m.end() + (len(text) - len(text.lstrip()))
+                headings.append(_Heading(i, i, len(m.group(1)), stripped, offset, not stack and not in_quote))
+                in_para = False
+                table = None
+                continue
+        if in_para and c in "=-" and _SETEXT_RE.match(t) and table is None:
+            kinds[i] = SETEXT_RULE
+            for j in range(para_start, i):
+                kinds[j] = HEADING
+            first = lines[para_start]
+            fc, fp = _indent(first)
+            text = " ".join(lines[j].strip() for j in range(para_start, i))
+            headings.append(_Heading(para_start, i, 1 if c == "=" else 2, text, fp, not stack))
+            in_para = False
+            continue
+        if c in "-*_" and _BREAK_RE.match(t):
+            kinds[i] = BREAK
+            in_para = False
+            table = None
+            continue
+        m = _ITEM_RE.match(t)
+        if m and (not in_para or _can_interrupt_paragraph(t) or was_blank):
+            kinds[i] = ITEM
+            marker_end = col + len(m.group(1))
+            spaces = m.group(2)
+            rest = t[m.end():]
+            if not rest.strip():
+                content_col = marker_end + 1
+                start = pos + len(m.group(1)) + min(1, len(spaces))
+            else:
+                sp_col, _ = _indent(" " * marker_end + spaces) if "\t" not in spaces else (marker_end + len(spaces.expandtabs(4)), 0)
+                width = sp_col - marker_end
+                if width > 4:
+                    content_col = marker_end + 1
+                    start = pos + len(m.group(1)) + 1
+                else:
+                    content_col = marker_end + width
+                    start = pos + m.end()
+            item = _Item(i, col, content_col, start, i)
+            if stack:
+                stack[-1].children.append(item)
+            items.append(item)
+            stack.append(item)
+            in_para = True
+            para_start = i
+            table = None
+            continue
+        if "|" in t:
+            if table is not None:
+                kinds[i] = TABLE_ROW
+                table.rows.append(i)
+                continue
+            if i + 1 < n:
+                ncells = _is_delim_row(lines[i + 1])
+                if ncells and len(_split_cells(s)) == ncells:
+                    kinds[i] = TABLE_HEAD
+                    kinds[i + 1] = TABLE_DELIM
+                    cells = [s[a:b].strip() for a, b in _split_cells(s)]
+                    norm = [c.strip("*_` ").lower() for c in cells]
+                    table = _Table(i, norm, cells)
+                    if not stack:
+                        tables.append(table)
+                    for it in stack:
+                        it.last = i + 1
+                    skip_next = True
+                    in_para = False
+                    continue
+        table = None
+        kinds[i] = PARA
+        if not in_para:
+            in_para = True
+            para_start = i
+    return _Structure(kinds, items, headings, tables)
+
+
+def split_lines(text: str) -> tuple[list[str], list[int]]:
+    """Lines without their ``\\n``/``\\r\\n`` ending, and the offset where each starts."""
+    raw = text.split("\n")
+    offsets = [0] * len(raw)
+    pos = 0
+    lines = raw
+    for i, line in enumerate(raw):
+        offsets[i] = pos
+        pos += len(line) + 1
+        if line.endswith("\r"):
+            lines[i] = line[:-1]
+    if lines and lines[0].startswith("\ufeff"):
+        lines[0] = lines[0][1:]
+        offsets[0] = 1
+    return lines, offsets
+
+
+# --- pass 2 ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Field:
+    key: str  # as written
+    value: str  # as written, stripped
+    value_start: int  # file offset of the value
+    line: int  # 0-based
+    prefix: str = ""  # the line's text before the key (indent, marker, bold opener)
+    sep: str = ": "  # the text between the key and the value
+
+
+@dataclass
+class _Draft:
+    """A task being built; becomes a Task once its fields are read."""
+
+    id: str
+    title: str
+    line: int
+    end_line: int
+    style: str
+    section: str | None
+    heading_priority: str | None
+    priority: str | None = None
+    status: Status | None = None
+    status_span: tuple[int, int] | None = None
+    insert_at: int | None = None
+    insert_template: str | None = None
+    checkbox_span: tuple[int, int] | None = None
+    cell_span: tuple[int, int] | None = None
+    assignee: str | None = None
+    depends: tuple = ()
+    tags: tuple = ()
+    fields: list = field(default_factory=list)
+    body: str = ""
+    problems: list = field(default_factory=list)
+
+
+def _field_match(content: str):
+    m = _FIELD_RE.match(content)
+    if not m:
+        return None
+    b1, b2, b3 = m.group("b1"), m.group("b2"), m.group("b3")
+    if b1 and not (b2 or b3) or (b2 or b3) and not b1:
+        return None
+    key = m.group("key").strip()
+    if _ID_AT_START.match(key) or key.startswith("[") or not key:
+        return None
+    return m
+
+
+def _field_block(lines, offsets, kinds, start, stop, indent_limit):
+    """Leading ``Key: Value`` lines from ``start`` (0-based) up to ``stop`` (exclusive).
+
+    Either list items (``- Key: Value``) or plain lines of one paragraph. A block counts only
+    if one of its keys is a known one (status, priority, assignee, depends, tags), so a
+    body that opens with ``Goal: ...`` stays body. Returns (fields, next line after block).
+    """
+    j = start
+    while j < stop and kinds[j] == BLANK:
+        j += 1
+    if j >= stop:
+        return [], start
+    found = []
+    first_kind = kinds[j]
+    k = j
+    while k < stop:
+        s = lines[k]
+        col, pos = _indent(s)
+        if pos == len(s):
+            break
+        if first_kind == ITEM:
+            if kinds[k] != ITEM or col >= indent_limit:
+                break
+            m = _ITEM_RE.match(s[pos:])
+            cstart = pos + m.end()
+        else:
+            if kinds[k] != PARA or col >= indent_limit + 4:
+                break
+            cstart = pos
+        fm = _field_match(s[cstart:])
+        if not fm:
+            break
+        found.append(_Field(fm.group("key").strip(), fm.group("value"), offsets[k] + cstart + fm.start("value"), k,
+                            s[:cstart + fm.start("key")], s[cstart + fm.end("key"):cstart + fm.start("value")]))
+        k += 1
+    if not found or not any(f.key.lower() in _KNOWN_KEYS for f in found):
+        return [], start
+    if first_kind == PARA and k < stop and kinds[k] == PARA:
+        return [], start  # the paragraph goes on with text that is not a field: it is body
+    return found, k
+
+
+def _word(value: str):
+    """(word, start, end) of a value's first word, allowing **, `, [], () around it."""
+    m = _WORD_RE.match(value)
+    if not m or _PAIRS.get(m.group(1)) != m.group(3):
+        return None
+    return m.group(2), m.start(2), m.end(2)
+
+
+def _status_problem(draft, path, line, word, where):
+    alias = STATUS_ALIASES.get(word.upper())
+    hint = f"did you mean {alias}? " if alias else ""
+    hint += "statuses are " + ", ".join(STATUS_WORDS)
+    draft.problems.append(Problem(path, line, f"{draft.id} has an unknown status '{word}'{where}", hint,
+                                  draft.id, code="status"))
+
+
+def _apply_fields(draft: _Draft, fields: list[_Field], path: str, newline: str) -> None:
+    for f in fields:
+        key = f.key.lower()
+        v = f.value
+        line = f.line + 1
+        if key == "status":
+            if draft.status_span is not None:
+                continue  # the first Status wins (a list task's inline word, or an earlier field)
+            w = _word(v)
+            if not v:
+                draft.insert_at, draft.insert_template = f.value_start, "{status}"
+                continue
+            st = parse_status(w[0]) if w else None
+            if st is None:
+                _status_problem(draft, path, line, v.split()[0] if v.split() else v, "")
+                continue
+            draft.status = st
+            draft.status_span = (f.value_start + w[1], f.value_start + w[2])
+        elif key == "priority":
+            w = _word(v)
+            p = parse_priority(w[0]) if w else None
+            if p is None and v:
+                draft.problems.append(Problem(path, line, f"{draft.id} has an unknown priority '{v}'",
+                                              "priorities are P0 (most urgent), P1, P2 and P3", draft.id,
+                                              code="priority"))
+            elif p:
+                draft.priority = p
+        elif key == "assignee":
+            a = v.strip("`*@ ").lower()
+            draft.assignee = a if a and a not in ("-", "none", "unassigned", "nobody") else None
+        elif key == "depends":
+            deps = []
+            for d in re.split(r"[,\s]+", v):
+                d = d.strip("`*[]() ")
+                if not d or d.lower() in ("-", "none"):
+                    continue
+                if not re.fullmatch(ID_PATTERN, d):
+                    draft.problems.append(Problem(path, line, f"{draft.id} depends on '{d}', which is not a task ID",
+                                                  "write task IDs such as TASK-001, separated by commas", draft.id,
+                                                  code="depends"))
+                    continue
+                deps.append(d)
+            draft.depends = tuple(dict.fromkeys(deps))
+        elif key == "tags":
+            tags = [t.strip("`*# ").lower() for t in re.split(r"[,]" if "," in v else r"\s+", v)]
+            draft.tags = tuple(t for t in tags if t)
+        else:
+            draft.fields.append((f.key, v))
+
+
+def _inline_words(content: str, pos: int):
+    """Priority/status words right after a list task's ID: yields (word, start, end)."""
+    while True:
+        m = _SEPARATOR_RE.match(content, pos)
+        p = m.end()
+        w = _WORD_RE.match(content, p)
+        if not w or _PAIRS.get(w.group(1)) != w.group(3):
+            return
+        end = w.end()
+        if end < len(content) and not content[end].isspace() and content[end] not in ":\u2014\u2013":
+            return
+        yield w.group(2), w.start(2), w.end(2), bool(w.group(1)), end
+        pos = end
+
+
+def _list_task(draft_args, lines, offsets, kinds, item: _Item, path, newline):
+    s = lines[item.line]
+    base = offsets[item.line]
+    content = s[item.content_start:]
+    cstart = item.content_start
+    cb = _CHECKBOX_RE.match(content)
+    checkbox = None
+    p = 0
+    if cb:
+        checkbox = (base + cstart + cb.start(1), base + cstart + cb.end(1), cb.group(1))
+        p = cb.end()
+    m = _ID_AT_START.match(content, p)
+    if not m:
+        return None
+    draft = _Draft(m.group(1), "", item.line + 1, item.last + 1, "list", *draft_args)
+    pos = m.end()
+    title_at = pos
+    priority_end = pos
+    for word, ws, we, wrapped, end in _inline_words(content, pos):
+        up = word.upper()
+        if draft.priority is None and parse_priority(word):
+            draft.priority = up
+            priority_end = title_at = end
+            continue
+        # A bare status word must be upper case, so "Complete the migration" stays a title.
+        if draft.status is None and draft.status_span is None and up in STATUS_WORDS and (wrapped or word == up):
+            draft.status = Status(up)
+            draft.status_span = (base + cstart + ws, base + cstart + we)
+            title_at = end
+            continue
+        if wrapped and up in STATUS_ALIASES:
+            _status_problem(draft, path, item.line + 1, word, "")
+            title_at = end
+            continue
+        break
+    draft.title = _SEPARATOR_RE.sub("", content[title_at:], count=1).strip()
+    if checkbox:
+        draft.checkbox_span = checkbox[:2]
+    # Body: the item's other lines, de-indented; leading Key: Value lines are fields.
+    fields, after = _field_block(lines, offsets, kinds, item.line + 1, item.last + 1, item.content_col + 4)
+    if fields and kinds[fields[0].line] == ITEM:
+        ok = all(_indent(lines[f.line])[0] >= item.content_col for f in fields)
+        if not ok:
+            fields, after = [], item.line + 1
+    _apply_fields(draft, fields, path, newline)
+    if draft.status_span is None and draft.insert_at is None:
+        draft.insert_at = base + cstart + priority_end
+        glued = priority_end < len(content) and not content[priority_end].isspace()
+        draft.insert_template = " {status} " if glued else " {status}"
+    if draft.status is None and draft.status_span is None and checkbox and checkbox[2] in "xX":
+        draft.status = Status.COMPLETE
+    elif checkbox and draft.status is not None and (checkbox[2] in "xX") != (draft.status is Status.COMPLETE):
+        draft.problems.append(Problem(path, item.line + 1,
+                                      f"{draft.id}'s checkbox says [{checkbox[2]}] but its status is {draft.status}",
+                                      "the status word wins; robe keeps the box in step when it changes the status",
+                                      draft.id, severity="warning", code="checkbox"))
+    body_lines = []
+    for j in range(after, item.last + 1):
+        t = lines[j]
+        c, p2 = _indent(t)
+        body_lines.append(t[p2:] if c <= item.content_col else " " * (c - item.content_col) + t[p2:])
+    draft.body = "\n".join(body_lines).strip("\n")
+    return draft
+
+
+def _section_task(draft_args, lines, offsets, kinds, h: _Heading, end: int, path, newline):
+    m = _ID_AT_START.match(h.text)
+    if not m:
+        return None
+    title = _SEPARATOR_RE.sub("", h.text[m.end():], count=1).strip()
+    draft = _Draft(m.group(1), title, h.start + 1, end + 1, "section", *draft_args)
+    fields, after = _field_block(lines, offsets, kinds, h.end + 1, end + 1, 4)
+    _apply_fields(draft, fields, path, newline)
+    if draft.status_span is None and draft.insert_at is None:
+        if fields:
+            # A new field line after the last one, in its style (marker, indent, bold).
+            last = fields[-1]
+            draft.insert_at = _line_end(offsets, lines, last.line)
+            lead = "" if last.line + 1 < len(lines) else newline
+            draft.insert_template = lead + last.prefix + "Status" + last.sep.rstrip() + " {status}" + newline
+        else:
+            gap = h.end + 1 < len(lines) and kinds[h.end + 1] != BLANK
+            lead = "" if h.end + 1 < len(lines) else newline
+            draft.insert_at = _line_end(offsets, lines, h.end)
+            draft.insert_template = lead + "- Status: {status}" + newline + (newline if gap else "")
+    body = "\n".join(lines[after:end + 1]).strip("\n")
+    draft.body = body
+    return draft
+
+
+def _line_end(offsets, lines, j):
+    """Offset just past line j's ending (where a new line would start)."""
+    if j + 1 < len(offsets):
+        return offsets[j + 1]
+    return offsets[j] + len(lines[j])
+
+
+def _table_tasks(table: _Table, lines, offsets, context, path, problems):
+    cols = table.columns
+    if "id" not in cols or "status" not in cols:
+        return []
+    ci = cols.index("id")
+    cs = cols.index("status")
+    ct = cols.index("task") if "task" in cols else cols.index("title") if "title" in cols else None
+    cp = cols.index("priority") if "priority" in cols else None
+    drafts = []
+    for r in table.rows:
+        s = lines[r]
+        spans = _split_cells(s)
+        cells = [s[a:b] for a, b in spans]
+        raw_id = cells[ci].strip().strip("`*") if ci < len(cells) else ""
+        section, heading_priority = context(r)
+        if not re.fullmatch(ID_PATTERN, raw_id):
+            if raw_id or any(c.strip() for c in cells):
+                problems.append(Problem(path, r + 1, f"table row has an invalid task ID '{raw_id}'",
+                                        "IDs are upper-case letters, a dash and a number, such as TASK-001",
+                                        code="id"))
+            continue
+        draft = _Draft(raw_id, "", r + 1, r + 1, "table", section, heading_priority)
+        if len(cells) != len(cols):
+            draft.problems.append(Problem(path, r + 1, f"{raw_id}'s row has {len(cells)} cells but the header has {len(cols)}",
+                                          "give the row one cell per column", raw_id, code="table"))
+        if cs < len(cells):
+            a, b = spans[cs]
+            cell = s[a:b]
+            v = cell.strip()
+            lead = len(cell) - len(cell.lstrip())
+            draft.cell_span = (offsets[r] + a, offsets[r] + b)
+            if not v:
+                draft.insert_at = offsets[r] + a + min(lead, 1)
+                draft.insert_template = "{status}"
+            else:
+                w = _word(v)
+                st = parse_status(w[0]) if w and w[2] == len(v.rstrip("*`])")) else None
+                if st is None:
+                    _status_problem(draft, path, r + 1, v, "")
+                else:
+                    draft.status = st
+                    draft.status_span = (offsets[r] + a + lead + w[1], offsets[r] + a + lead + w[2])
+        if ct is not None and ct < len(cells):
+            draft.title = cells[ct].strip().replace("\\|", "|")
+        fields = []
+        for k, name in enumerate(table.raw_columns):
+            if k in (ci, cs, ct) or k >= len(cells):
+                continue
+            v = cells[k].strip()
+            if k == cp:
+                if v:
+                    p = parse_priority(v.strip("*` "))
+                    if p is None:
+                        draft.problems.append(Problem(path, r + 1, f"{raw_id} has an unknown priority '{v}'",
+                                                      "priorities are P0 (most urgent), P1, P2 and P3", raw_id,
+                                                      code="priority"))
+                    draft.priority = p
+                continue
+            fields.append(_Field(name.strip("*_` "), v.replace("\\|", "|"), offsets[r] + spans[k][0], r))
+        _apply_fields(draft, fields, path, "\n")
+        drafts.append(draft)
+    return drafts
+
+
+def parse(text: str, path: str = "WORK-QUEUE.md", *, default_priority: str = DEFAULT_PRIORITY,
+          known_assignees=None) -> Queue:
+    """Parse queue text (BOM included, if any) into a Queue. Never raises for bad content."""
+    lines, offsets = split_lines(text)
+    crlf = text.count("\r\n")
+    newline = "\r\n" if crlf and crlf * 2 >= text.count("\n") else "\n"
+    st = _blocks(lines)
+    problems: list[Problem] = []
+    kinds = st.kinds
+
+    # The heading context (enclosing section and priority) of any line, by a sweep.
+    top = [h for h in st.headings if h.top]
+    starts = [h.start for h in top]
+    contexts = []  # per top heading: (its text, the priority in force under it)
+    parents: list[int | None] = []
+    open_: list[tuple[_Heading, int]] = []
+    ends = [len(lines) - 1] * len(top)
+    for idx, h in enumerate(top):
+        while open_ and open_[-1][0].level >= h.level:
+            _, k = open_.pop()
+            ends[k] = h.start - 1
+        parent = open_[-1][1] if open_ else None
+        parents.append(parent)
+        open_.append((h, idx))
+        m = _PRIORITY_HEADING_RE.match(h.text)
+        prio = m.group(1).upper() if m else (contexts[parent][1] if parent is not None else None)
+        contexts.append((h.text, prio))
+    # A section task's block ends before the next heading of the same or a higher level.
+    for idx, h in enumerate(top):
+        e = ends[idx]
+        while e > h.end and kinds[e] == BLANK:
+            e -= 1
+        ends[idx] = e
+
+    def context(line0: int):
+        k = bisect.bisect_right(starts, line0) - 1
+        if k < 0:
+            return None, None
+        return contexts[k]
+
+    drafts: list[_Draft] = []
+    for idx, h in enumerate(top):
+        if not h.text or not (h.text[0].isalpha()):
+            continue
+        parent = parents[idx]
+        sec, pr = contexts[parent] if parent is not None else (None, None)
+        d = _section_task((sec, pr), lines, offsets, kinds, h, ends[idx], path, newline)
+        if d is None:
+            lm = _LOOSE_ID.match(h.text)
+            if lm and h.text[lm.end():lm.end() + 1] == ":" and not _PRIORITY_HEADING_RE.match(h.text):
+                problems.append(_bad_id(path, h.start + 1, lm.group(1)))
+            continue
+        drafts.append(d)
+    for item in st.items:
+        if kinds[item.line] != ITEM:
+            continue
+        d = _list_task(context(item.line), lines, offsets, kinds, item, path, newline)
+        if d is None:
+            content = lines[item.line][item.content_start:]
+            cb = _CHECKBOX_RE.match(content)
+            rest = content[cb.end():] if cb else content
+            lm = _LOOSE_ID.match(rest)
+            if lm and (cb or _looks_like_task_words(rest[lm.end():])):
+                problems.append(_bad_id(path, item.line + 1, lm.group(1)))
+            continue
+        drafts.append(d)
+    for table in st.tables:
+        drafts.extend(_table_tasks(table, lines, offsets, context, path, problems))
+    drafts.sort(key=lambda d: d.line)
+    return _validate(drafts, problems, text, path, newline, default_priority, known_assignees)
+
+
+def _looks_like_task_words(rest: str) -> bool:
+    words = rest.replace(":", " ").split()[:2]
+    return any(parse_priority(w.strip("*`[]()")) or w.strip("*`[]()").upper() in STATUS_WORDS for w in words)
+
+
+def _bad_id(path, line, word):
+    up = word.upper().replace("_", "-")
+    hint = "IDs are upper-case letters, a dash and a number, such as TASK-001"
+    if re.fullmatch(ID_PATTERN, up):
+        hint = f"write it as {up}"
+    return Problem(path, line, f"'{word}' is not a valid task ID", hint, code="id")
+
+
+def _validate(drafts, problems, text, path, newline, default_priority, known_assignees) -> Queue:
+    by_id: dict[str, list[_Draft]] = {}
+    for d in drafts:
+        by_id.setdefault(d.id, []).append(d)
+    all_ids = frozenset(by_id)
+    bad: set[int] = set()
+    for d in drafts:
+        if any(p.severity == "error" for p in d.problems):
+            bad.add(id(d))
+        problems.extend(d.problems)
+    next_free = _next_free_id(all_ids)
+    for tid, group in by_id.items():
+        if len(group) > 1:
+            for d in group[1:]:
+                problems.append(Problem(path, d.line, f"{tid} is defined twice (first at line {group[0].line}); "
+                                        "neither copy is used until one is renamed",
+                                        f"give one of them a new ID, for example {next_free}", tid, code="duplicate"))
+            for d in group:
+                bad.add(id(d))
+    for d in drafts:
+        for dep in d.depends:
+            if dep not in all_ids:
+                problems.append(Problem(path, d.line, f"{d.id} depends on {dep}, which is not in the queue",
+                                        f"add {dep} or remove it from {d.id}'s Depends", d.id, code="depends"))
+                bad.add(id(d))
+        if known_assignees is not None and d.assignee and d.assignee not in known_assignees:
+            problems.append(Problem(path, d.line, f"{d.id} is assigned to '{d.assignee}', which is not a wizard of this fleet",
+                                    "known wizards: " + (", ".join(sorted(known_assignees)) or "none"), d.id,
+                                    code="assignee"))
+            bad.add(id(d))
+    # Dependency cycles among tasks that are otherwise fine.
+    graph = {d.id: d.depends for d in drafts if id(d) not in bad}
+    for cycle in _cycles(graph):
+        for tid in cycle:
+            d = by_id[tid][0]
+            loop = " -> ".join(cycle[cycle.index(tid):] + cycle[:cycle.index(tid)] + [tid])
+            problems.append(Problem(path, d.line, f"{tid} is part of a dependency cycle: {loop}",
+                                    "remove one of these Depends so the chain has a start", tid, code="cycle"))
+            bad.add(id(d))
+    tasks, rejected = [], []
+    for d in drafts:
+        task = Task(
+            id=d.id,
+            priority=d.priority or d.heading_priority or default_priority,
+            status=d.status or Status.PENDING,
+            title=d.title,
+            body=d.body,
+            assignee=d.assignee,
+            depends=d.depends,
+            tags=d.tags,
+            fields=tuple(d.fields),
+            line=d.line,
+            end_line=d.end_line,
+            style=d.style,
+            section=d.section,
+            priority_written=d.priority is not None,
+            status_written=d.status_span is not None,
+            edit=Edit(d.status_span, d.insert_at, d.insert_template, d.checkbox_span, d.cell_span),
+        )
+        (rejected if id(d) in bad else tasks).append(task)
+    problems.sort(key=lambda p: (p.line, p.code))
+    return Queue(path, text, tuple(tasks), tuple(problems), text.startswith("\ufeff"), newline, all_ids,
+                 tuple(rejected))
+
+
+def _cycles(graph: dict[str, tuple]) -> list[list[str]]:
+    """Each dependency cycle once (Tarjan's strongly connected components, iteratively)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on: set[str] = set()
+    stack: list[str] = []
+    out = []
+    counter = 0
+    for root in graph:
+        if root in index:
+            continue
+        work = [(root, iter(graph.get(root, ())))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on.add(root)
+        while work:
+            node, it = work[-1]
+            advanced = False
+            for nxt in it:
+                if nxt not in graph:
+                    continue
+                if nxt not in index:
+                    index[nxt] = low[nxt] = counter
+                    counter += 1
+                    stack.append(nxt)
+                    on.add(nxt)
+                    work.append((nxt, iter(graph.get(nxt, ()))))
+                    advanced = True
+                    break
+                if nxt in on:
+                    low[node] = min(low[node], index[nxt])
+            if advanced:
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                comp = []
+                while True:
+                    w = stack.pop()
+                    on.discard(w)
+                    comp.append(w)
+                    if w == node:
+                        break
+                if len(comp) > 1 or node in graph.get(node, ()):
+                    out.append(_order_cycle(comp, graph))
+    return out
+
+
+def _order_cycle(comp: list[str], graph) -> list[str]:
+    """The members of a cycle in dependency order, starting from the smallest ID."""
+    members = set(comp)
+    start = min(comp)
+    order = [start]
+    cur = start
+    while True:
+        nxt = next((d for d in graph[cur] if d in members and d not in order), None)
+        if nxt is None:
+            break
+        order.append(nxt)
+        cur = nxt
+    return order
+
+
+def _next_free_id(ids, prefix: str | None = None) -> str:
+    """The next unused ID with the file's most common prefix and number width."""
+    counts: dict[str, int] = {}
+    width = 3
+    best = {}
+    for tid in ids:
+        p, _, num = tid.rpartition("-")
+        counts[p] = counts.get(p, 0) + 1
+        if int(num) >= best.get(p, (-1, 0))[0]:
+            best[p] = (int(num), len(num))
+    if prefix is None:
+        prefix = max(counts, key=lambda p: (counts[p], p)) if counts else "TASK"
+    top, w = best.get(prefix, (0, width))
+    return f"{prefix}-{top + 1:0{w}d}"
+
+
+next_free_id = _next_free_id

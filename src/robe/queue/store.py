@@ -1,0 +1,218 @@
+"""Reading WORK-QUEUE.md safely and the one path by which robe writes it.
+
+Every write goes through :func:`update`: take an flock on ``WORK-QUEUE.md.lock`` (never the
+queue itself: the rename swaps its inode), read the file afresh, let the caller compute the
+new text from that fresh read, write a temp file in the same folder, fsync it, and
+``os.replace`` it over the queue, then fsync the folder. Just before the replace the file is
+compared with what was read; if a person's editor saved it meanwhile, the change is computed
+again on their text, so their edit is kept.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import logging
+import os
+import stat
+import time
+from contextlib import contextmanager
+from typing import Callable, Iterator, TypeVar
+
+from .model import LockTimeout, Queue, QueueError
+from .scan import parse
+
+log = logging.getLogger(__name__)
+
+#: The largest queue robe reads. 10,000 tasks take ~1.5 MB; 8 MiB leaves ample room.
+MAX_BYTES = 8 * 1024 * 1024
+LOCK_TIMEOUT = 30.0
+T = TypeVar("T")
+
+
+def _describe_size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
+
+
+def read_text(path: str) -> str:
+    """The file's text, BOM included; QueueError with one plain sentence if it is unusable."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise QueueError(f"{path} does not exist; create it, or pass the queue's path with -f") from None
+    except PermissionError:
+        raise QueueError(f"cannot read {path}: permission denied") from None
+    except OSError as e:
+        raise QueueError(f"cannot read {path}: {e.strerror}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise QueueError(f"{path} is a folder, not a queue file; pass the WORK-QUEUE.md inside it with -f")
+    if not stat.S_ISREG(st.st_mode):
+        raise QueueError(f"{path} is not a regular file; robe reads queues only from ordinary files")
+    if st.st_size > MAX_BYTES:
+        raise QueueError(f"{path} is {_describe_size(st.st_size)}, more than the {MAX_BYTES // 2**20} MiB robe reads; "
+                         "move finished tasks to another file")
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_BYTES + 1)
+    except PermissionError:
+        raise QueueError(f"cannot read {path}: permission denied") from None
+    except OSError as e:
+        raise QueueError(f"cannot read {path}: {e.strerror}") from None
+    return decode(data, path)
+
+
+def decode(data: bytes, path: str) -> str:
+    if len(data) > MAX_BYTES:
+        raise QueueError(f"{path} is more than the {MAX_BYTES // 2**20} MiB robe reads; move finished tasks to another file")
+    if b"\0" in data:
+        raise QueueError(f"{path} looks like a binary file (it contains NUL bytes), not a markdown queue")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise QueueError(f"{path} is not valid UTF-8 (line {line}, byte {e.start}); save it as UTF-8") from None
+
+
+def load(path: str, **kwargs) -> Queue:
+    """Read and parse a queue file."""
+    return parse(read_text(path), path, **kwargs)
+
+
+def real_path(path: str) -> str:
+    """The file a (possibly symlinked) queue path stands for: robe writes the target."""
+    return os.path.realpath(path)
+
+
+@contextmanager
+def locked(path: str, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+    """Hold the queue's writer lock (``<queue>.lock``), waiting up to ``timeout`` seconds."""
+    lock_path = real_path(path) + ".lock"
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except PermissionError:
+        raise QueueError(f"cannot create the lock file {lock_path}: permission denied") from None
+    except FileNotFoundError:
+        raise QueueError(f"{path} does not exist; create it, or pass the queue's path with -f") from None
+    try:
+        deadline = time.monotonic() + timeout
+        delay = 0.002
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LockTimeout(f"{path} stayed locked by another robe process for {timeout:g} s; "
+                                      f"try again, or check what holds {lock_path}") from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.05)
+        yield
+    finally:
+        os.close(fd)  # closing releases the flock
+
+
+def _fsync_dir(folder: str) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: str, data: bytes, *, mode: int | None = None, check: Callable[[], None] | None = None) -> None:
+    """Replace ``path`` with ``data``: temp file in the same folder, fsync, rename, fsync folder.
+
+    Keeps the file's mode (and owner, where allowed). ``check`` runs just before the rename
+    and may raise to abandon the write. On any failure the temp file is removed and the
+    original is untouched.
+    """
+    target = real_path(path)
+    folder = os.path.dirname(target) or "."
+    try:
+        st = os.stat(target)
+        keep_mode, owner = stat.S_IMODE(st.st_mode), (st.st_uid, st.st_gid)
+    except FileNotFoundError:
+        keep_mode, owner = (0o644 if mode is None else mode), None
+    base = os.path.basename(target)
+    tmp = os.path.join(folder, f".{base}.{os.getpid()}.{time.monotonic_ns() % 10**9}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    except OSError as e:
+        raise QueueError(f"cannot write in {folder}: {e.strerror}; nothing was changed") from None
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                n = os.write(fd, view)
+                view = view[n:]
+            os.fchmod(fd, keep_mode)
+            if owner and owner != (os.geteuid(), os.getegid()):
+                try:
+                    os.fchown(fd, *owner)
+                except PermissionError:
+                    pass
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if check is not None:
+            check()
+        os.replace(tmp, target)
+    except BaseException as e:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        if isinstance(e, OSError) and not isinstance(e, QueueError):
+            why = "the disk is full" if e.errno == errno.ENOSPC else (e.strerror or str(e))
+            raise QueueError(f"could not write {path}: {why}; nothing was changed") from None
+        raise
+    _fsync_dir(folder)
+
+
+class _Changed(Exception):
+    """The file changed under us between the read and the replace."""
+
+
+def update(path: str, change: Callable[[Queue], tuple[str | None, T]], *, timeout: float = LOCK_TIMEOUT,
+           parse_kwargs: dict | None = None, _before_replace: Callable[[], None] | None = None,
+           attempts: int = 5) -> T:
+    """The one writer path: lock, read fresh, ``change(queue) -> (new_text or None, result)``, replace.
+
+    ``change`` must compute its new text from the queue it is given (never from an earlier
+    read) and raise ConflictError when its precondition does not hold there. When it
+    returns None as the text, nothing is written. Returns ``change``'s result.
+    """
+    parse_kwargs = parse_kwargs or {}
+    with locked(path, timeout):
+        for _ in range(attempts):
+            data = _read_bytes(path)
+            queue = parse(decode(data, path), path, **parse_kwargs)
+            new_text, result = change(queue)
+            if new_text is None or new_text == queue.text:
+                return result
+
+            def unchanged(expected=data):
+                if _before_replace is not None:
+                    _before_replace()
+                if _read_bytes(path) != expected:
+                    raise _Changed
+
+            try:
+                atomic_write(path, new_text.encode("utf-8"), check=unchanged)
+            except _Changed:
+                log.info("queue %s: changed by someone else while robe was writing; applying again", path)
+                continue
+            return result
+    raise QueueError(f"{path} kept changing while robe tried to write it ({attempts} tries); nothing was changed")
+
+
+def _read_bytes(path: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read(MAX_BYTES + 1)
+    except FileNotFoundError:
+        raise QueueError(f"{path} does not exist; create it, or pass the queue's path with -f") from None
+    except IsADirectoryError:
+        raise QueueError(f"{path} is a folder, not a queue file; pass the WORK-QUEUE.md inside it with -f") from None
+    except PermissionError:
+        raise QueueError(f"cannot read {path}: permission denied") from None
