@@ -30,11 +30,12 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, name)
 
     def invoke(self, ctx):
+        from ..errors import RobeError
         from ..queue.model import QueueError
 
         try:
             return super().invoke(ctx)
-        except QueueError as e:
+        except (QueueError, RobeError) as e:
             raise click.ClickException(str(e)) from None
         except OSError as e:
             # Anything the library did not turn into a sentence: still one line, exit 1.
