@@ -8,8 +8,7 @@ Writing a status where none was written is the only structural edit. Every other
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 from .model import (
     ID_PATTERN,
@@ -24,8 +23,7 @@ from .scan import next_free_id, parse, split_lines
 from .store import update
 
 
-@dataclass(frozen=True)
-class Change:
+class Change(NamedTuple):
     """Set ``task_id`` to ``status``, provided its status is one of ``expect`` (any if empty)."""
 
     task_id: str
@@ -33,8 +31,7 @@ class Change:
     expect: tuple[Status, ...] = ()
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     task_id: str
     before: Status | None
     after: Status | None
@@ -137,16 +134,15 @@ def set_status(path: str, task_id: str, status: Status | str, *, expect: Iterabl
 def set_statuses(path: str, changes: list[Change], **kwargs) -> list[Outcome]:
     """Apply several status changes in one locked write; refused ones are reported, not raised."""
     def change(queue: Queue):
-        text, outcomes = apply_changes(queue, changes)
-        return text, outcomes
+        return apply_changes(queue, changes)
+    kwargs.setdefault("parse_kwargs", {"only": {c.task_id for c in changes}})
     return update(path, change, **kwargs)
 
 
 # --- add -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class NewTask:
+class NewTask(NamedTuple):
     title: str
     priority: str = "P2"
     assignee: str | None = None

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import dataclass, field
 
 from .model import (
     DEFAULT_PRIORITY,
@@ -42,20 +41,29 @@ _BREAK_RE = re.compile(r"(?:(?:\*[ \t]*){3,}|(?:-[ \t]*){3,}|(?:_[ \t]*){3,})$")
 _SETEXT_RE = re.compile(r"(?:=+|-+)[ \t]*$")
 _ITEM_RE = re.compile(r"([-+*]|[0-9]{1,9}[.)])([ \t]+|$)")
 _DELIM_CELL_RE = re.compile(r"[ \t]*:?-+:?[ \t]*$")
-_HTML1_RE = re.compile(r"<(script|pre|style|textarea)(?:[ \t>]|$)", re.I)
-_HTML6_RE = re.compile(
+_HTML1 = r"<(script|pre|style|textarea)(?:[ \t>]|$)"
+_HTML6 = (
     r"</?(?:address|article|aside|base|basefont|blockquote|body|caption|center|col|colgroup|dd|"
     r"details|dialog|dir|div|dl|dt|fieldset|figcaption|figure|footer|form|frame|frameset|h[1-6]|"
     r"head|header|hr|html|iframe|legend|li|link|main|menu|menuitem|nav|noframes|ol|optgroup|"
     r"option|p|param|search|section|summary|table|tbody|td|tfoot|th|thead|title|tr|track|ul)"
-    r"(?:[ \t>]|/>|$)",
-    re.I,
+    r"(?:[ \t>]|/>|$)"
 )
-_HTML7_RE = re.compile(
+_HTML7 = (
     r"(?:<[A-Za-z][A-Za-z0-9-]*(?:[ \t]+[A-Za-z_:][\w.:-]*(?:[ \t]*=[ \t]*(?:[^ \t\"'=<>`]+|'[^']*'|\"[^\"]*\"))?)*[ \t]*/?>"
     r"|</[A-Za-z][A-Za-z0-9-]*[ \t]*>)[ \t]*$"
 )
+_html_res: list = []
 
+
+def _html():
+    """The HTML block start patterns, compiled on first use: most queues have no HTML."""
+    if not _html_res:
+        _html_res.extend([re.compile(_HTML1, re.I), re.compile(_HTML6, re.I), re.compile(_HTML7)])
+    return _html_res
+
+# First characters that may start a block other than paragraph text ("|" too: a table).
+_BLOCK_CHARS = frozenset("#>`~<*-_+=|0123456789")
 _ID_AT_START = re.compile(rf"({ID_PATTERN})(?=$|[\s:\u2014\u2013-])")
 _LOOSE_ID = re.compile(r"([A-Za-z][A-Za-z0-9]*[-_][A-Za-z0-9_-]*[0-9][A-Za-z0-9_-]*)")
 _SEPARATOR_RE = re.compile(r"[ \t]*(?:[:\u2014\u2013]|-(?=[ \t]|$))?[ \t]*")
@@ -70,40 +78,35 @@ _PAIRS = {None: None, "**": "**", "`": "`", "[": "]", "(": ")"}
 _KNOWN_KEYS = {"status", "priority", "assignee", "depends", "tags"}
 
 
-@dataclass
 class _Item:
-    line: int  # 0-based
-    indent: int  # column of the marker
-    content_col: int  # column where the item's content starts
-    content_start: int  # character index in the line where the content starts
-    last: int  # last line (0-based) that belongs to the item
-    children: list = field(default_factory=list)
+    """A list item: its line (0-based), marker column, content column, the index in the line
+    where its content starts, and its last line."""
+
+    __slots__ = ("line", "indent", "content_col", "content_start", "last")
+
+    def __init__(self, line, indent, content_col, content_start, last):
+        self.line, self.indent, self.content_col, self.content_start, self.last = (
+            line, indent, content_col, content_start, last)
 
 
-@dataclass
 class _Heading:
-    start: int  # first line (0-based); for setext, the paragraph's first line
-    end: int  # last line of the heading itself (the underline for setext)
-    level: int
-    text: str
-    text_offset: int  # character offset in the file where ``text`` starts
-    top: bool  # not inside a list item or quote
+    """A heading: first line (0-based; for setext, the paragraph's first line), last line
+    (the underline for setext), level, text, and whether it is top-level (not in a list
+    item or quote)."""
+
+    __slots__ = ("start", "end", "level", "text", "top")
+
+    def __init__(self, start, end, level, text, top):
+        self.start, self.end, self.level, self.text, self.top = start, end, level, text, top
 
 
-@dataclass
 class _Table:
-    head: int
-    columns: list  # normalised header names
-    raw_columns: list
-    rows: list = field(default_factory=list)
+    """A table: header line, normalised and raw column names, row lines."""
 
+    __slots__ = ("head", "columns", "raw_columns", "rows")
 
-@dataclass
-class _Structure:
-    kinds: list
-    items: list
-    headings: list
-    tables: list
+    def __init__(self, head, columns, raw_columns):
+        self.head, self.columns, self.raw_columns, self.rows = head, columns, raw_columns, []
 
 
 def _indent(s: str) -> tuple[int, int]:
@@ -121,7 +124,14 @@ def _indent(s: str) -> tuple[int, int]:
 
 def _split_cells(s: str) -> list[tuple[int, int]]:
     """Spans (start, end) of the cells of a table row, pipes excluded, escaped pipes kept."""
-    bounds = [i for i, ch in enumerate(s) if ch == "|" and (i == 0 or s[i - 1] != "\\")]
+    if "\\" in s:
+        bounds = [i for i, ch in enumerate(s) if ch == "|" and (i == 0 or s[i - 1] != "\\")]
+    else:
+        bounds = []
+        i = s.find("|")
+        while i >= 0:
+            bounds.append(i)
+            i = s.find("|", i + 1)
     stripped = s.strip()
     spans = []
     start = 0
@@ -138,7 +148,7 @@ def _split_cells(s: str) -> list[tuple[int, int]]:
 
 def _is_delim_row(s: str) -> int:
     """The number of cells when ``s`` is a table delimiter row, else 0."""
-    if "-" not in s:
+    if "-" not in s or s.strip(" \t|:-"):
         return 0
     st = s.strip()
     if not st or st[0] not in "|:-":
@@ -154,6 +164,8 @@ def _is_delim_row(s: str) -> int:
 def _can_interrupt_paragraph(t: str) -> bool:
     """Whether the de-indented line ``t`` starts a block that ends an open paragraph."""
     c = t[0]
+    if c in "-+*" and t[1:2] in (" ", "\t") and t[2:].strip(" \t"):
+        return True  # a bullet item with content (or a thematic break): both interrupt
     if c == "#":
         return bool(_ATX_RE.match(t))
     if c == ">":
@@ -161,7 +173,8 @@ def _can_interrupt_paragraph(t: str) -> bool:
     if c in "`~":
         return bool(_FENCE_RE.match(t)) and not (c == "`" and "`" in _FENCE_RE.match(t).group(2))
     if c == "<":
-        return bool(_HTML1_RE.match(t) or t.startswith(("<!--", "<?", "<![CDATA[")) or _HTML6_RE.match(t)
+        h1, h6, _ = _html()
+        return bool(h1.match(t) or t.startswith(("<!--", "<?", "<![CDATA[")) or h6.match(t)
                     or (t.startswith("<!") and len(t) > 2 and t[2].isalpha()))
     if c in "-*_" and _BREAK_RE.match(t):
         return True
@@ -174,8 +187,8 @@ def _can_interrupt_paragraph(t: str) -> bool:
     return False
 
 
-def _blocks(lines: list[str]) -> _Structure:
-    """Pass 1: the kind of each line, the list items, headings and tables."""
+def _blocks(lines: list[str]):
+    """Pass 1: the kind of each line, the list items, the headings and the tables."""
     n = len(lines)
     kinds = [BLANK] * n
     items: list[_Item] = []
@@ -191,22 +204,25 @@ def _blocks(lines: list[str]) -> _Structure:
     in_quote = False
     table: _Table | None = None
     skip_next = False
+    last_nb = nb_before = -1
     for i in range(n):
         if skip_next:
             skip_next = False
             continue
         s = lines[i]
+        t = s.lstrip(" \t")
+        pos = len(s) - len(t)
+        col = pos if not pos or "\t" not in s[:pos] else _indent(s)[0]
+        if t:
+            # A list item popped at this line ends at the last non-blank line before it.
+            nb_before, last_nb = last_nb, i
         if fence is not None:
-            col, pos = _indent(s)
-            if pos < len(s) and col < fence[2]:
+            if t and col < fence[2]:
                 fence = None  # the container holding the fence ended
             else:
                 kinds[i] = CODE
-                t = s[pos:]
                 if t.startswith(fence[0] * fence[1]) and not t.strip(fence[0]).strip() and col - fence[2] < 4:
                     fence = None
-                for it in stack:
-                    it.last = i
                 continue
         if html_end is not None:
             if html_end == "":
@@ -220,15 +236,20 @@ def _blocks(lines: list[str]) -> _Structure:
                 if html_end in s.lower():
                     html_end = None
                 continue
-        col, pos = _indent(s)
-        if pos == len(s):  # blank
+        if not t:  # blank
             kinds[i] = BLANK
             in_para = False
             table = None
             in_quote = quote_lazy = False
             prev_blank = True
             continue
-        t = s[pos:]
+        c = t[0]
+        if (in_para and not stack and not in_quote and table is None and col < 4 and c not in _BLOCK_CHARS
+                and "|" not in t):
+            # Fast path, the commonest line: more text of a top-level paragraph.
+            kinds[i] = PARA
+            prev_blank = False
+            continue
         if in_quote and t[0] != ">":
             if quote_lazy and not _can_interrupt_paragraph(t):
                 kinds[i] = QUOTE
@@ -237,17 +258,13 @@ def _blocks(lines: list[str]) -> _Structure:
         if stack and col < stack[-1].content_col:
             if in_para and not prev_blank and table is None and not _can_interrupt_paragraph(t):
                 kinds[i] = PARA  # lazy continuation of the item's paragraph
-                for it in stack:
-                    it.last = i
                 continue
             while stack and col < stack[-1].content_col:
-                stack.pop()
+                stack.pop().last = nb_before
             in_para = False
             table = None
         base = stack[-1].content_col if stack else 0
         rel = col - base
-        for it in stack:
-            it.last = i
         was_blank, prev_blank = prev_blank, False
         if rel >= 4:
             if in_para:
@@ -258,7 +275,6 @@ def _blocks(lines: list[str]) -> _Structure:
             else:
                 kinds[i] = CODE
             continue
-        c = t[0]
         if c == ">":
             kinds[i] = QUOTE
             in_quote = True
@@ -278,9 +294,10 @@ def _blocks(lines: list[str]) -> _Structure:
                 table = None
                 continue
         if c == "<":
+            h1, h6, h7 = _html()
             end = None
-            if _HTML1_RE.match(t):
-                end = "</" + _HTML1_RE.match(t).group(1).lower() + ">"
+            if h1.match(t):
+                end = "</" + h1.match(t).group(1).lower() + ">"
             elif t.startswith("<!--"):
                 end = "-->"
                 if "-->" in t[4:]:
@@ -291,7 +308,7 @@ def _blocks(lines: list[str]) -> _Structure:
                 end = "]]>"
             elif t.startswith("<!") and len(t) > 2 and t[2].isalpha():
                 end = ">"
-            elif _HTML6_RE.match(t) or (not in_para and _HTML7_RE.match(t)):
+            elif h6.match(t) or (not in_para and h7.match(t)):
                 end = ""
             if end is not None:
                 kinds[i] = HTML
@@ -309,8 +326,7 @@ def _blocks(lines: list[str]) -> _Structure:
                 raw = t[m.end():]
                 text = _ATX_CLOSE_RE.sub("", raw) if raw.strip() else ""
                 stripped = text.strip()
-                offset = len(s) - len(t) + m.end() + (len(text) - len(text.lstrip()))
-                headings.append(_Heading(i, i, len(m.group(1)), stripped, offset, not stack and not in_quote))
+                headings.append(_Heading(i, i, len(m.group(1)), stripped, not stack and not in_quote))
                 in_para = False
                 table = None
                 continue
@@ -318,10 +334,8 @@ def _blocks(lines: list[str]) -> _Structure:
             kinds[i] = SETEXT_RULE
             for j in range(para_start, i):
                 kinds[j] = HEADING
-            first = lines[para_start]
-            fc, fp = _indent(first)
             text = " ".join(lines[j].strip() for j in range(para_start, i))
-            headings.append(_Heading(para_start, i, 1 if c == "=" else 2, text, fp, not stack))
+            headings.append(_Heading(para_start, i, 1 if c == "=" else 2, text, not stack))
             in_para = False
             continue
         if c in "-*_" and _BREAK_RE.match(t):
@@ -330,7 +344,7 @@ def _blocks(lines: list[str]) -> _Structure:
             table = None
             continue
         m = _ITEM_RE.match(t)
-        if m and (not in_para or _can_interrupt_paragraph(t) or was_blank):
+        if m and (not in_para or was_blank or _can_interrupt_paragraph(t)):
             kinds[i] = ITEM
             marker_end = col + len(m.group(1))
             spaces = m.group(2)
@@ -339,8 +353,7 @@ def _blocks(lines: list[str]) -> _Structure:
                 content_col = marker_end + 1
                 start = pos + len(m.group(1)) + min(1, len(spaces))
             else:
-                sp_col, _ = _indent(" " * marker_end + spaces) if "\t" not in spaces else (marker_end + len(spaces.expandtabs(4)), 0)
-                width = sp_col - marker_end
+                width = len(spaces) if "\t" not in spaces else _indent(" " * marker_end + spaces)[0] - marker_end
                 if width > 4:
                     content_col = marker_end + 1
                     start = pos + len(m.group(1)) + 1
@@ -348,8 +361,6 @@ def _blocks(lines: list[str]) -> _Structure:
                     content_col = marker_end + width
                     start = pos + m.end()
             item = _Item(i, col, content_col, start, i)
-            if stack:
-                stack[-1].children.append(item)
             items.append(item)
             stack.append(item)
             in_para = True
@@ -371,8 +382,7 @@ def _blocks(lines: list[str]) -> _Structure:
                     table = _Table(i, norm, cells)
                     if not stack:
                         tables.append(table)
-                    for it in stack:
-                        it.last = i + 1
+                    last_nb = i + 1
                     skip_next = True
                     in_para = False
                     continue
@@ -381,7 +391,9 @@ def _blocks(lines: list[str]) -> _Structure:
         if not in_para:
             in_para = True
             para_start = i
-    return _Structure(kinds, items, headings, tables)
+    for it in stack:
+        it.last = last_nb
+    return kinds, items, headings, tables
 
 
 def split_lines(text: str) -> tuple[list[str], list[int]]:
@@ -404,40 +416,33 @@ def split_lines(text: str) -> tuple[list[str], list[int]]:
 # --- pass 2 ----------------------------------------------------------------------------
 
 
-@dataclass
 class _Field:
-    key: str  # as written
-    value: str  # as written, stripped
-    value_start: int  # file offset of the value
-    line: int  # 0-based
-    prefix: str = ""  # the line's text before the key (indent, marker, bold opener)
-    sep: str = ": "  # the text between the key and the value
+    """A ``Key: Value`` line: key and value as written, the file offset of the value, the
+    line (0-based), the text before the key (indent, marker, bold opener) and between the
+    key and the value (so a new field can copy the style)."""
+
+    __slots__ = ("key", "value", "value_start", "line", "prefix", "sep")
+
+    def __init__(self, key, value, value_start, line, prefix="", sep=": "):
+        self.key, self.value, self.value_start, self.line, self.prefix, self.sep = (
+            key, value, value_start, line, prefix, sep)
 
 
-@dataclass
 class _Draft:
-    """A task being built; becomes a Task once its fields are read."""
+    """A task being built; becomes a Task once its fields are read and it is validated."""
 
-    id: str
-    title: str
-    line: int
-    end_line: int
-    style: str
-    section: str | None
-    heading_priority: str | None
-    priority: str | None = None
-    status: Status | None = None
-    status_span: tuple[int, int] | None = None
-    insert_at: int | None = None
-    insert_template: str | None = None
-    checkbox_span: tuple[int, int] | None = None
-    cell_span: tuple[int, int] | None = None
-    assignee: str | None = None
-    depends: tuple = ()
-    tags: tuple = ()
-    fields: list = field(default_factory=list)
-    body: str = ""
-    problems: list = field(default_factory=list)
+    __slots__ = ("id", "title", "line", "end_line", "style", "section", "heading_priority", "priority",
+                 "status", "status_span", "insert_at", "insert_template", "checkbox_span", "cell_span",
+                 "assignee", "depends", "tags", "fields", "body", "problems")
+
+    def __init__(self, id, title, line, end_line, style, section, heading_priority):
+        self.id, self.title, self.line, self.end_line, self.style = id, title, line, end_line, style
+        self.section, self.heading_priority = section, heading_priority
+        self.priority = self.status = self.status_span = self.insert_at = self.insert_template = None
+        self.checkbox_span = self.cell_span = self.assignee = None
+        self.depends = self.tags = ()
+        self.fields, self.problems = [], []
+        self.body = ""
 
 
 def _field_match(content: str):
@@ -673,7 +678,7 @@ def _line_end(offsets, lines, j):
     return offsets[j] + len(lines[j])
 
 
-def _table_tasks(table: _Table, lines, offsets, context, path, problems):
+def _table_tasks(table: _Table, rows, lines, offsets, context, path, problems):
     cols = table.columns
     if "id" not in cols or "status" not in cols:
         return []
@@ -682,7 +687,7 @@ def _table_tasks(table: _Table, lines, offsets, context, path, problems):
     ct = cols.index("task") if "task" in cols else cols.index("title") if "title" in cols else None
     cp = cols.index("priority") if "priority" in cols else None
     drafts = []
-    for r in table.rows:
+    for r in rows:
         s = lines[r]
         spans = _split_cells(s)
         cells = [s[a:b] for a, b in spans]
@@ -738,17 +743,21 @@ def _table_tasks(table: _Table, lines, offsets, context, path, problems):
 
 
 def parse(text: str, path: str = "WORK-QUEUE.md", *, default_priority: str = DEFAULT_PRIORITY,
-          known_assignees=None) -> Queue:
-    """Parse queue text (BOM included, if any) into a Queue. Never raises for bad content."""
+          known_assignees=None, only=None) -> Queue:
+    """Parse queue text (BOM included, if any) into a Queue. Never raises for bad content.
+
+    With ``only`` (a collection of IDs), the Queue holds just those tasks and the tasks they
+    depend on, judged exactly as in a full parse; it is marked ``partial``. Edits that touch
+    a few tasks use it: on a 10,000-task file it skips most of the work.
+    """
     lines, offsets = split_lines(text)
     crlf = text.count("\r\n")
     newline = "\r\n" if crlf and crlf * 2 >= text.count("\n") else "\n"
-    st = _blocks(lines)
+    kinds, items, headings, tables = _blocks(lines)
     problems: list[Problem] = []
-    kinds = st.kinds
 
     # The heading context (enclosing section and priority) of any line, by a sweep.
-    top = [h for h in st.headings if h.top]
+    top = [h for h in headings if h.top]
     starts = [h.start for h in top]
     contexts = []  # per top heading: (its text, the priority in force under it)
     parents: list[int | None] = []
@@ -777,36 +786,59 @@ def parse(text: str, path: str = "WORK-QUEUE.md", *, default_priority: str = DEF
             return None, None
         return contexts[k]
 
-    drafts: list[_Draft] = []
-    for idx, h in enumerate(top):
-        if not h.text or not (h.text[0].isalpha()):
-            continue
-        parent = parents[idx]
-        sec, pr = contexts[parent] if parent is not None else (None, None)
-        d = _section_task((sec, pr), lines, offsets, kinds, h, ends[idx], path, newline)
-        if d is None:
-            lm = _LOOSE_ID.match(h.text)
-            if lm and h.text[lm.end():lm.end() + 1] == ":" and not _PRIORITY_HEADING_RE.match(h.text):
-                problems.append(_bad_id(path, h.start + 1, lm.group(1)))
-            continue
-        drafts.append(d)
-    for item in st.items:
-        if kinds[item.line] != ITEM:
-            continue
-        d = _list_task(context(item.line), lines, offsets, kinds, item, path, newline)
-        if d is None:
-            content = lines[item.line][item.content_start:]
-            cb = _CHECKBOX_RE.match(content)
-            rest = content[cb.end():] if cb else content
-            lm = _LOOSE_ID.match(rest)
-            if lm and (cb or _looks_like_task_words(rest[lm.end():])):
-                problems.append(_bad_id(path, item.line + 1, lm.group(1)))
-            continue
-        drafts.append(d)
-    for table in st.tables:
-        drafts.extend(_table_tasks(table, lines, offsets, context, path, problems))
+    def build(wanted: set | None) -> list[_Draft]:
+        def hit(text: str) -> bool:
+            return wanted is None or any(w in text for w in wanted)
+
+        out: list[_Draft] = []
+        for idx, h in enumerate(top):
+            if not h.text or not h.text[0].isalpha() or not hit(h.text):
+                continue
+            parent = parents[idx]
+            sec, pr = contexts[parent] if parent is not None else (None, None)
+            d = _section_task((sec, pr), lines, offsets, kinds, h, ends[idx], path, newline)
+            if d is None:
+                lm = _LOOSE_ID.match(h.text)
+                if lm and h.text[lm.end():lm.end() + 1] == ":" and not _PRIORITY_HEADING_RE.match(h.text):
+                    problems.append(_bad_id(path, h.start + 1, lm.group(1)))
+                continue
+            out.append(d)
+        for item in items:
+            if kinds[item.line] != ITEM or not hit(lines[item.line]):
+                continue
+            d = _list_task(context(item.line), lines, offsets, kinds, item, path, newline)
+            if d is None:
+                content = lines[item.line][item.content_start:]
+                cb = _CHECKBOX_RE.match(content)
+                rest = content[cb.end():] if cb else content
+                lm = _LOOSE_ID.match(rest)
+                if lm and (cb or _looks_like_task_words(rest[lm.end():])):
+                    problems.append(_bad_id(path, item.line + 1, lm.group(1)))
+                continue
+            out.append(d)
+        for table in tables:
+            rows = table.rows if wanted is None else [r for r in table.rows if hit(lines[r])]
+            if rows:
+                out.extend(_table_tasks(table, rows, lines, offsets, context, path, problems))
+        if wanted is not None:
+            out = [d for d in out if d.id in wanted]
+        return out
+
+    if only is None:
+        drafts = build(None)
+    else:
+        # Only these IDs, with every task they depend on, directly or not: enough to judge
+        # them exactly as a full parse would (duplicates, missing deps, cycles).
+        wanted = set(only)
+        while True:
+            problems.clear()
+            drafts = build(wanted)
+            more = {dep for d in drafts for dep in d.depends} - wanted
+            if not more:
+                break
+            wanted |= more
     drafts.sort(key=lambda d: d.line)
-    return _validate(drafts, problems, text, path, newline, default_priority, known_assignees)
+    return _validate(drafts, problems, text, path, newline, default_priority, known_assignees, only is not None)
 
 
 def _looks_like_task_words(rest: str) -> bool:
@@ -822,7 +854,7 @@ def _bad_id(path, line, word):
     return Problem(path, line, f"'{word}' is not a valid task ID", hint, code="id")
 
 
-def _validate(drafts, problems, text, path, newline, default_priority, known_assignees) -> Queue:
+def _validate(drafts, problems, text, path, newline, default_priority, known_assignees, partial=False) -> Queue:
     by_id: dict[str, list[_Draft]] = {}
     for d in drafts:
         by_id.setdefault(d.id, []).append(d)
@@ -884,7 +916,7 @@ def _validate(drafts, problems, text, path, newline, default_priority, known_ass
         (rejected if id(d) in bad else tasks).append(task)
     problems.sort(key=lambda p: (p.line, p.code))
     return Queue(path, text, tuple(tasks), tuple(problems), text.startswith("\ufeff"), newline, all_ids,
-                 tuple(rejected))
+                 tuple(rejected), partial)
 
 
 def _cycles(graph: dict[str, tuple]) -> list[list[str]]:

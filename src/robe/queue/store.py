@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import logging
 import os
 import stat
 import time
@@ -21,8 +20,6 @@ from typing import Callable, Iterator, TypeVar
 
 from .model import LockTimeout, Queue, QueueError
 from .scan import parse
-
-log = logging.getLogger(__name__)
 
 #: The largest queue robe reads. 10,000 tasks take ~1.5 MB; 8 MiB leaves ample room.
 MAX_BYTES = 8 * 1024 * 1024
@@ -200,7 +197,9 @@ def update(path: str, change: Callable[[Queue], tuple[str | None, T]], *, timeou
             try:
                 atomic_write(path, new_text.encode("utf-8"), check=unchanged)
             except _Changed:
-                log.info("queue %s: changed by someone else while robe was writing; applying again", path)
+                import logging  # rare path: keep the import off every command's start-up
+
+                logging.getLogger(__name__).info("queue %s: changed while robe was writing; applying again", path)
                 continue
             return result
     raise QueueError(f"{path} kept changing while robe tried to write it ({attempts} tries); nothing was changed")
