@@ -16,6 +16,11 @@ from .. import __version__
 #: command name -> "module:attribute", imported on first use.
 COMMANDS = {
     "queue": "robe.cli.queue:queue",
+    "init": "robe.cli.fleet:init",
+    "wizard": "robe.cli.fleet:wizard",
+    "gateway": "robe.cli.fleet:gateway",
+    "status": "robe.cli.fleet:status",
+    "doctor": "robe.cli.fleet:doctor",
 }
 
 

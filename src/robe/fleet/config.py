@@ -41,6 +41,20 @@ class FleetError(RobeError):
     """A fleet.yaml that cannot be used, or a fleet operation that was refused."""
 
 
+@dataclass(frozen=True)
+class FleetProblem:
+    """A fault found between wizards (shared port, shared home) when loading leniently."""
+
+    path: str
+    line: int
+    key: str
+    message: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.key}: {self.message}; {self.fix}"
+
+
 # ---------------------------------------------------------------------------------------------
 # The model
 
@@ -248,10 +262,10 @@ def read_fleet_text(path: str) -> str:
     return text
 
 
-def load_fleet(path: str | None = None, cwd: str | None = None) -> Fleet:
+def load_fleet(path: str | None = None, cwd: str | None = None, problems: list | None = None) -> Fleet:
     """Find, read and validate fleet.yaml; FleetError (file:line: key: what; fix) otherwise."""
     p = find_fleet_file(path, cwd)
-    return parse_fleet(read_fleet_text(p), p)
+    return parse_fleet(read_fleet_text(p), p, problems)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -264,9 +278,10 @@ def _did_you_mean(word: str, choices) -> str:
 
 
 class _Checker:
-    def __init__(self, text: str, path: str):
+    def __init__(self, text: str, path: str, soft: list | None = None):
         import yaml
 
+        self.soft = soft
         self.yaml = yaml
         self.text = text
         self.path = path
@@ -278,6 +293,13 @@ class _Checker:
         line = node.start_mark.line + 1 if node is not None else 1
         where = f"{key}: " if key else ""
         raise FleetError(f"{self.path}:{line}: {where}{what}; {fix}")
+
+    def problem(self, node, key: str, what: str, fix: str):
+        """A fault between wizards: an error when loading, one finding among many for the doctor."""
+        if self.soft is None:
+            self.fail(node, key, what, fix)
+        line = node.start_mark.line + 1 if node is not None else 1
+        self.soft.append(FleetProblem(self.path, line, key, what, fix))
 
     # -- node helpers
     def value(self, node):
@@ -389,12 +411,16 @@ def _type_word(typ) -> str:
     return {str: "text", int: "a whole number"}.get(typ, "a value")
 
 
-def parse_fleet(text: str, path: str) -> Fleet:
-    """Validate fleet.yaml's text; ``path`` is used for messages and to resolve relative paths."""
+def parse_fleet(text: str, path: str, problems: list | None = None) -> Fleet:
+    """Validate fleet.yaml's text; ``path`` is used for messages and to resolve relative paths.
+
+    With a ``problems`` list, faults between wizards (a shared port or home) are appended to it
+    as FleetProblem instead of raised, so 'robe doctor' can report all of them.
+    """
     import yaml
 
     path = os.path.abspath(path)
-    c = _Checker(text, path)
+    c = _Checker(text, path, problems)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as e:
@@ -626,7 +652,7 @@ def _check_ports(c: _Checker, wizards: list[Wizard], nodes) -> None:
     for w in wizards:
         if w.port in held:
             other = held[w.port]
-            c.fail(_find_value(c, nodes[w.name], "port"), f"wizards.{w.name}.port",
+            c.problem(_find_value(c, nodes[w.name], "port"), f"wizards.{w.name}.port",
                    f"port {w.port} is already used by wizard {other.name} (line {other.line})",
                    "give each wizard its own port (or delete the line and let 'robe wizard create' choose)")
         held[w.port] = w
@@ -658,12 +684,12 @@ def _check_homes(c: _Checker, wizards: list[Wizard], nodes) -> None:
         for other, ohome, ohouse in seen:
             if inside(home, ohome) or inside(ohome, home):
                 same = "the same folder as" if home == ohome else ("inside" if inside(home, ohome) else "around")
-                c.fail(_find_value(c, nodes[w.name], "home"), f"wizards.{w.name}.home",
+                c.problem(_find_value(c, nodes[w.name], "home"), f"wizards.{w.name}.home",
                        f"the home {w.home} is {same} the home of wizard {other.name} (line {other.line}), "
                        "so they would share memories and sessions",
                        "give each wizard its own home folder")
             if house == ohouse:
-                c.fail(_find_value(c, nodes[w.name], "house"), f"wizards.{w.name}.house",
+                c.problem(_find_value(c, nodes[w.name], "house"), f"wizards.{w.name}.house",
                        f"the house {w.house} is also the house of wizard {other.name} (line {other.line})",
                        "give each wizard its own house folder")
         seen.append((w, home, house))

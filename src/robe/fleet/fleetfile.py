@@ -1,0 +1,160 @@
+"""Editing fleet.yaml in place: add or remove one wizard and keep every other byte.
+
+A person's fleet.yaml carries comments and an order that mean something to them, so robe
+never re-dumps the file. It splices text: the node marks of PyYAML's composed tree say where
+the ``wizards:`` block and each wizard's lines are. The result is validated as a whole
+before it replaces the file (atomically), so a bad edit writes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .config import Fleet, FleetError, parse_fleet, read_fleet_text
+
+
+def _compose(text: str):
+    import yaml
+
+    return yaml.compose(text, Loader=yaml.SafeLoader)
+
+
+def _line_end(text: str, index: int) -> int:
+    """Index just past the end of the line holding ``index`` (or just past a newline ending there)."""
+    if index > 0 and text[index - 1] == "\n":
+        return index
+    nl = text.find("\n", index)
+    return len(text) if nl < 0 else nl + 1
+
+
+def _line_start(text: str, index: int) -> int:
+    return text.rfind("\n", 0, index) + 1
+
+
+def _last_index(node) -> int:
+    """Where the last character of a node's own text is (comments after it excluded)."""
+    import yaml
+
+    if isinstance(node, yaml.MappingNode) and not node.flow_style and node.value:
+        return _last_index(node.value[-1][1])
+    if isinstance(node, yaml.SequenceNode) and not node.flow_style and node.value:
+        return _last_index(node.value[-1])
+    return node.end_mark.index
+
+
+def _is_null(node) -> bool:
+    import yaml
+
+    return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
+
+
+def _wizards_node(root):
+    for kn, vn in root.value:
+        if kn.value == "wizards":
+            return kn, vn
+    return None, None
+
+
+def render_wizard(name: str, settings: dict, indent: int = 2, step: int = 2, newline: str = "\n") -> str:
+    """The wizard's lines for fleet.yaml: leaf mappings and lists in flow style, as a person writes them."""
+    import yaml
+
+    body = yaml.safe_dump({name: settings}, sort_keys=False, default_flow_style=None, width=10_000,
+                          allow_unicode=True, indent=step)
+    lines = [(" " * indent + line) if line else line for line in body.splitlines()]
+    return newline.join(lines) + newline
+
+
+def add_wizard_text(text: str, name: str, settings: dict) -> str:
+    """fleet.yaml's text with the wizard appended to ``wizards:``; nothing else changes."""
+    import yaml
+
+    newline = "\r\n" if "\r\n" in text else "\n"
+    root = _compose(text) if text.strip() else None
+    if root is None or _is_null(root):
+        lead = text if not text or text.endswith("\n") else text + newline
+        return lead + "wizards:" + newline + render_wizard(name, settings, newline=newline)
+    if not isinstance(root, yaml.MappingNode):
+        raise FleetError("fleet.yaml is not a mapping; fix it first (see examples/fleet.yaml)")
+    kn, vn = _wizards_node(root)
+    if kn is None:
+        lead = text if text.endswith("\n") else text + newline
+        return lead + "wizards:" + newline + render_wizard(name, settings, newline=newline)
+    if _is_null(vn) or (isinstance(vn, yaml.MappingNode) and vn.flow_style and not vn.value):
+        # 'wizards:' / 'wizards: ~' / 'wizards: {}': drop the empty value, hang the block under the key.
+        if vn.end_mark.index > vn.start_mark.index:
+            text = text[:vn.start_mark.index] + text[vn.end_mark.index:]
+        at = _line_end(text, kn.end_mark.index)
+        sep = "" if at > 0 and text[at - 1] == "\n" else newline
+        return text[:at] + sep + render_wizard(name, settings, newline=newline) + text[at:]
+    if not isinstance(vn, yaml.MappingNode):
+        raise FleetError(f"line {vn.start_mark.line + 1}: 'wizards' is not a mapping; write each wizard as "
+                         "'name:' with its settings indented under it")
+    if vn.flow_style:
+        raise FleetError(f"line {vn.start_mark.line + 1}: 'wizards' is written in flow style ({{...}}); write it as "
+                         "indented lines so robe can add a wizard without rewriting your file")
+    indent = vn.value[0][0].start_mark.column
+    first_value = vn.value[0][1]
+    step = 2
+    if isinstance(first_value, yaml.MappingNode) and not first_value.flow_style and first_value.value:
+        step = max(1, first_value.value[0][0].start_mark.column - indent)
+    at = _line_end(text, _last_index(vn))
+    sep = "" if at > 0 and text[at - 1] == "\n" else newline
+    return text[:at] + sep + render_wizard(name, settings, indent, step, newline) + text[at:]
+
+
+def remove_wizard_text(text: str, name: str) -> str:
+    """fleet.yaml's text without the wizard's lines; nothing else changes."""
+    import yaml
+
+    root = _compose(text)
+    kn, vn = _wizards_node(root) if isinstance(root, yaml.MappingNode) else (None, None)
+    if not isinstance(vn, yaml.MappingNode):
+        raise FleetError(f"there is no wizard named {name!r} in fleet.yaml")
+    if vn.flow_style:
+        raise FleetError(f"line {vn.start_mark.line + 1}: 'wizards' is written in flow style ({{...}}); write it as "
+                         "indented lines so robe can remove a wizard without rewriting your file")
+    for wk, wv in vn.value:
+        if wk.value == name:
+            start = _line_start(text, wk.start_mark.index)
+            end = _line_end(text, _last_index(wv))
+            return text[:start] + text[end:]
+    raise FleetError(f"there is no wizard named {name!r} in fleet.yaml")
+
+
+def write_fleet_text(fleet_path: str, new_text: str) -> Fleet:
+    """Validate the new text as a whole, then replace fleet.yaml atomically (keeping its mode)."""
+    from ..queue import atomic_write
+
+    fleet = parse_fleet(new_text, fleet_path)
+    atomic_write(fleet_path, new_text.encode("utf-8"))
+    return fleet
+
+
+def register_wizard(fleet_path: str, name: str, settings: dict) -> Fleet:
+    text = read_fleet_text(fleet_path)
+    return write_fleet_text(fleet_path, add_wizard_text(text, name, settings))
+
+
+def unregister_wizard(fleet_path: str, name: str) -> Fleet:
+    text = read_fleet_text(fleet_path)
+    return write_fleet_text(fleet_path, remove_wizard_text(text, name))
+
+
+def new_fleet_text(folder: str, first: int = 8643, last: int = 8699) -> str:
+    """The text of a fresh fleet.yaml (no wizards yet), with comments that say what each key does."""
+    del folder
+    return f"""\
+# fleet.yaml: the wizards that share this machine (see examples/fleet.yaml for every setting).
+# Relative paths are relative to this file's folder. Check it with 'robe doctor'.
+
+root: .                            # houses live under this folder
+ports: {{first: {first}, last: {last}}}   # robe hands out gateway ports from this range
+default_priority: P2               # priority of a task that names none
+
+wizards:
+"""
+
+
+def fleet_exists(path: str) -> bool:
+    return os.path.isfile(path)

@@ -1,0 +1,177 @@
+"""'robe status': each wizard's state (Robed, Unrobed, Lobster, Dead), queue counts and claims.
+
+The state comes from the seed's Robed Architecture: the robe is the gateway (its health
+check), the body is the executor (its heartbeat in ``<house>/logs/executor.json``). A wizard
+without a configured gateway needs none: it is Robed when its executor lives, else Dead.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+from dataclasses import dataclass, field
+
+from ..queue.events import now
+from .config import Fleet, Wizard
+
+#: an executor whose heartbeat is older than this is taken for dead
+HEARTBEAT_STALE_S = 30.0
+
+ROBED, UNROBED, LOBSTER, DEAD = "Robed", "Unrobed", "Lobster", "Dead"
+
+
+def _parse_time(value) -> _dt.datetime | None:
+    if isinstance(value, (int, float)):
+        return _dt.datetime.fromtimestamp(value, _dt.timezone.utc)
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        t = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return t if t.tzinfo else t.replace(tzinfo=_dt.timezone.utc)
+
+
+@dataclass(frozen=True)
+class Executor:
+    alive: bool
+    pid: int | None
+    detail: str
+
+    def to_dict(self) -> dict:
+        return {"alive": self.alive, "pid": self.pid, "detail": self.detail}
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+        return data[data.rfind(b")") + 2:][:1] != b"Z"
+    except OSError:
+        return True
+
+
+def executor_liveness(w: Wizard, *, at: _dt.datetime | None = None, stale_after: float = HEARTBEAT_STALE_S) -> Executor:
+    """Alive = written on this host, its pid alive, and a heartbeat younger than ``stale_after``."""
+    try:
+        with open(w.executor_file, encoding="utf-8") as f:
+            d = json.load(f)
+    except FileNotFoundError:
+        return Executor(False, None, "no executor has run")
+    except (OSError, ValueError):
+        return Executor(False, None, f"{w.executor_file} is unreadable")
+    if not isinstance(d, dict):
+        return Executor(False, None, f"{w.executor_file} is unreadable")
+    pid = d.get("pid") if isinstance(d.get("pid"), int) else None
+    host = d.get("host")
+    if host and host != os.uname().nodename:
+        return Executor(False, pid, f"last seen on host {host}, not this one")
+    if pid is None or not _pid_alive(pid):
+        return Executor(False, pid, f"pid {pid} is gone" if pid else "no pid recorded")
+    beat = _parse_time(d.get("heartbeat_at"))
+    if beat is None:
+        return Executor(False, pid, "no heartbeat recorded")
+    age = ((at or now()) - beat).total_seconds()
+    if age > stale_after:
+        return Executor(False, pid, f"pid {pid} last beat {age:.0f} s ago")
+    return Executor(True, pid, f"pid {pid}, beat {max(age, 0):.0f} s ago")
+
+
+def state_of(gateway_up: bool | None, executor_up: bool) -> str:
+    """The seed's four states; ``gateway_up`` None means the wizard has no gateway."""
+    if gateway_up is None:
+        return ROBED if executor_up else DEAD
+    if gateway_up:
+        return ROBED if executor_up else LOBSTER
+    return UNROBED if executor_up else DEAD
+
+
+@dataclass(frozen=True)
+class Claim:
+    task: str
+    age_s: float
+    attempt: int | None
+
+    def to_dict(self) -> dict:
+        return {"task": self.task, "age_s": round(self.age_s, 1), "attempt": self.attempt}
+
+
+def active_claims(w: Wizard, *, at: _dt.datetime | None = None) -> list[Claim]:
+    out = []
+    try:
+        names = sorted(os.listdir(w.work_dir))
+    except OSError:
+        return []
+    moment = at or now()
+    for n in names:
+        if not n.endswith(".active"):
+            continue
+        path = os.path.join(w.work_dir, n)
+        claimed, attempt = None, None
+        try:
+            with open(path, encoding="utf-8") as f:
+                d = json.load(f)
+            claimed = _parse_time(d.get("claimed_at"))
+            attempt = d.get("attempt") if isinstance(d.get("attempt"), int) else None
+        except (OSError, ValueError, AttributeError):
+            pass
+        if claimed is None:
+            try:
+                claimed = _dt.datetime.fromtimestamp(os.stat(path).st_mtime, _dt.timezone.utc)
+            except OSError:
+                continue
+        out.append(Claim(n[: -len(".active")], (moment - claimed).total_seconds(), attempt))
+    return out
+
+
+@dataclass
+class WizardStatus:
+    wizard: Wizard
+    state: str
+    gateway: object  # GatewayStatus
+    executor: Executor
+    counts: dict = field(default_factory=dict)
+    queue_error: str | None = None
+    claims: list[Claim] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "wizard": self.wizard.name, "state": self.state, "port": self.wizard.port,
+            "gateway": self.gateway.to_dict(), "executor": self.executor.to_dict(),
+            "queue": self.wizard.queue, "counts": self.counts, "queue_error": self.queue_error,
+            "claims": [c.to_dict() for c in self.claims],
+        }
+
+
+def queue_counts(w: Wizard, names: set[str] | None = None) -> tuple[dict, str | None]:
+    from ..queue import QueueError, load
+
+    if not os.path.exists(w.queue):
+        return {}, f"{w.queue} does not exist"
+    try:
+        q = load(w.queue)
+    except QueueError as e:
+        return {}, str(e)
+    return {k: v for k, v in q.counts().items() if v}, None
+
+
+def wizard_status(w: Wizard, *, at: _dt.datetime | None = None) -> WizardStatus:
+    from .gateway import gateway_status
+
+    g = gateway_status(w)
+    ex = executor_liveness(w, at=at)
+    up = None if g.state == "none" else g.healthy
+    counts, err = queue_counts(w)
+    return WizardStatus(w, state_of(up, ex.alive), g, ex, counts, err, active_claims(w, at=at))
+
+
+def fleet_status(fleet: Fleet, names: list[str] | None = None, *, at: _dt.datetime | None = None) -> list[WizardStatus]:
+    wizards = [fleet.wizard(n) for n in names] if names else list(fleet.wizards)
+    return [wizard_status(w, at=at) for w in wizards]

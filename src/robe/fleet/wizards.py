@@ -1,0 +1,210 @@
+"""Creating, removing and initialising wizards: the operations behind 'robe init' and 'robe wizard'.
+
+Order of a create: validate everything (name, port, the new fleet.yaml as a whole), build the
+house, then register the wizard in fleet.yaml. If registering fails, the house just built is
+removed again, so a refused create leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from dataclasses import dataclass, field
+
+from .config import AGENT_KINDS, FILE_NAME, NAME_RE, Fleet, FleetError, Wizard, load_fleet, parse_fleet, read_fleet_text
+from .fleetfile import add_wizard_text, new_fleet_text, remove_wizard_text, write_fleet_text
+from .houses import clone_soul, ensure_house, house_is_empty
+from .ports import choose_port
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Created:
+    fleet: Fleet
+    wizard: Wizard
+    paths: list[str] = field(default_factory=list)
+
+
+def check_name(name: str) -> None:
+    if not NAME_RE.match(name or ""):
+        raise FleetError(f"{name!r} is not a wizard name; use lower-case letters, digits and dashes, "
+                         "starting with a letter (e.g. allegro-primus)")
+
+
+def wizard_settings(name: str, port: int, *, agent: str = "hermes", model: str | None = None,
+                    base_url: str | None = None, role: str | None = None, gateway_start: list[str] | None = None,
+                    source: Wizard | None = None) -> dict:
+    """The wizard's entry for fleet.yaml, in the order a person reads it."""
+    settings: dict = {}
+    if role or (source and source.role):
+        settings["role"] = role or source.role
+    if source and source.lineage:
+        settings["lineage"] = source.lineage
+    settings["port"] = port
+    agent_d: dict = source.agent.to_dict() if source else {"kind": agent}
+    if source and agent != source.agent.kind and agent != "hermes":
+        agent_d = {"kind": agent}
+    if agent not in AGENT_KINDS:
+        raise FleetError(f"{agent!r} is not an agent kind; use one of: {', '.join(AGENT_KINDS)}")
+    if model:
+        agent_d["model"] = model
+    if base_url:
+        agent_d["base_url"] = base_url
+    if agent_d["kind"] == "openai":
+        agent_d.setdefault("base_url", "http://127.0.0.1:11434/v1")
+        agent_d.setdefault("model", "qwen2.5:1.5b")
+    if agent_d["kind"] == "command" and "argv" not in agent_d:
+        raise FleetError("a command agent needs its command line; create the wizard with another --agent, then "
+                         "set agent.argv in fleet.yaml")
+    settings["agent"] = agent_d
+    if gateway_start:
+        settings["gateway"] = {"start": list(gateway_start)}
+    elif source and source.gateway and source.gateway.start != ("hermes", "gateway", "run"):
+        settings["gateway"] = {"start": list(source.gateway.start)}
+    elif agent_d["kind"] == "hermes":
+        settings["gateway"] = {"start": ["hermes", "gateway", "run"]}
+    return settings
+
+
+def create_wizard(fleet_path: str | None, name: str, *, port: int | None = None, agent: str = "hermes",
+                  model: str | None = None, base_url: str | None = None, role: str | None = None,
+                  clone_from: str | None = None, gateway_start: list[str] | None = None,
+                  cwd: str | None = None, example_queue: bool = False) -> Created:
+    check_name(name)
+    fleet = load_fleet(fleet_path, cwd)
+    existing = next((w for w in fleet.wizards if w.name == name), None)
+    if existing:
+        raise FleetError(f"{fleet.path}:{existing.line}: wizard {name} already exists; pick another name, "
+                         f"or remove it first with 'robe wizard remove {name}'")
+    source = fleet.wizard(clone_from) if clone_from else None
+    chosen = choose_port(fleet, port, name=name)
+    settings = wizard_settings(name, chosen, agent=agent, model=model, base_url=base_url, role=role,
+                               gateway_start=gateway_start, source=source)
+    text = read_fleet_text(fleet.path)
+    new_text = add_wizard_text(text, name, settings)
+    new_fleet = parse_fleet(new_text, fleet.path)  # the whole new file must be valid before anything is written
+    w = new_fleet.wizard(name)
+    if not house_is_empty(w):
+        raise FleetError(f"{w.house} already exists and is not empty (a removed wizard's house?); move it away, "
+                         "or delete it, and run this again")
+    soul = clone_soul(source, w) if source else None
+    house_existed = os.path.exists(w.house)
+    paths = ensure_house(new_fleet, w, soul=soul, example_queue=example_queue)
+    try:
+        new_fleet = write_fleet_text(fleet.path, new_text)
+    except BaseException:
+        if not house_existed:
+            shutil.rmtree(w.house, ignore_errors=True)
+        raise
+    log.info("wizard %s: created on port %d", name, chosen)
+    return Created(new_fleet, w, paths)
+
+
+@dataclass
+class Removed:
+    fleet: Fleet
+    wizard: Wizard
+    purged: bool
+    warnings: list[str]
+
+
+def remove_wizard(fleet_path: str | None, name: str, *, purge: bool = False, cwd: str | None = None) -> Removed:
+    from .gateway import gateway_process
+
+    fleet = load_fleet(fleet_path, cwd)
+    w = fleet.wizard(name)
+    for r in fleet.routes:
+        if r.wizard == name:
+            raise FleetError(f"{fleet.path}:{r.line}: a route still sends tasks to {name}; change or delete that "
+                             "route first, then remove the wizard")
+    if fleet.default_wizard == name:
+        raise FleetError(f"{fleet.path}: default_wizard is {name}; name another wizard there first, "
+                         "then remove this one")
+    if gateway_process(w) is not None:
+        raise FleetError(f"wizard {name}'s gateway is running; stop it first with 'robe gateway stop --wizard {name}'")
+    warnings = pending_for(fleet, name)
+    new_text = remove_wizard_text(read_fleet_text(fleet.path), name)
+    new_fleet = parse_fleet(new_text, fleet.path)
+    if purge:
+        _check_purgeable(fleet, w)
+    write_fleet_text(fleet.path, new_text)
+    if purge and os.path.isdir(w.house):
+        shutil.rmtree(w.house)
+    if purge and os.path.isdir(w.home) and not os.path.realpath(w.home).startswith(os.path.realpath(w.house) + os.sep):
+        shutil.rmtree(w.home)
+    return Removed(new_fleet, w, purge, warnings)
+
+
+def _check_purgeable(fleet: Fleet, w: Wizard) -> None:
+    house = os.path.realpath(w.house)
+    fleet_dir = os.path.realpath(fleet.folder)
+    protected = {"/", os.path.realpath(os.path.expanduser("~")), fleet_dir, os.path.realpath(fleet.root)}
+    if house in protected or fleet_dir.startswith(house + os.sep):
+        raise FleetError(f"will not delete {w.house}: it holds fleet.yaml or other wizards; "
+                         "remove without --purge and delete what you want by hand")
+    for o in fleet.wizards:
+        if o.name != w.name:
+            oh = os.path.realpath(o.house)
+            if oh == house or oh.startswith(house + os.sep):
+                raise FleetError(f"will not delete {w.house}: wizard {o.name}'s house is inside it; "
+                                 "remove without --purge")
+
+
+def pending_for(fleet: Fleet, name: str) -> list[str]:
+    """Warnings for PENDING/IN_PROGRESS tasks in any of the fleet's queues assigned to ``name``."""
+    from ..queue import QueueError, load
+
+    warnings = []
+    for queue_path in sorted({w.queue for w in fleet.wizards}):
+        if not os.path.exists(queue_path):
+            continue
+        try:
+            q = load(queue_path)
+        except QueueError:
+            continue
+        for t in q.tasks:
+            if t.assignee == name and t.status.value in ("PENDING", "IN_PROGRESS"):
+                warnings.append(f"{queue_path}:{t.line}: {t.id} ({t.status.value}) is still assigned to {name}; "
+                                "assign it to another wizard")
+    return warnings
+
+
+@dataclass
+class InitResult:
+    fleet: Fleet
+    created: list[str]
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created)
+
+
+def init_fleet(folder: str | None = None, *, wizard: str = "allegro", agent: str = "hermes", model: str | None = None,
+               base_url: str | None = None, role: str | None = None, port: int | None = None) -> InitResult:
+    """A fleet.yaml with one wizard and its house; on an existing fleet, build whatever house is missing."""
+    folder = os.path.abspath(folder or os.getcwd())
+    path = os.path.join(folder, FILE_NAME)
+    created: list[str] = []
+    if not os.path.exists(path):
+        check_name(wizard)
+        os.makedirs(folder, exist_ok=True)
+        base = new_fleet_text(folder).replace("default_priority: P2", f"default_wizard: {wizard}            "
+                                                                      "# takes tasks no route or Assignee claims\n"
+                                                                      "default_priority: P2", 1)
+        empty = parse_fleet(new_fleet_text(folder), path)
+        chosen = choose_port(empty, port, name=wizard)
+        settings = wizard_settings(wizard, chosen, agent=agent, model=model, base_url=base_url,
+                                   role=role or "Tempo-and-dispatch")
+        text = add_wizard_text(base, wizard, settings)
+        fleet = parse_fleet(text, path)
+        for w in fleet.wizards:
+            created += ensure_house(fleet, w, example_queue=True)
+        write_fleet_text(path, text)
+        created.insert(0, path)
+        return InitResult(fleet, created)
+    fleet = load_fleet(path)
+    for w in fleet.wizards:
+        created += ensure_house(fleet, w, example_queue=(w.name == (fleet.default_wizard or fleet.names[0])))
+    return InitResult(fleet, created)
