@@ -55,13 +55,27 @@ def _wizards_node(root):
     return None, None
 
 
-def render_wizard(name: str, settings: dict, indent: int = 2, step: int = 2, newline: str = "\n") -> str:
-    """The wizard's lines for fleet.yaml: leaf mappings and lists in flow style, as a person writes them."""
+def _flow(value) -> str:
     import yaml
 
-    body = yaml.safe_dump({name: settings}, sort_keys=False, default_flow_style=None, width=10_000,
-                          allow_unicode=True, indent=step)
-    lines = [(" " * indent + line) if line else line for line in body.splitlines()]
+    text = yaml.safe_dump(value, default_flow_style=True, width=10_000, allow_unicode=True).strip()
+    return text[:-3].rstrip() if text.endswith("\n...") else text
+
+
+def _block(d: dict, indent: int, step: int) -> list[str]:
+    lines = []
+    for k, v in d.items():
+        if isinstance(v, dict) and any(isinstance(x, dict) for x in v.values()):
+            lines.append(" " * indent + f"{_flow(k)}:")
+            lines += _block(v, indent + step, step)
+        else:
+            lines.append(" " * indent + f"{_flow(k)}: {_flow(v)}")
+    return lines
+
+
+def render_wizard(name: str, settings: dict, indent: int = 2, step: int = 2, newline: str = "\n") -> str:
+    """The wizard's lines for fleet.yaml: small mappings and lists in flow style, as a person writes them."""
+    lines = [" " * indent + f"{name}:"] + _block(settings, indent + step, step)
     return newline.join(lines) + newline
 
 
