@@ -9,6 +9,7 @@ sessions, which another user on the machine must not read.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shlex
 
@@ -237,9 +238,12 @@ def clone_soul(src: Wizard, w: Wizard) -> str | None:
             text = f.read()
     except OSError:
         return None
-    text = text.replace(src.home, w.home).replace(src.house, w.house)
-    text = text.replace(f"127.0.0.1:{src.port}", f"127.0.0.1:{w.port}")
-    old_title = f"# {_title(src.name)} House Charter"
-    if text.startswith(old_title):
-        text = f"# {_title(w.name)} House Charter" + text[len(old_title):]
+    # One pass, longest first, whole paths only: the house is a prefix of the home, and the new
+    # house may extend the old one's name (ezra -> ezra-two).
+    moves = {src.home: w.home, src.house: w.house, f"127.0.0.1:{src.port}": f"127.0.0.1:{w.port}"}
+    pattern = "|".join(re.escape(k) for k in sorted(moves, key=len, reverse=True))
+    text = re.sub(f"(?:{pattern})(?![\\w.-])", lambda m: moves[m.group(0)], text)
+    old, new = _title(src.name), _title(w.name)
+    text = re.sub(rf"^# {re.escape(old)} House Charter$", f"# {new} House Charter", text, count=1, flags=re.M)
+    text = re.sub(rf"^- {re.escape(old)}(?=,|$)", f"- {new}", text, count=1, flags=re.M)
     return text
