@@ -40,7 +40,7 @@ def main(argv):
     try:
         server.serve_forever()
     except KeyboardInterrupt:
-        pass
+        print("gateway_server: SIGINT, stopping cleanly", flush=True)
     finally:
         server.server_close()
 

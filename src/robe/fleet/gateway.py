@@ -23,6 +23,11 @@ from .houses import make_private_dir
 
 log = logging.getLogger(__name__)
 
+#: Gateways this process started, by pid. A Popen dropped while its process runs warns, and a
+#: child that exits must be reaped or it lingers as a zombie; so keep them, and poll them
+#: whenever a gateway's state is asked for (a zombie already counts as gone, see below).
+_CHILDREN: dict[int, subprocess.Popen] = {}
+
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 PROBE_TIMEOUT = 1.0
@@ -85,6 +90,7 @@ def write_pid_file(path: str, pid: int, start_time: int, argv) -> None:
 
 def pid_file_state(w: Wizard) -> tuple[str, PidFile | None]:
     """("none"|"running"|"stale", the pid file): running only if pid and start time both match."""
+    _reap_children()
     pf = read_pid_file(w.pid_file)
     if pf is None:
         return ("none" if not os.path.exists(w.pid_file) else "stale"), None
@@ -215,6 +221,7 @@ def start_gateway(w: Wizard, *, timeout: float = START_TIMEOUT, now=time.monoton
             raise FleetError(f"cannot start wizard {w.name}'s gateway: {argv[0]!r} is not executable") from None
     finally:
         os.close(log_fd)
+    _CHILDREN[proc.pid] = proc
     start_time = process_start_time(proc.pid)
     write_pid_file(w.pid_file, proc.pid, start_time or 0, argv)
     deadline = now() + timeout
@@ -222,6 +229,7 @@ def start_gateway(w: Wizard, *, timeout: float = START_TIMEOUT, now=time.monoton
     while True:
         code = proc.poll()
         if code is not None:
+            _CHILDREN.pop(proc.pid, None)
             _remove(w.pid_file)
             raise FleetError(f"wizard {w.name}'s gateway exited with code {code} before it was healthy; "
                              f"see {w.gateway_log}")
@@ -233,6 +241,7 @@ def start_gateway(w: Wizard, *, timeout: float = START_TIMEOUT, now=time.monoton
             _signal_group(proc.pid, signal.SIGKILL)
             try:
                 proc.wait(5)
+                _CHILDREN.pop(proc.pid, None)
             except subprocess.TimeoutExpired:
                 pass
             _remove(w.pid_file)
@@ -287,7 +296,17 @@ def stop_gateway(w: Wizard, *, timeout: float = STOP_TIMEOUT) -> str:
 
 def _reap(pid: int) -> None:
     """If the gateway is our own child (started in this process), collect it so it is not a zombie."""
+    proc = _CHILDREN.get(pid)
+    if proc is not None:
+        if proc.poll() is not None:
+            del _CHILDREN[pid]
+        return
     try:
         os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
         pass
+
+
+def _reap_children() -> None:
+    for pid in list(_CHILDREN):
+        _reap(pid)
