@@ -21,6 +21,7 @@ COMMANDS = {
     "gateway": "robe.cli.fleet:gateway",
     "status": "robe.cli.fleet:status",
     "doctor": "robe.cli.fleet:doctor",
+    "dispatch": "robe.cli.dispatch:dispatch",
 }
 
 
@@ -73,6 +74,12 @@ def _not_yet(name: str):
     return run
 
 
-openclaw_work = _not_yet("openclaw-work")
+def openclaw_work(argv=None):
+    """The seed's ``openclaw-work``: the same command and options as ``robe dispatch``."""
+    from .dispatch import dispatch
+
+    return dispatch.main(args=argv, prog_name="openclaw-work")
+
+
 task_monitor = _not_yet("task-monitor")
 progress_report = _not_yet("progress-report")

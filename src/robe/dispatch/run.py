@@ -1,0 +1,419 @@
+"""One dispatch run (``openclaw-work``): for each wizard, lock, gateway, repair, claim.
+
+The steps, per wizard: take ``<house>/logs/dispatch.lock`` without waiting (an overlapping
+run says "busy" and leaves that wizard alone); bring its gateway up if it has one; repair
+claims whose task still says PENDING; archive the old result of a task set back to PENDING
+(a re-run); claim the next ready tasks up to ``max_active`` live claims; mark them
+IN_PROGRESS in one locked write per queue file. Each queue file is read and parsed once per
+run, however many wizards share it.
+
+The claim is the truth (docs/contracts.md): it is made first, with O_EXCL semantics, and the
+markdown follows. A crash between the two is repaired by the next run; nothing is claimed
+twice.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..queue import Change, QueueError, Status, Task, parse, priority_rank, read_text, set_statuses
+from ..queue.events import append_event, events_path, stamp
+from . import claims as cl
+from .routing import NOBODY, UNKNOWN, Router, is_ready, queue_key
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Claimed:
+    wizard: str
+    id: str
+    priority: str
+    attempt: int
+    title: str
+    queue: str
+    rerun: bool = False
+
+    def line(self, dry_run: bool = False) -> str:
+        verb = "would dispatch" if dry_run else "dispatched"
+        return f"{self.wizard}: {verb} {self.id} ({self.priority}) attempt {self.attempt}"
+
+    def to_dict(self) -> dict:
+        return {"wizard": self.wizard, "id": self.id, "priority": self.priority, "attempt": self.attempt,
+                "title": self.title, "queue": self.queue, "rerun": self.rerun}
+
+
+@dataclass
+class WizardRun:
+    name: str
+    #: "ok", "busy", "gateway-failed" or "error"
+    state: str = "ok"
+    claims: list = field(default_factory=list)
+    repaired: list = field(default_factory=list)
+    withdrawn: list = field(default_factory=list)
+    live: int = 0
+    max_active: int = 1
+    ready: int = 0
+    detail: str = ""
+
+    def to_dict(self) -> dict:
+        return {"wizard": self.name, "state": self.state, "claims": [c.to_dict() for c in self.claims],
+                "repaired": self.repaired, "withdrawn": self.withdrawn, "live_claims": self.live,
+                "max_active": self.max_active, "ready": self.ready, "detail": self.detail}
+
+
+@dataclass
+class RunReport:
+    dry_run: bool = False
+    wizards: list = field(default_factory=list)
+    #: PENDING tasks naming a wizard that does not exist: never claimed, reported every run
+    skipped: list = field(default_factory=list)
+    #: PENDING tasks no rule sends anywhere
+    unrouted: list = field(default_factory=list)
+    errors: list = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.errors or any(w.state in ("gateway-failed", "error") for w in self.wizards) else 0
+
+    @property
+    def claims(self) -> list:
+        return [c for w in self.wizards for c in w.claims]
+
+    def to_dict(self) -> dict:
+        return {"dry_run": self.dry_run, "wizards": [w.to_dict() for w in self.wizards],
+                "skipped": self.skipped, "unrouted": self.unrouted, "errors": self.errors,
+                "exit_code": self.exit_code}
+
+
+def _quiet(_line: str) -> None:
+    pass
+
+
+# --- locks and gateways --------------------------------------------------------------------
+
+
+def lock_path(wizard) -> str:
+    return os.path.join(wizard.house, "logs", "dispatch.lock")
+
+
+def try_lock(wizard) -> int | None:
+    """An fd holding the wizard's dispatch lock, or None when another run holds it."""
+    path = lock_path(wizard)
+    cl.make_private_dir(os.path.dirname(path))
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def ensure_gateway(wizard, *, dry_run: bool, err: Callable[[str], None]) -> bool:
+    """True when the wizard has no gateway or its gateway is healthy (started if need be)."""
+    if wizard.gateway is None:
+        return True
+    from ..fleet.gateway import probe
+
+    healthy, seen = probe(wizard.gateway.health)
+    if healthy:
+        return True
+    if dry_run:
+        err(f"{wizard.name}: gateway is down ({wizard.gateway.health}: {seen}); a real run would start it")
+        return True
+    from ..errors import RobeError
+    from ..fleet.gateway import start_gateway
+
+    try:
+        st = start_gateway(wizard)
+    except RobeError as e:
+        err(f"{wizard.name}: gateway is down and could not be started: {e}; nothing claimed for {wizard.name}")
+        return False
+    err(f"{wizard.name}: gateway was down; started it (pid {st.pid}), {st.detail}")
+    return True
+
+
+# --- the run -------------------------------------------------------------------------------
+
+
+@dataclass
+class _QueueFile:
+    key: str
+    path: str
+    index: int
+    readers: list
+    queue: object = None
+    by_id: dict = field(default_factory=dict)
+
+
+def _relevant(qf: _QueueFile, names: set, targets: set, text: str) -> bool:
+    """Could a task of this file route to one of ``names``?"""
+    if names & set(qf.readers) or names & targets:
+        return True
+    low = text.lower()
+    return any(n in low for n in names)  # only an Assignee can name them: cheap test first
+
+
+def dispatch(fleet, wizards=None, *, max_claims: int | None = None, dry_run: bool = False, gateway: bool = True,
+             out: Callable[[str], None] = _quiet, err: Callable[[str], None] = _quiet) -> RunReport:
+    """Run the dispatcher for ``wizards`` (names; all of the fleet when None).
+
+    ``out`` gets one line per claim, ``err`` the diagnostics. Returns what happened.
+    """
+    report = RunReport(dry_run=dry_run)
+    selected = [fleet.wizard(n) for n in wizards] if wizards else list(fleet.wizards)
+    if not selected:
+        err(f"{fleet.path}: the fleet has no wizards; add one with 'robe wizard create NAME'")
+        return report
+    by = f"dispatcher:{cl.host()}:{os.getpid()}"
+    fds: list[int] = []
+    try:
+        active = []
+        runs: dict[str, WizardRun] = {}
+        for w in selected:
+            run = WizardRun(w.name, max_active=w.max_active)
+            report.wizards.append(run)
+            runs[w.name] = run
+            if not dry_run:
+                fd = try_lock(w)
+                if fd is None:
+                    run.state = "busy"
+                    run.detail = f"another dispatch run holds {lock_path(w)}"
+                    err(f"{w.name}: busy (another dispatch run holds {lock_path(w)}); left alone")
+                    continue
+                fds.append(fd)
+            if gateway and not ensure_gateway(w, dry_run=dry_run, err=err):
+                run.state = "gateway-failed"
+                run.detail = "gateway down and could not be started"
+                continue
+            active.append(w)
+        if not active:
+            return report
+        queues = _read_queues(fleet, active, report, err)
+        _dispatch_wizards(fleet, active, runs, queues, report, by=by, max_claims=max_claims, dry_run=dry_run,
+                          out=out, err=err)
+        return report
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def _read_queues(fleet, active, report: RunReport, err) -> list[_QueueFile]:
+    files: dict[str, _QueueFile] = {}
+    for w in fleet.wizards:
+        key = queue_key(w.queue)
+        if key not in files:
+            files[key] = _QueueFile(key, w.queue, len(files), [])
+        files[key].readers.append(w.name)
+    names = {w.name for w in active}
+    targets = {r.wizard for r in fleet.routes} | ({fleet.default_wizard} if fleet.default_wizard else set())
+    out = []
+    for qf in files.values():
+        mine = [n for n in qf.readers if n in names]
+        if not os.path.exists(qf.path):
+            if mine:
+                err(f"{', '.join(mine)}: no queue at {qf.path}; nothing to dispatch from it")
+            continue
+        try:
+            text = read_text(qf.path)
+        except QueueError as e:
+            report.errors.append(str(e))
+            err(str(e))
+            continue
+        if not _relevant(qf, names, targets, text):
+            continue
+        q = parse(text, qf.path, default_priority=fleet.default_priority)
+        if q.errors:
+            n = len({p.line for p in q.errors})
+            err(f"{qf.path}: {n} place{'s' if n != 1 else ''} with errors left out; "
+                f"run 'robe queue validate -f {qf.path}'")
+        qf.queue = q
+        qf.by_id = {t.id: t for t in q.tasks}
+        out.append(qf)
+    return out
+
+
+def _held_claims(fleet, listings: dict[str, list[str]]) -> tuple[dict, dict]:
+    """Claims in every house: {(queue key, ID): wizard} and, per wizard, {ID: claim record}."""
+    held: dict[tuple[str, str], str] = {}
+    records: dict[str, dict[str, dict | None]] = {}
+    for w in fleet.wizards:
+        work = os.path.join(w.house, "work")
+        recs = {}
+        for n in listings[w.name]:
+            if not n.endswith(".active"):
+                continue
+            tid = n[:-7]
+            if not cl.is_valid_id(tid):
+                continue
+            rec = cl.read_claim(work, tid)
+            recs[tid] = rec
+            # A hand-made or unreadable trigger (the seed's `touch`) belongs to the house's own queue.
+            qpath = rec.get("queue") if rec and isinstance(rec.get("queue"), str) else w.queue
+            held[(queue_key(qpath), tid)] = w.name
+        records[w.name] = recs
+    return held, records
+
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return os.listdir(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def _dispatch_wizards(fleet, active, runs, queues: list[_QueueFile], report: RunReport, *, by, max_claims,
+                      dry_run, out, err) -> None:
+    names = {w.name for w in active}
+    per_wizard: dict[str, list[tuple[int, Task, _QueueFile]]] = {n: [] for n in names}
+    for qf in queues:
+        router = Router(fleet, qf.path)
+        for t in qf.queue.tasks:
+            if t.status is not Status.PENDING:
+                continue
+            r = router.route(t)
+            if r.wizard in names:
+                per_wizard[r.wizard].append((qf.index, t, qf))
+            elif r.how == UNKNOWN:
+                report.skipped.append({"id": t.id, "assignee": t.assignee, "queue": qf.path, "line": t.line})
+                err(f"{qf.path}:{t.line}: {t.id} is assigned to '{t.assignee}', which is not a wizard of this fleet; "
+                    f"skipped (fix its Assignee, or add a route for it)")
+                if not dry_run:
+                    append_event(events_path(qf.path), t.id, t.status.value, t.status.value, by=by, event="skipped",
+                                 detail=f"assigned to unknown wizard '{t.assignee}'", assignee=t.assignee)
+            elif r.how == NOBODY:
+                report.unrouted.append({"id": t.id, "queue": qf.path, "line": t.line})
+    if report.unrouted:
+        ids = ", ".join(u["id"] for u in report.unrouted[:5]) + (", ..." if len(report.unrouted) > 5 else "")
+        err(f"{len(report.unrouted)} PENDING task{'s' if len(report.unrouted) != 1 else ''} route to no wizard "
+            f"({ids}); give them an Assignee, or add a route or default_wizard to {fleet.path}")
+
+    listings = {w.name: _listdir(os.path.join(w.house, "work")) for w in fleet.wizards}
+    held, records = _held_claims(fleet, listings)
+    by_key = {qf.key: qf for qf in queues}
+
+    for w in active:
+        run = runs[w.name]
+        try:
+            _one_wizard(w, run, per_wizard[w.name], listings[w.name], records[w.name], held, by_key, by=by,
+                        max_claims=max_claims, dry_run=dry_run, out=out, err=err)
+        except (QueueError, OSError, cl.UnsafePath) as e:
+            run.state = "error"
+            run.detail = str(e)
+            err(f"{w.name}: {e}")
+            log.exception("wizard %s: dispatch failed", w.name)
+
+
+def _one_wizard(w, run: WizardRun, candidates, work_names, records, held, by_key, *, by, max_claims, dry_run,
+                out, err) -> None:
+    work, completed, logs = (os.path.join(w.house, d) for d in ("work", "completed", "logs"))
+    events = os.path.join(logs, "events.jsonl")
+    if not dry_run:
+        cl.sweep_temps(work, work_names)
+
+    # Repair: a claim whose task says PENDING (crash between claim and mark, or a stale editor).
+    repairs: dict[str, list[tuple[str, dict | None]]] = {}
+    for tid, rec in records.items():
+        qpath = rec.get("queue") if rec and isinstance(rec.get("queue"), str) else w.queue
+        qf = by_key.get(queue_key(qpath))
+        task = qf.by_id.get(tid) if qf else None
+        if task is not None and task.status is Status.PENDING:
+            repairs.setdefault(qf.key, []).append((tid, rec))
+    for key, items in repairs.items():
+        qf = by_key[key]
+        if dry_run:
+            for tid, _ in items:
+                run.repaired.append(tid)
+                err(f"{w.name}: would repair {tid}: it has a claim but the queue says PENDING")
+            continue
+        outcomes = set_statuses(qf.path, [Change(tid, Status.IN_PROGRESS, (Status.PENDING,)) for tid, _ in items])
+        for (tid, rec), o in zip(items, outcomes):
+            if not o.applied:
+                continue
+            run.repaired.append(tid)
+            attempt = rec.get("attempt") if rec else None
+            err(f"{w.name}: repaired {tid}: its claim exists but the queue said PENDING; set back to IN_PROGRESS")
+            append_event(events, tid, "PENDING", "IN_PROGRESS", by=by, attempt=attempt, event="repair", wizard=w.name,
+                         detail="claim exists but the queue said PENDING (a crash between claim and mark, "
+                                "or an editor saved a stale copy); not claimed again")
+
+    # Capacity: live claims that have no result yet.
+    completed_names = set(_listdir(completed))
+    states = cl.claim_states(work, work_names, completed_names, w.lease, cl.executor_alive(logs))
+    run.live = sum(1 for s in states if s.live and not s.finished)
+    room = w.max_active - run.live
+    if max_claims is not None:
+        room = min(room, max_claims)
+
+    floor = priority_rank(w.dispatch_floor)
+    ready = [(qi, t, qf) for qi, t, qf in candidates
+             if (qf.key, t.id) not in held and is_ready(t, qf.by_id, floor)]
+    ready.sort(key=lambda c: (priority_rank(c[1].priority), c[0], c[1].line))
+    run.ready = len(ready)
+    if room <= 0 or not ready:
+        if not ready:
+            err(f"{w.name}: nothing ready to dispatch")
+        else:
+            err(f"{w.name}: at capacity ({run.live} live claim{'s' if run.live != 1 else ''}, max_active "
+                f"{w.max_active}); {len(ready)} ready task{'s' if len(ready) != 1 else ''} wait")
+        return
+
+    attempts = cl.archived_attempts(work)
+    made: dict[str, list[Claimed]] = {}
+    if not dry_run:
+        cl.make_private_dir(work)
+    for qi, t, qf in ready:
+        if room <= 0:
+            break
+        attempt = attempts.get(t.id, 0) + 1
+        rerun = f"{t.id}.txt" in completed_names or f"{t.id}.json" in completed_names
+        c = Claimed(w.name, t.id, t.priority, attempt, t.title, qf.path, rerun)
+        if dry_run:
+            run.claims.append(c)
+            out(c.line(dry_run=True))
+            room -= 1
+            continue
+        if rerun:
+            moved = cl.archive_result(completed, t.id, max(attempts.get(t.id, 0), 1))
+            append_event(events, t.id, "PENDING", "PENDING", by=by, attempt=attempt - 1 or None, event="rerun",
+                         wizard=w.name, detail="set back to PENDING after a result: earlier result archived",
+                         archived=[os.path.relpath(p, w.house) for p in moved])
+        record = cl.claim_record(t, wizard=w, attempt=attempt, queue_path=qf.path, claimed_at=stamp())
+        if not cl.create_claim(work, record):
+            err(f"{w.name}: cannot claim {t.id} from {qf.path}: work/{t.id}.active already exists "
+                "(a claim on a task of the same ID from another queue); it waits")
+            continue
+        held[(qf.key, t.id)] = w.name
+        made.setdefault(qf.key, []).append(c)
+        room -= 1
+
+    for key, cs in made.items():
+        qf = by_key[key]
+        try:
+            outcomes = set_statuses(qf.path, [Change(c.id, Status.IN_PROGRESS, (Status.PENDING,)) for c in cs])
+        except QueueError as e:
+            # The claims stand (they are the truth); the next run repairs the markdown.
+            err(f"{w.name}: claimed {', '.join(c.id for c in cs)} but could not mark them IN_PROGRESS: {e}; "
+                "the next run repairs the queue")
+            raise
+        for c, o in zip(cs, outcomes):
+            if o.applied or o.before is Status.IN_PROGRESS:
+                # IN_PROGRESS already (someone repaired it first): the claim is ours and stands.
+                run.claims.append(c)
+                out(c.line())
+                append_event(events, c.id, "PENDING", "IN_PROGRESS", by=by, attempt=c.attempt, event="dispatch",
+                             wizard=w.name, detail=f"claimed by {w.name}" + (" (re-run)" if c.rerun else ""),
+                             priority=c.priority)
+                continue
+            cl.remove_claim(work, c.id)
+            del held[(qf.key, c.id)]
+            run.withdrawn.append(c.id)
+            err(f"{w.name}: withdrew the claim on {c.id}: {o.reason}")
+            append_event(events, c.id, o.before.value if o.before else None, o.before.value if o.before else None,
+                         by=by, attempt=c.attempt, event="withdrawn", wizard=w.name,
+                         detail=f"the task changed in the queue while it was claimed: {o.reason}")
