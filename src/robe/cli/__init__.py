@@ -22,6 +22,7 @@ COMMANDS = {
     "status": "robe.cli.fleet:status",
     "doctor": "robe.cli.fleet:doctor",
     "dispatch": "robe.cli.dispatch:dispatch",
+    "execute": "robe.cli.execute:execute",
 }
 
 

@@ -1,0 +1,389 @@
+"""The executor: watches each wizard's work/, runs every claim once with the wizard's agent,
+and leaves a result or a reason in completed/.
+
+The file system is the truth; watchdog events only wake the executor early. A scan at start
+and every few seconds finds whatever inotify dropped (its queue overflows) or whatever came
+while nobody watched. Each wizard has ``max_parallel`` worker threads; a claim is taken
+under its per-claim flock and only when it has no result yet, so two executors on one
+wizard never run a claim twice at the same time.
+
+Stopping (SIGTERM/SIGINT or ``request_stop``): no new claim is taken; a running agent has
+``shutdown_grace`` seconds to finish, then its process group is killed; its claim stays in
+work/ for the monitor to reap and dispatch again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue as _queue
+import shutil
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+
+from ..errors import RobeError
+from ..queue.events import append_event, now, stamp
+from .agents import ADAPTERS, COMPLETE, FAILED, AgentRun, Job, build_prompt
+from .claims import (
+    DEFAULT_OUTPUT_CAP,
+    HOST,
+    ClaimError,
+    ClaimLock,
+    Heartbeat,
+    House,
+    claim_attempt,
+    id_of_claim_file,
+    json_bytes,
+    read_claim,
+    write_atomic,
+    write_result,
+)
+
+log = logging.getLogger("robe.execute")
+
+
+@dataclass(frozen=True)
+class Options:
+    """How the executor paces itself; the defaults are the contract's (docs/contracts.md)."""
+
+    #: seconds between rescans of work/ (inotify may drop events)
+    scan_interval: float = 2.0
+    #: seconds between heartbeats (work/<ID>.heartbeat and logs/executor.json)
+    heartbeat_interval: float = 5.0
+    #: seconds between SIGTERM and SIGKILL for an agent's process group
+    grace: float = 5.0
+    #: seconds a running agent may go on after the executor was told to stop
+    shutdown_grace: float = 10.0
+    output_cap: int = DEFAULT_OUTPUT_CAP
+    #: openai agent: tries after the first on connection errors, 429 and 5xx, and the first wait
+    retries: int = 4
+    backoff: float = 1.0
+    #: wake on inotify events (False: scans only)
+    watch: bool = True
+
+    def validate(self) -> None:
+        for name in ("scan_interval", "heartbeat_interval"):
+            if getattr(self, name) <= 0:
+                raise RobeError(f"--{name.replace('_', '-')} must be more than 0 seconds")
+        if self.grace < 0 or self.shutdown_grace < 0:
+            raise RobeError("--grace and --shutdown-grace cannot be negative")
+        if self.output_cap < 1024:
+            raise RobeError("--output-cap must be at least 1024 bytes")
+
+
+@dataclass
+class _Slot:
+    """One wizard as the executor runs it."""
+
+    wizard: object
+    house: House
+    inbox: _queue.Queue = field(default_factory=_queue.Queue)
+    inflight: set = field(default_factory=set)
+    workers: list = field(default_factory=list)
+
+
+class Executor:
+    def __init__(self, wizards, options: Options | None = None):
+        self.options = options or Options()
+        self.options.validate()
+        if not wizards:
+            raise RobeError("there is no wizard to execute for; add one with 'robe wizard create NAME'")
+        self.slots = {w.name: _Slot(w, House.of(w.name, w.house)) for w in wizards}
+        self.by = f"executor:{HOST}:{os.getpid()}"
+        self.started_at = stamp()
+        self.stopping = threading.Event()  # take no new claim
+        self.cancel = threading.Event()    # kill running agents
+        self._lock = threading.Lock()
+        self.outcomes: list[dict] = []
+        self._observer = None
+
+    # -- taking claims
+    def offer(self, name: str, task_id: str) -> bool:
+        """Queue a claim for a worker unless it is already queued or running here."""
+        slot = self.slots[name]
+        with self._lock:
+            if self.stopping.is_set() or task_id in slot.inflight:
+                return False
+            slot.inflight.add(task_id)
+        slot.inbox.put(task_id)
+        return True
+
+    def scan(self) -> int:
+        """Offer every claim in work/ that has no result; how many were new."""
+        n = 0
+        for name, slot in self.slots.items():
+            for task_id in slot.house.pending_ids():
+                n += self.offer(name, task_id)
+        return n
+
+    # -- running one claim
+    def run_claim(self, name: str, task_id: str) -> dict | None:
+        """Run one claim to its result; None when it was not ours to run (or we were stopped)."""
+        slot = self.slots[name]
+        house, w, opt = slot.house, slot.wizard, self.options
+        if self.stopping.is_set():
+            return None
+        lock = ClaimLock(house.lock_path(task_id))
+        if not lock.acquire():
+            log.debug("wizard %s: %s is being run by another executor", name, task_id)
+            return None
+        done = False
+        scratch = None
+        try:
+            if not os.path.lexists(house.claim_path(task_id)) or house.has_result(task_id):
+                return None
+            started, t0 = now(), time.monotonic()
+            try:
+                claim = read_claim(house, task_id)
+            except FileNotFoundError:
+                return None
+            except (ClaimError, OSError) as e:
+                reason = str(e) if isinstance(e, ClaimError) else f"cannot read the claim: {e.strerror}"
+                outcome = self._outcome(name, task_id, claim_attempt(house, task_id), w.agent.kind, FAILED,
+                                        None, reason, started, t0, False)
+                write_result(house, task_id, f"[robe: the claim could not be run: {reason}]\n".encode(), outcome)
+                done = True
+                self._event(house, task_id, outcome, "the claim could not be run")
+                log.warning("wizard %s: %s: %s", name, task_id, reason)
+                return self._record(outcome)
+
+            scratch = house.scratch_dir(task_id)
+            shutil.rmtree(scratch, ignore_errors=True)
+            os.makedirs(scratch, mode=0o700)
+            heartbeat = Heartbeat(house.heartbeat_path(task_id), opt.heartbeat_interval, stamp(started))
+            with heartbeat:
+                job = Job(claim=claim, wizard=w, house=house, prompt=build_prompt(claim, house), scratch=scratch,
+                          timeout=float(w.timeout), cap=opt.output_cap, grace=opt.grace, cancel=self.cancel,
+                          on_start=lambda pid: heartbeat.write(agent_pid=pid), retries=opt.retries,
+                          backoff=opt.backoff)
+                log.info("wizard %s: running %s (attempt %d) with %s", name, task_id, claim.attempt, w.agent.kind)
+                try:
+                    run = ADAPTERS[w.agent.kind](job)
+                except Exception as e:  # an adapter bug must still leave a reason, not a hung claim
+                    log.exception("wizard %s: %s: the %s agent raised", name, task_id, w.agent.kind)
+                    run = AgentRun(FAILED, b"", None, f"robe could not run the {w.agent.kind} agent: {e}")
+            if run.cancelled:
+                # Shutting down: no result; the claim stays and the monitor reaps it once the
+                # lease is over (no heartbeat left to keep it alive).
+                heartbeat.remove()
+                append_event(house.events_file, task_id, None, None, by=self.by, attempt=claim.attempt,
+                             detail="the executor stopped while the agent ran; the claim stays for the monitor",
+                             step="stopped")
+                log.warning("wizard %s: %s stopped by shutdown; the claim stays", name, task_id)
+                return None
+            answer = run.answer.decode("utf-8", errors="replace")
+            if run.dropped:
+                answer += f"\n[robe: output cut at {opt.output_cap} bytes]\n"
+            outcome = self._outcome(name, task_id, claim.attempt, w.agent.kind, run.status, run.exit_code,
+                                    run.error, started, t0, bool(run.dropped), run.extra)
+            write_result(house, task_id, answer.encode("utf-8"), outcome)
+            done = True
+            heartbeat.remove()
+            self._event(house, task_id, outcome, run.error or "")
+            if run.status == COMPLETE:
+                log.info("wizard %s: %s COMPLETE in %.1f s", name, task_id, outcome["duration_s"])
+            else:
+                log.warning("wizard %s: %s %s: %s", name, task_id, run.status, run.error)
+            return self._record(outcome)
+        finally:
+            if scratch:
+                shutil.rmtree(scratch, ignore_errors=True)
+            lock.release(remove=done)
+
+    def _outcome(self, name, task_id, attempt, agent, status, exit_code, error, started, t0, truncated,
+                 extra=None) -> dict:
+        out = {"id": task_id, "wizard": name, "attempt": attempt, "status": status, "exit_code": exit_code,
+               "error": error, "agent": agent, "started_at": stamp(started), "finished_at": stamp(),
+               "duration_s": round(time.monotonic() - t0, 3), "truncated": truncated}
+        out.update(extra or {})
+        return out
+
+    def _event(self, house: House, task_id: str, outcome: dict, detail: str) -> None:
+        try:
+            append_event(house.events_file, task_id, None, None, by=self.by, attempt=outcome["attempt"],
+                         detail=detail, step="result", status=outcome["status"])
+        except OSError as e:  # the result is what counts; a full log must not lose it
+            log.warning("wizard %s: cannot append to %s: %s", house.wizard, house.events_file, e.strerror)
+
+    def _record(self, outcome: dict) -> dict:
+        with self._lock:
+            self.outcomes.append(outcome)
+        return outcome
+
+    # -- workers
+    def _work(self, name: str) -> None:
+        slot = self.slots[name]
+        while True:
+            task_id = slot.inbox.get()
+            if task_id is None:
+                return
+            try:
+                if not self.stopping.is_set():
+                    self.run_claim(name, task_id)
+            except Exception:  # a bad claim must not stop the wizard's worker
+                log.exception("wizard %s: %s failed inside robe", name, task_id)
+            finally:
+                with self._lock:
+                    slot.inflight.discard(task_id)
+
+    def _start_workers(self) -> None:
+        for name, slot in self.slots.items():
+            for i in range(max(1, int(getattr(slot.wizard, "max_parallel", 1) or 1))):
+                t = threading.Thread(target=self._work, args=(name,), name=f"robe-execute {name} #{i + 1}", daemon=True)
+                t.start()
+                slot.workers.append(t)
+
+    def _close_inboxes(self) -> None:
+        for slot in self.slots.values():
+            for _ in slot.workers:
+                slot.inbox.put(None)
+
+    def _drain_inboxes(self) -> None:
+        """Forget queued claims (they stay in work/ for the next executor)."""
+        for slot in self.slots.values():
+            while True:
+                try:
+                    task_id = slot.inbox.get_nowait()
+                except _queue.Empty:
+                    break
+                if task_id is not None:
+                    with self._lock:
+                        slot.inflight.discard(task_id)
+
+    def _join_workers(self, timeout: float | None) -> bool:
+        end = None if timeout is None else time.monotonic() + timeout
+        for slot in self.slots.values():
+            for t in slot.workers:
+                t.join(None if end is None else max(end - time.monotonic(), 0))
+        return not any(t.is_alive() for s in self.slots.values() for t in s.workers)
+
+    # -- the body's own liveness
+    def beat(self) -> None:
+        """Rewrite logs/executor.json in every house (robe status: Robed or Lobster)."""
+        data = {"pid": os.getpid(), "host": HOST, "started_at": self.started_at, "heartbeat_at": stamp(),
+                "wizards": sorted(self.slots)}
+        for slot in self.slots.values():
+            try:
+                write_atomic(slot.house.executor_file, json_bytes(data), sync=False)
+            except OSError as e:
+                log.warning("wizard %s: cannot write %s: %s", slot.house.wizard, slot.house.executor_file, e.strerror)
+
+    def _unbeat(self) -> None:
+        import json
+
+        for slot in self.slots.values():
+            path = slot.house.executor_file
+            try:
+                with open(path, encoding="utf-8") as f:
+                    mine = json.load(f).get("pid") == os.getpid()
+                if mine:
+                    os.unlink(path)
+            except (OSError, ValueError, AttributeError):
+                pass
+
+    # -- watching
+    def _watch(self) -> None:
+        from watchdog.events import FileCreatedEvent, FileMovedEvent, FileSystemEventHandler
+        from watchdog.observers import Observer
+
+        executor = self
+
+        class Wake(FileSystemEventHandler):
+            def __init__(self, name: str):
+                self.name = name
+
+            def _saw(self, path) -> None:
+                task_id = id_of_claim_file(os.path.basename(os.fsdecode(path)))
+                if task_id is not None:
+                    executor.offer(self.name, task_id)
+
+            def on_created(self, event):
+                self._saw(event.src_path)
+
+            def on_moved(self, event):
+                self._saw(event.dest_path)
+
+        observer = Observer()
+        for name, slot in self.slots.items():
+            observer.schedule(Wake(name), slot.house.work, recursive=False,
+                              event_filter=[FileCreatedEvent, FileMovedEvent])
+        observer.daemon = True
+        observer.start()
+        self._observer = observer
+
+    # -- the loop
+    def request_stop(self) -> None:
+        """Take no new claim; ``run`` then winds down (safe to call from a signal handler)."""
+        self.stopping.set()
+
+    def run(self, once: bool = False) -> list[dict]:
+        """Watch and run claims until ``request_stop`` (or, with ``once``, until every claim
+        present at the start has a result); the outcomes written, in order."""
+        for slot in self.slots.values():
+            slot.house.ensure()
+        self.beat()
+        self._start_workers()
+        try:
+            if once:
+                self.scan()
+                self._close_inboxes()
+                while not self._join_workers(0.2):
+                    if self.stopping.is_set():
+                        break
+                    self._maybe_beat()
+            else:
+                if self.options.watch:
+                    self._watch()
+                names = ", ".join(f"{n} ({s.house.work})" for n, s in self.slots.items())
+                log.info("executor %s: watching %s", self.by, names)
+                self.scan()
+                next_scan = time.monotonic() + self.options.scan_interval
+                while not self.stopping.is_set():
+                    self.stopping.wait(min(self.options.scan_interval, self.options.heartbeat_interval, 1.0))
+                    if self.stopping.is_set():
+                        break
+                    if time.monotonic() >= next_scan:
+                        self.scan()
+                        next_scan = time.monotonic() + self.options.scan_interval
+                    self._maybe_beat()
+            return list(self.outcomes)
+        finally:
+            self._shutdown()
+
+    _last_beat = 0.0
+
+    def _maybe_beat(self) -> None:
+        if time.monotonic() - self._last_beat >= self.options.heartbeat_interval:
+            self._last_beat = time.monotonic()
+            self.beat()
+
+    def _shutdown(self) -> None:
+        self.stopping.set()
+        if self._observer is not None:
+            self._observer.stop()
+        self._drain_inboxes()
+        self._close_inboxes()
+        # Running agents get the grace period, then their process groups are killed.
+        if not self._join_workers(self.options.shutdown_grace):
+            log.warning("executor %s: agents still running after %g s; stopping them", self.by,
+                        self.options.shutdown_grace)
+            self.cancel.set()
+            self._join_workers(self.options.grace + 5.0)
+        if self._observer is not None:
+            try:
+                self._observer.join(2.0)
+            except RuntimeError:
+                pass
+        self._unbeat()
+
+
+def install_signal_handlers(executor: Executor) -> None:
+    """SIGTERM and SIGINT only set the stop flag; the loop notices and winds down."""
+    def stop(signum, frame):
+        log.info("executor %s: %s received; finishing", executor.by, signal.Signals(signum).name)
+        executor.request_stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)

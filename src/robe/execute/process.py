@@ -1,0 +1,142 @@
+"""Running an agent process: its own process group, a deadline, capped output.
+
+The agent starts in a new session (so its children share its process group and nothing of
+the executor's); at the deadline, or when the executor is told to stop, the whole group gets
+SIGTERM, a grace period, then SIGKILL. A group member still alive when the agent itself has
+exited is killed too: nothing an agent forks outlives its run. Output beyond the cap is read
+and thrown away, so an agent printing without end neither blocks nor fills the memory.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+STDERR_CAP = 64 * 1024
+
+
+@dataclass
+class ProcessResult:
+    exit_code: int | None
+    stdout: bytes
+    stderr: bytes
+    #: bytes of stdout thrown away past the cap
+    dropped: int = 0
+    timed_out: bool = False
+    #: stopped because the executor is shutting down
+    cancelled: bool = False
+    #: could not start (e.g. command not found): a sentence
+    start_error: str | None = None
+
+
+def _killpg(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _exited(pid: int) -> bool:
+    """Has ``pid`` exited? Leaves it a zombie (WNOWAIT), so its pid, which is also the
+    process group's id, cannot be reused while we may still signal the group."""
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return True
+
+
+def run_process(argv: list[str], *, env: dict[str, str], cwd: str, timeout: float, cap: int,
+                grace: float = 5.0, cancel: threading.Event | None = None,
+                on_start: Callable[[int], None] | None = None) -> ProcessResult:
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                cwd=cwd, env=env, start_new_session=True, close_fds=True)
+    except FileNotFoundError:
+        return ProcessResult(None, b"", b"", start_error=f"the agent command {argv[0]!r} was not found; "
+                                                          "install it or fix the wizard's agent in fleet.yaml")
+    except PermissionError:
+        return ProcessResult(None, b"", b"", start_error=f"the agent command {argv[0]!r} is not executable")
+    except OSError as e:
+        return ProcessResult(None, b"", b"", start_error=f"the agent command {argv[0]!r} could not start: {e.strerror}")
+    pid = pgid = proc.pid
+    if on_start is not None:
+        try:
+            on_start(pid)
+        except Exception:  # a heartbeat hiccup must not orphan the agent
+            pass
+    out = bytearray()
+    err = bytearray()
+    dropped = 0
+    timed_out = cancelled = False
+    deadline = time.monotonic() + timeout
+    kill_at: float | None = None  # SIGKILL time once SIGTERM was sent
+    leader_done = False
+    sel = selectors.DefaultSelector()
+    assert proc.stdout is not None and proc.stderr is not None
+    streams = {proc.stdout.fileno(): "out", proc.stderr.fileno(): "err"}
+    for fd in streams:
+        os.set_blocking(fd, False)
+        sel.register(fd, selectors.EVENT_READ)
+    try:
+        nap = 0.0005
+        drain_until = float("inf")
+        while True:
+            now = time.monotonic()
+            if not leader_done and _exited(pid):
+                leader_done = True
+                # Whatever the agent left behind in its group dies now; that also closes the
+                # pipes they held, so the reads below reach EOF.
+                _killpg(pgid, signal.SIGKILL)
+                drain_until = now + 2.0  # a descendant that left the group keeps no one waiting
+            if leader_done and (not streams or now >= drain_until):
+                break
+            if not leader_done:
+                if kill_at is None and (now >= deadline or (cancel is not None and cancel.is_set())):
+                    timed_out = now >= deadline
+                    cancelled = not timed_out
+                    _killpg(pgid, signal.SIGTERM)
+                    kill_at = now + grace
+                elif kill_at is not None and now >= kill_at:
+                    _killpg(pgid, signal.SIGKILL)
+                    kill_at = float("inf")
+            if not streams:
+                # Both pipes closed: the agent is exiting; look again soon, then less often.
+                time.sleep(nap)
+                nap = min(nap * 2, 0.05)
+                continue
+            wait = 0.1
+            if kill_at is None and not leader_done:
+                wait = min(wait, max(deadline - now, 0.0) + 0.001)
+            for key, _ in sel.select(timeout=wait):
+                fd = key.fd
+                try:
+                    chunk = os.read(fd, 1 << 16)
+                except BlockingIOError:
+                    continue
+                if not chunk:
+                    sel.unregister(fd)
+                    del streams[fd]
+                    continue
+                if streams[fd] == "out":
+                    room = cap - len(out)
+                    if room > 0:
+                        out += chunk[:room]
+                    dropped += max(len(chunk) - max(room, 0), 0)
+                else:
+                    room = STDERR_CAP - len(err)
+                    if room > 0:
+                        err += chunk[:room]
+    finally:
+        sel.close()
+        if not leader_done:
+            _killpg(pgid, signal.SIGKILL)
+        proc.stdout.close()
+        proc.stderr.close()
+        proc.wait()
+    return ProcessResult(proc.returncode, bytes(out), bytes(err), dropped, timed_out, cancelled)
