@@ -38,7 +38,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path.rstrip("/") in ("/v1/models", "/models"):
             self._send(200, {"object": "list", "data": [
-                {"id": MODEL, "object": "model", "created": 0, "owned_by": "robe-tests", "context_length": 32768}]})
+                {"id": MODEL, "object": "model", "created": 0, "owned_by": "robe-tests", "context_length": 131072}]})
         elif self.path in ("/", "/health", "/v1"):
             self._send(200, {"status": "ok"})
         else:

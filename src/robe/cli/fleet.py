@@ -111,18 +111,24 @@ def wizard():
 @click.option("--gateway-start", metavar="COMMAND",
               help="The gateway's start command, e.g. '/opt/hermes/bin/hermes gateway run' (default for hermes: "
                    "'hermes gateway run').")
-def wizard_create(name, fleet_path, port, agent, model, base_url, role, clone_from, gateway_start):
+@click.option("--context-length", type=click.IntRange(min=1), metavar="TOKENS",
+              help="The model's context length (Hermes asks the endpoint when it is not set).")
+@click.option("--hermes-config", "hermes_config", multiple=True, metavar="KEY=VALUE",
+              help="Extra setting for the home's config.yaml, e.g. agent.environment_probe=false (repeatable).")
+def wizard_create(name, fleet_path, port, agent, model, base_url, role, clone_from, gateway_start, context_length,
+                  hermes_config):
     """Create a wizard: its house, home, SOUL.md, config.yaml, .env key and port.
 
     The wizard is registered in fleet.yaml; the rest of that file (comments, order) stays as
     it is. Names are lower-case letters, digits and dashes.
     """
-    from ..fleet.wizards import create_wizard
+    from ..fleet.wizards import create_wizard, parse_settings
 
     start = shlex.split(gateway_start) if gateway_start else None
     kind = agent or ("hermes" if not clone_from else None)
     created = create_wizard(fleet_path, name, port=port, agent=kind or "hermes", model=model, base_url=base_url,
-                            role=role, clone_from=clone_from, gateway_start=start)
+                            role=role, clone_from=clone_from, gateway_start=start, context_length=context_length,
+                            hermes_config=parse_settings(hermes_config))
     w = created.wizard
     click.echo(f"Created wizard {w.name} on port {w.port} ({w.agent.kind} agent).")
     click.echo(f"  house  {w.house}")

@@ -35,7 +35,8 @@ def check_name(name: str) -> None:
 
 def wizard_settings(name: str, port: int, *, agent: str = "hermes", model: str | None = None,
                     base_url: str | None = None, role: str | None = None, gateway_start: list[str] | None = None,
-                    source: Wizard | None = None) -> dict:
+                    source: Wizard | None = None, context_length: int | None = None,
+                    hermes_config: dict | None = None) -> dict:
     """The wizard's entry for fleet.yaml, in the order a person reads it."""
     settings: dict = {}
     if role or (source and source.role):
@@ -52,6 +53,10 @@ def wizard_settings(name: str, port: int, *, agent: str = "hermes", model: str |
         agent_d["model"] = model
     if base_url:
         agent_d["base_url"] = base_url
+    if context_length:
+        agent_d["context_length"] = context_length
+    if hermes_config:
+        agent_d["config"] = _merge(agent_d.get("config") or {}, hermes_config)
     if agent_d["kind"] == "openai":
         agent_d.setdefault("base_url", "http://127.0.0.1:11434/v1")
         agent_d.setdefault("model", "qwen2.5:1.5b")
@@ -68,9 +73,40 @@ def wizard_settings(name: str, port: int, *, agent: str = "hermes", model: str |
     return settings
 
 
+def parse_settings(pairs) -> dict:
+    """``["agent.environment_probe=false", ...]`` as a nested mapping (values read as YAML)."""
+    import yaml
+
+    out: dict = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip() or any(not part for part in key.split(".")):
+            raise FleetError(f"{pair!r} is not KEY=VALUE; write e.g. agent.environment_probe=false")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        node = out
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise FleetError(f"{pair!r} sets a key under a value; give each key once")
+        node[parts[-1]] = value
+    return out
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
 def create_wizard(fleet_path: str | None, name: str, *, port: int | None = None, agent: str = "hermes",
                   model: str | None = None, base_url: str | None = None, role: str | None = None,
                   clone_from: str | None = None, gateway_start: list[str] | None = None,
+                  context_length: int | None = None, hermes_config: dict | None = None,
                   cwd: str | None = None, example_queue: bool = False) -> Created:
     check_name(name)
     fleet = load_fleet(fleet_path, cwd)
@@ -81,7 +117,8 @@ def create_wizard(fleet_path: str | None, name: str, *, port: int | None = None,
     source = fleet.wizard(clone_from) if clone_from else None
     chosen = choose_port(fleet, port, name=name)
     settings = wizard_settings(name, chosen, agent=agent, model=model, base_url=base_url, role=role,
-                               gateway_start=gateway_start, source=source)
+                               gateway_start=gateway_start, source=source, context_length=context_length,
+                               hermes_config=hermes_config)
     text = read_fleet_text(fleet.path)
     new_text = add_wizard_text(text, name, settings)
     new_fleet = parse_fleet(new_text, fleet.path)  # the whole new file must be valid before anything is written
