@@ -250,24 +250,23 @@ def _list_line(queue: Queue | None, tid: str, new: NewTask, nl: str, last: Task 
 
 
 def _table_row(queue: Queue, last: Task, tid: str, new: NewTask) -> str:
-    lines, _ = split_lines(queue.text)
-    # Find the header of the table holding ``last``: the nearest line above followed by a delimiter.
-    row = lines[last.line - 1]
-    j = last.line - 1
-    while j > 0 and not re.match(r"[ \t]*\|?[ \t]*:?-+", lines[j]):
-        j -= 1
-    header = lines[j - 1]
-    from .scan import _split_cells
+    """A row for the table that holds ``last``, with cells in that table's column order."""
+    from .scan import _pipe_inner, row_cells
 
-    names = [header[a:b].strip().strip("*_` ").lower() for a, b in _split_cells(header)]
+    lines, _ = split_lines(queue.text)
+    j = last.line - 1
+    while j > 1 and not lines[j].lstrip(" |:").startswith("-"):
+        j -= 1  # up to the delimiter row; the header is the line above it
+    header = lines[j - 1]
+    pipe = _pipe_inner(header) is not None
+    names = [header[a:b].strip().strip("*_` ").lower() for a, b in row_cells(header, pipe)]
     values = {"id": tid, "status": new.status.value, "task": new.title.strip(), "title": new.title.strip(),
               "priority": new.priority, "assignee": new.assignee or "", "depends": ", ".join(new.depends),
               "tags": ", ".join(new.tags)}
     cells = [values.get(n, "").replace("|", "\\|") for n in names]
+    row = lines[last.line - 1]
     lead = row[: len(row) - len(row.lstrip())]
-    starts = row.lstrip().startswith("|")
-    ends = row.rstrip().endswith("|")
-    out = lead + ("| " if starts else "") + " | ".join(cells) + (" |" if ends else "")
+    out = lead + ("| " + " | ".join(cells) + " |" if pipe else " | ".join(cells).strip())
     return out + queue.newline
 
 

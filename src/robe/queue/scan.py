@@ -40,7 +40,6 @@ _ATX_CLOSE_RE = re.compile(r"(?:^|[ \t]+)#+[ \t]*$")
 _BREAK_RE = re.compile(r"(?:(?:\*[ \t]*){3,}|(?:-[ \t]*){3,}|(?:_[ \t]*){3,})$")
 _SETEXT_RE = re.compile(r"(?:=+|-+)[ \t]*$")
 _ITEM_RE = re.compile(r"([-+*]|[0-9]{1,9}[.)])([ \t]+|$)")
-_DELIM_CELL_RE = re.compile(r"[ \t]*:?-+:?[ \t]*$")
 _HTML1 = r"<(script|pre|style|textarea)(?:[ \t>]|$)"
 _HTML6 = (
     r"</?(?:address|article|aside|base|basefont|blockquote|body|caption|center|col|colgroup|dd|"
@@ -101,12 +100,14 @@ class _Heading:
 
 
 class _Table:
-    """A table: header line, normalised and raw column names, row lines."""
+    """A table: header line, normalised and raw column names, row lines, whether its rows are
+    ``| ... |``, and the line of a row with the wrong number of cells (then it is no table)."""
 
-    __slots__ = ("head", "columns", "raw_columns", "rows")
+    __slots__ = ("head", "columns", "raw_columns", "rows", "pipe", "bad")
 
-    def __init__(self, head, columns, raw_columns):
-        self.head, self.columns, self.raw_columns, self.rows = head, columns, raw_columns, []
+    def __init__(self, head, columns, raw_columns, rows, pipe, bad):
+        self.head, self.columns, self.raw_columns, self.rows = head, columns, raw_columns, rows
+        self.pipe, self.bad = pipe, bad
 
 
 def _indent(s: str) -> tuple[int, int]:
@@ -122,43 +123,85 @@ def _indent(s: str) -> tuple[int, int]:
     return col, len(s)
 
 
-def _split_cells(s: str) -> list[tuple[int, int]]:
-    """Spans (start, end) of the cells of a table row, pipes excluded, escaped pipes kept."""
-    if "\\" in s:
-        bounds = [i for i, ch in enumerate(s) if ch == "|" and (i == 0 or s[i - 1] != "\\")]
-    else:
-        bounds = []
-        i = s.find("|")
-        while i >= 0:
-            bounds.append(i)
-            i = s.find("|", i + 1)
-    stripped = s.strip()
+def _pipe_inner(s: str) -> tuple[int, int] | None:
+    """The (start, end) of a pipe-table row's inside, between its outer pipes, or None."""
+    text = s.rstrip(" \t")
+    lead = 0 if text.startswith("|") else len(text) - len(text.lstrip(" "))
+    if not text.startswith("|", lead) or not text.endswith("|") or len(text) - lead < 2:
+        return None
+    return lead + 1, len(text) - 1
+
+
+def _split_cells(s: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Spans of the cells of ``s[start:end]``, split at pipes not escaped by a backslash."""
+    end = len(s) if end is None else end
     spans = []
-    start = 0
-    for b in bounds:
-        spans.append((start, b))
-        start = b + 1
-    spans.append((start, len(s)))
-    if stripped.startswith("|"):
-        spans = spans[1:]
-    if stripped.endswith("|") and not stripped.endswith("\\|") and len(stripped) > 1:
-        spans = spans[:-1]
+    a = start
+    i = s.find("|", start, end)
+    while i >= 0:
+        k = i - 1
+        while k >= start and s[k] == "\\":
+            k -= 1
+        if (i - 1 - k) % 2 == 0:  # an even number of backslashes before it: a real pipe
+            spans.append((a, i))
+            a = i + 1
+        i = s.find("|", i + 1, end)
+    spans.append((a, end))
     return spans
 
 
-def _is_delim_row(s: str) -> int:
-    """The number of cells when ``s`` is a table delimiter row, else 0."""
-    if "-" not in s or s.strip(" \t|:-"):
-        return 0
-    st = s.strip()
-    if not st or st[0] not in "|:-":
-        return 0
-    cells = _split_cells(s)
-    if not cells or not all(_DELIM_CELL_RE.match(s[a:b]) for a, b in cells):
-        return 0
-    if len(cells) == 1 and "|" not in st:
-        return 0
-    return len(cells)
+def row_cells(s: str, pipe: bool) -> list[tuple[int, int]]:
+    """Cell spans of a table line: inside the outer pipes for a pipe table, else the whole line."""
+    if pipe:
+        inner = _pipe_inner(s)
+        return _split_cells(s, *inner) if inner else []
+    return _split_cells(s, 0, len(s.rstrip(" \t")))
+
+
+_ALIGN_RE = re.compile(r" *:?-+:? *$")
+
+
+def _table_at(lines: list[str], i: int):
+    """The table whose header is line ``i``, read as mistune's table plugin reads it.
+
+    None when there is none; else (end, pipe, bad): ``end`` is the line after its last row,
+    ``pipe`` whether rows are ``| ... |``, and ``bad`` the 0-based line of a row whose cell
+    count differs from the header's, or None. (mistune renders such a pipe table as a
+    paragraph; robe reads no tasks from it and says so.)
+    """
+    if i + 1 >= len(lines):
+        return None
+    head, delim = lines[i], lines[i + 1]
+    for pipe in (True, False):
+        if pipe and (_pipe_inner(head) is None or _pipe_inner(delim) is None):
+            continue
+        if not pipe and ("|" not in delim or not delim.strip(" \t")):
+            return None
+        cells = row_cells(head, pipe)
+        aligns = row_cells(delim, pipe)
+        if len(cells) != len(aligns) or not all(
+                _ALIGN_RE.match(delim[a:b].strip()) or not delim[a:b].strip() for a, b in aligns):
+            return (_pipe_paragraph(lines, i + 2), pipe, i + 1) if pipe else None
+        j = i + 2
+        while j < len(lines):
+            line = lines[j]
+            if pipe:
+                if _pipe_inner(line) is None:
+                    break
+            elif "|" not in line or not line.strip(" \t"):
+                break
+            if len(row_cells(line, pipe)) != len(cells):
+                return (_pipe_paragraph(lines, j + 1), pipe, j) if pipe else None
+            j += 1
+        return j, pipe, None
+    return None
+
+
+def _pipe_paragraph(lines: list[str], j: int) -> int:
+    """Where the paragraph mistune makes of a broken pipe table ends: at the first non-row."""
+    while j < len(lines) and _pipe_inner(lines[j]) is not None:
+        j += 1
+    return j
 
 
 def _can_interrupt_paragraph(t: str) -> bool:
@@ -187,6 +230,22 @@ def _can_interrupt_paragraph(t: str) -> bool:
     return False
 
 
+def _ends_quote(t: str) -> bool:
+    """Whether a line without ">" ends a block quote instead of continuing it lazily."""
+    c = t[0]
+    if c in "-*_" and _BREAK_RE.match(t):
+        return True
+    if c in "`~" and _FENCE_RE.match(t):
+        return True
+    if _ITEM_RE.match(t):
+        return True
+    if c == "<":
+        h1, h6, h7 = _html()
+        return bool(h1.match(t) or t.startswith(("<!--", "<?", "<![CDATA[")) or h6.match(t) or h7.match(t)
+                    or (t.startswith("<!") and len(t) > 2 and t[2].isalpha()))
+    return False
+
+
 def _blocks(lines: list[str]):
     """Pass 1: the kind of each line, the list items, the headings and the tables."""
     n = len(lines)
@@ -200,14 +259,13 @@ def _blocks(lines: list[str]):
     in_para = False
     para_start = 0
     prev_blank = True
-    quote_lazy = False
+    quote_lazy = False  # may the next non-">" line continue the quote?
+    quote_marker_only = False  # the quote began with code: only ">" lines continue it
     in_quote = False
-    table: _Table | None = None
-    skip_next = False
+    skip_to = -1  # lines up to here belong to a table read whole
     last_nb = nb_before = -1
     for i in range(n):
-        if skip_next:
-            skip_next = False
+        if i <= skip_to:
             continue
         s = lines[i]
         t = s.lstrip(" \t")
@@ -239,51 +297,47 @@ def _blocks(lines: list[str]):
         if not t:  # blank
             kinds[i] = BLANK
             in_para = False
-            table = None
             in_quote = quote_lazy = False
             prev_blank = True
             continue
         c = t[0]
-        if (in_para and not stack and not in_quote and table is None and col < 4 and c not in _BLOCK_CHARS
+        if (in_para and not stack and not in_quote and col < 4 and c not in _BLOCK_CHARS
                 and "|" not in t):
             # Fast path, the commonest line: more text of a top-level paragraph.
             kinds[i] = PARA
             prev_blank = False
             continue
-        if in_quote and t[0] != ">":
-            if quote_lazy and not _can_interrupt_paragraph(t):
+        if in_quote and c != ">":
+            # mistune's rule: any line continues a quote lazily unless the quote's last line
+            # was blank, or the quote began with code, or the line starts a thematic break,
+            # fence, list item or HTML block.
+            if quote_lazy and not _ends_quote(t):
                 kinds[i] = QUOTE
                 continue
             in_quote = quote_lazy = False
         if stack and col < stack[-1].content_col:
-            if in_para and not prev_blank and table is None and not _can_interrupt_paragraph(t):
+            if in_para and not prev_blank and not _can_interrupt_paragraph(t):
                 kinds[i] = PARA  # lazy continuation of the item's paragraph
                 continue
             while stack and col < stack[-1].content_col:
                 stack.pop().last = nb_before
             in_para = False
-            table = None
         base = stack[-1].content_col if stack else 0
         rel = col - base
         was_blank, prev_blank = prev_blank, False
         if rel >= 4:
-            if in_para:
-                kinds[i] = PARA
-            elif table is not None:
-                kinds[i] = TABLE_ROW
-                table.rows.append(i)
-            else:
-                kinds[i] = CODE
+            kinds[i] = PARA if in_para else CODE
             continue
         if c == ">":
             kinds[i] = QUOTE
+            inner = t[2:] if t[1:2] == " " else t[1:]
+            if not in_quote:
+                stripped = inner.lstrip(" ")
+                quote_marker_only = (not stripped or len(inner) - len(stripped) >= 4
+                                     or bool(_FENCE_RE.match(stripped)))
             in_quote = True
-            inner = t[1:].strip()
-            quote_lazy = bool(inner) and not _can_interrupt_paragraph(inner) and inner[0] != ">"
-            if inner and _FENCE_RE.match(inner):
-                quote_lazy = False
+            quote_lazy = not quote_marker_only and bool(inner.strip())
             in_para = False
-            table = None
             continue
         if c in "`~":
             m = _FENCE_RE.match(t)
@@ -291,7 +345,6 @@ def _blocks(lines: list[str]):
                 kinds[i] = CODE
                 fence = (c, len(m.group(1)), col)
                 in_para = False
-                table = None
                 continue
         if c == "<":
             h1, h6, h7 = _html()
@@ -313,7 +366,6 @@ def _blocks(lines: list[str]):
             if end is not None:
                 kinds[i] = HTML
                 in_para = False
-                table = None
                 if end and end != "done" and (end not in t.lower() or end == "-->"):
                     html_end = end
                 elif end == "":
@@ -328,9 +380,8 @@ def _blocks(lines: list[str]):
                 stripped = text.strip()
                 headings.append(_Heading(i, i, len(m.group(1)), stripped, not stack and not in_quote))
                 in_para = False
-                table = None
                 continue
-        if in_para and c in "=-" and _SETEXT_RE.match(t) and table is None:
+        if in_para and c in "=-" and _SETEXT_RE.match(t):
             kinds[i] = SETEXT_RULE
             for j in range(para_start, i):
                 kinds[j] = HEADING
@@ -341,7 +392,6 @@ def _blocks(lines: list[str]):
         if c in "-*_" and _BREAK_RE.match(t):
             kinds[i] = BREAK
             in_para = False
-            table = None
             continue
         m = _ITEM_RE.match(t)
         if m and (not in_para or was_blank or _can_interrupt_paragraph(t)):
@@ -365,28 +415,23 @@ def _blocks(lines: list[str]):
             stack.append(item)
             in_para = True
             para_start = i
-            table = None
             continue
-        if "|" in t:
-            if table is not None:
-                kinds[i] = TABLE_ROW
-                table.rows.append(i)
-                continue
-            if i + 1 < n:
-                ncells = _is_delim_row(lines[i + 1])
-                if ncells and len(_split_cells(s)) == ncells:
-                    kinds[i] = TABLE_HEAD
-                    kinds[i + 1] = TABLE_DELIM
-                    cells = [s[a:b].strip() for a, b in _split_cells(s)]
-                    norm = [c.strip("*_` ").lower() for c in cells]
-                    table = _Table(i, norm, cells)
-                    if not stack:
-                        tables.append(table)
-                    last_nb = i + 1
-                    skip_next = True
+        if "|" in t and not stack:  # mistune reads no tables inside list items
+            found = _table_at(lines, i)
+            if found is not None:
+                end, pipe, bad = found
+                cells = [s[a:b].strip() for a, b in row_cells(s, pipe)]
+                table = _Table(i, [c.strip("*_` ").lower() for c in cells], cells, list(range(i + 2, end)), pipe, bad)
+                tables.append(table)
+                kind = TABLE_ROW if bad is None else PARA
+                kinds[i:end] = [kind] * (end - i)
+                if bad is None:
+                    kinds[i], kinds[i + 1] = TABLE_HEAD, TABLE_DELIM
                     in_para = False
-                    continue
-        table = None
+                elif not in_para:
+                    in_para, para_start = True, i
+                last_nb = skip_to = end - 1
+                continue
         kinds[i] = PARA
         if not in_para:
             in_para = True
@@ -686,10 +731,17 @@ def _table_tasks(table: _Table, rows, lines, offsets, context, path, problems):
     cs = cols.index("status")
     ct = cols.index("task") if "task" in cols else cols.index("title") if "title" in cols else None
     cp = cols.index("priority") if "priority" in cols else None
+    if table.bad is not None:
+        problems.append(Problem(path, table.head + 1,
+                                f"this task table is not read: the row at line {table.bad + 1} has "
+                                f"{len(row_cells(lines[table.bad], table.pipe))} cells but the header has {len(cols)}, so "
+                                "markdown shows the whole table as plain text",
+                                f"give every row {len(cols)} cells (write a | inside a cell as \\|)", code="table"))
+        return []
     drafts = []
     for r in rows:
         s = lines[r]
-        spans = _split_cells(s)
+        spans = row_cells(s, table.pipe)
         cells = [s[a:b] for a, b in spans]
         raw_id = cells[ci].strip().strip("`*") if ci < len(cells) else ""
         section, heading_priority = context(r)
@@ -700,9 +752,6 @@ def _table_tasks(table: _Table, rows, lines, offsets, context, path, problems):
                                         code="id"))
             continue
         draft = _Draft(raw_id, "", r + 1, r + 1, "table", section, heading_priority)
-        if len(cells) != len(cols):
-            draft.problems.append(Problem(path, r + 1, f"{raw_id}'s row has {len(cells)} cells but the header has {len(cols)}",
-                                          "give the row one cell per column", raw_id, code="table"))
         if cs < len(cells):
             a, b = spans[cs]
             cell = s[a:b]
