@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -126,7 +127,7 @@ def test_start_fails_clearly_when_the_gateway_dies(runner, fleet_path):
     r = runner.invoke(cli, ["gateway", "start", "--fleet", fleet_path])
     w = load_fleet(fleet_path).wizard("broken")
     assert r.exit_code == 1
-    assert r.stderr == (f"robe: wizard broken's gateway exited with code 3 before it was healthy; "
+    assert r.stderr == (f"Error: wizard broken's gateway exited with code 3 before it was healthy; "
                         f"see {w.gateway_log}\n")
     assert not os.path.exists(w.pid_file)
 
@@ -235,3 +236,17 @@ def test_status_shows_queue_counts_and_claims(runner, fleet_dir, fleet_path, ezr
     data = json.loads(invoke(runner, "status", "--json", "--fleet", fleet_path).output)
     assert data[0]["counts"] == {"PENDING": 1, "IN_PROGRESS": 1, "COMPLETE": 1}
     assert data[0]["claims"][0]["task"] == "TASK-002" and 290 < data[0]["claims"][0]["age_s"] < 400
+
+
+def test_gateway_started_by_hand_is_up_but_never_signalled(runner, fleet_path, ezra, spawn):
+    env = dict(os.environ, ROBE_PORT=str(ezra.port), HERMES_HOME=ezra.home)
+    by_hand = spawn(gateway_cmd().split(), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert wait_for(lambda: probe(ezra.gateway.health)[0])
+    r = invoke(runner, "gateway", "start", "--fleet", fleet_path)
+    assert r.output == f"ezra: gateway up on port {ezra.port} (not started by robe)\n"
+    assert not os.path.exists(ezra.pid_file)
+    r = invoke(runner, "gateway", "stop", "--fleet", fleet_path)
+    assert r.output.startswith(f"ezra: no pid file, but a gateway robe did not start answers on port {ezra.port} "
+                               f"(pid {by_hand.pid} (python")
+    assert by_hand.poll() is None
+    assert status_line(runner, fleet_path)[:3] == ["ezra", "Lobster", "up"]

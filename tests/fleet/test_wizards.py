@@ -254,3 +254,13 @@ def test_init_on_an_existing_fleet_builds_missing_houses_only(runner, fleet_dir,
     assert r.output.splitlines()[1:2] == [f"  {env}"]
     assert env.read_text() != key and mode(env) == 0o600
     assert soul.read_text() == "my own soul\n"
+
+
+def test_init_on_a_fleet_without_wizards_adds_the_first(runner, fleet_dir, fleet_path):
+    r = invoke(runner, "init", fleet_dir, "--wizard", "ezra", "--agent", "echo")
+    assert r.exit_code == 0
+    fleet = load_fleet(fleet_path)
+    assert fleet.names == ["ezra"]
+    assert "# a range of its own" in Path(fleet_path).read_text()
+    assert (fleet_dir / "ezra" / "WORK-QUEUE.md").read_text().count("TASK-00") == 3
+    assert invoke(runner, "init", fleet_dir).output.startswith("Nothing to do: ")

@@ -255,7 +255,7 @@ def gateway_start(fleet_path, names, timeout):
         try:
             st = start_gateway(w, timeout=timeout)
         except FleetError as e:
-            click.echo(f"robe: {e}", err=True)
+            click.echo(f"Error: {e}", err=True)
             failed += 1
             continue
         pid = f"pid {st.pid}" if st.pid else "not started by robe"

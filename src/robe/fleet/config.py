@@ -612,11 +612,7 @@ def _wizard(c: _Checker, name: str, kn, wn, root_dir: str, first: int, last: int
                 if not (health.startswith("http://") or health.startswith("tcp://")):
                     c.fail(hn, f"{gkey}.health", f"{health!r} is neither http:// nor tcp://",
                            "write http://127.0.0.1:{port}/health or tcp://127.0.0.1:{port}")
-            try:
-                health = health.replace("{port}", str(port))
-            except Exception:  # pragma: no cover - str.replace cannot fail
-                pass
-            gateway = Gateway(start, health)
+            gateway = Gateway(start, health.replace("{port}", str(port)))
 
     schedule: dict[str, str] = {}
     if "schedule" in fields:

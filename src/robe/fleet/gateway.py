@@ -149,13 +149,20 @@ class GatewayStatus:
     pid: int | None
     detail: str
     stale_pid_file: bool = False
+    port: int | None = None
 
     def to_dict(self) -> dict:
-        return {"wizard": self.wizard, "state": self.state, "healthy": self.healthy, "pid": self.pid,
+        return {"wizard": self.wizard, "port": self.port, "state": self.state, "healthy": self.healthy, "pid": self.pid,
                 "detail": self.detail, "stale_pid_file": self.stale_pid_file}
 
 
 def gateway_status(w: Wizard) -> GatewayStatus:
+    from dataclasses import replace
+
+    return replace(_gateway_status(w), port=w.port)
+
+
+def _gateway_status(w: Wizard) -> GatewayStatus:
     if w.gateway is None:
         return GatewayStatus(w.name, False, False, "none", None, "no gateway configured")
     pstate, pf = pid_file_state(w)
@@ -201,6 +208,10 @@ def start_gateway(w: Wizard, *, timeout: float = START_TIMEOUT, now=time.monoton
             return st
         raise FleetError(f"wizard {w.name}'s gateway (pid {running.pid}) runs but is not healthy: {st.detail}; "
                          f"see {w.gateway_log}, or restart it with 'robe gateway stop --wizard {w.name}' and start")
+    healthy, seen = probe(w.gateway.health)
+    if healthy:  # started by hand (start-gateway.sh) or by another supervisor: up is up
+        return GatewayStatus(w.name, True, True, "up", None, f"{w.gateway.health}: {seen} (not started by robe)",
+                             port=w.port)
     if port_in_use(w.port):
         raise FleetError(f"port {w.port} of wizard {w.name} is already held by {holder_pids_text(w.port)}; "
                          "stop that process, or give the wizard another port")
@@ -236,7 +247,7 @@ def start_gateway(w: Wizard, *, timeout: float = START_TIMEOUT, now=time.monoton
         healthy, seen = probe(w.gateway.health, timeout=min(PROBE_TIMEOUT, max(0.1, deadline - now())))
         if healthy:
             log.info("wizard %s: gateway up, pid %d", w.name, proc.pid)
-            return GatewayStatus(w.name, True, True, "up", proc.pid, f"{w.gateway.health}: {seen}")
+            return GatewayStatus(w.name, True, True, "up", proc.pid, f"{w.gateway.health}: {seen}", port=w.port)
         if now() >= deadline:
             _signal_group(proc.pid, signal.SIGKILL)
             try:
@@ -270,6 +281,11 @@ def stop_gateway(w: Wizard, *, timeout: float = STOP_TIMEOUT) -> str:
     """SIGINT to the gateway's process group, wait, then SIGKILL. Returns what happened."""
     state, pf = pid_file_state(w)
     if state == "none":
+        if w.gateway is not None and probe(w.gateway.health)[0]:
+            from .ports import holder_pids_text
+
+            return (f"no pid file, but a gateway robe did not start answers on port {w.port} "
+                    f"({holder_pids_text(w.port)}); stop it where it was started")
         return "not running (no pid file)"
     if state == "stale" or pf is None:
         _remove(w.pid_file)

@@ -242,6 +242,10 @@ def init_fleet(folder: str | None = None, *, wizard: str = "allegro", agent: str
         created.insert(0, path)
         return InitResult(fleet, created)
     fleet = load_fleet(path)
+    if not fleet.wizards:  # a fleet.yaml written by hand with no wizard yet: add the first one
+        made = create_wizard(path, wizard, port=port, agent=agent, model=model, base_url=base_url,
+                             role=role or "Tempo-and-dispatch", example_queue=True)
+        return InitResult(made.fleet, [path] + made.paths)
     for w in fleet.wizards:
         created += ensure_house(fleet, w, example_queue=(w.name == (fleet.default_wizard or fleet.names[0])))
     return InitResult(fleet, created)
