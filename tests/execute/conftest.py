@@ -54,14 +54,14 @@ def make_fleet(tmp_path, monkeypatch):
     return FleetMaker(tmp_path)
 
 
-def drop_claim(wizard, task_id: str, title: str = "Do the thing", body: str = "The body of the task.",
+def drop_claim(w, task_id: str, title: str = "Do the thing", body: str = "The body of the task.",
                attempt: int = 1, sync: bool = True, **overrides) -> str:
     """A claim exactly as the dispatcher makes it: temp file, fsync, os.link, unlink."""
-    work = os.path.join(wizard.house, "work")
+    work = os.path.join(w.house, "work")
     claim = {"id": task_id, "title": title, "priority": "P1", "body": body,
-             "prompt": f"{task_id}: {title}\n\n{body}", "wizard": wizard.name, "attempt": attempt,
+             "prompt": f"{task_id}: {title}\n\n{body}", "wizard": w.name, "attempt": attempt,
              "claimed_at": "2026-11-23T10:00:00.000Z", "claimed_by": f"test:{os.getpid()}", "lease_s": 600,
-             "queue": os.path.join(wizard.house, "WORK-QUEUE.md")}
+             "queue": os.path.join(w.house, "WORK-QUEUE.md")}
     claim.update(overrides)
     tmp = os.path.join(work, f".{task_id}.active.{os.getpid()}.tmp")
     with open(tmp, "w") as f:
