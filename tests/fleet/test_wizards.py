@@ -6,6 +6,7 @@ import json
 import os
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -264,3 +265,16 @@ def test_init_on_a_fleet_without_wizards_adds_the_first(runner, fleet_dir, fleet
     assert "# a range of its own" in Path(fleet_path).read_text()
     assert (fleet_dir / "ezra" / "WORK-QUEUE.md").read_text().count("TASK-00") == 3
     assert invoke(runner, "init", fleet_dir).output.startswith("Nothing to do: ")
+
+
+def test_concurrent_creates_get_distinct_ports_and_all_stay_registered(fleet_path):
+    code = "import sys; from robe.cli import main; main(sys.argv[1:])"
+    procs = [subprocess.Popen([sys.executable, "-c", code, "wizard", "create", f"w{i}", "--agent", "echo",
+                               "--fleet", fleet_path], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for i in range(4)]
+    for p in procs:
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err
+    fleet = load_fleet(fleet_path)
+    assert sorted(fleet.names) == ["w0", "w1", "w2", "w3"]
+    assert len({w.port for w in fleet.wizards}) == 4

@@ -9,8 +9,40 @@ before it replaces the file (atomically), so a bad edit writes nothing.
 from __future__ import annotations
 
 import os
+import time
+from contextlib import contextmanager
 
 from .config import Fleet, FleetError, parse_fleet, read_fleet_text
+
+
+LOCK_TIMEOUT = 30.0
+
+
+@contextmanager
+def fleet_lock(fleet_path: str, timeout: float = LOCK_TIMEOUT):
+    """Hold an flock on ``fleet.yaml.lock`` while reading, choosing a port and writing fleet.yaml.
+
+    Two 'robe wizard create' at once would otherwise both read the file, both pick the same
+    free port, and the second write would drop the first wizard.
+    """
+    import fcntl
+
+    lock_path = fleet_path + ".lock"
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise FleetError(f"another robe command has held {lock_path} for {timeout:g} s; "
+                                     "wait for it to finish, then run this again") from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _compose(text: str):

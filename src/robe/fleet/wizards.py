@@ -12,8 +12,9 @@ import os
 import shutil
 from dataclasses import dataclass, field
 
-from .config import AGENT_KINDS, FILE_NAME, NAME_RE, Fleet, FleetError, Wizard, load_fleet, parse_fleet, read_fleet_text
-from .fleetfile import add_wizard_text, new_fleet_text, remove_wizard_text, write_fleet_text
+from .config import (AGENT_KINDS, FILE_NAME, NAME_RE, Fleet, FleetError, Wizard, find_fleet_file, load_fleet,
+                     parse_fleet, read_fleet_text)
+from .fleetfile import add_wizard_text, fleet_lock, new_fleet_text, remove_wizard_text, write_fleet_text
 from .houses import clone_soul, ensure_house, house_is_empty
 from .ports import choose_port
 
@@ -109,7 +110,17 @@ def create_wizard(fleet_path: str | None, name: str, *, port: int | None = None,
                   context_length: int | None = None, hermes_config: dict | None = None,
                   cwd: str | None = None, example_queue: bool = False) -> Created:
     check_name(name)
-    fleet = load_fleet(fleet_path, cwd)
+    path = find_fleet_file(fleet_path, cwd)
+    load_fleet(path)  # a bad fleet.yaml is refused before anything (even the lock file) is written
+    with fleet_lock(path):
+        return _create_locked(path, name, port=port, agent=agent, model=model, base_url=base_url, role=role,
+                              clone_from=clone_from, gateway_start=gateway_start, context_length=context_length,
+                              hermes_config=hermes_config, example_queue=example_queue)
+
+
+def _create_locked(path: str, name: str, *, port, agent, model, base_url, role, clone_from, gateway_start,
+                   context_length, hermes_config, example_queue) -> Created:
+    fleet = load_fleet(path)
     existing = next((w for w in fleet.wizards if w.name == name), None)
     if existing:
         raise FleetError(f"{fleet.path}:{existing.line}: wizard {name} already exists; pick another name, "
@@ -148,9 +159,16 @@ class Removed:
 
 
 def remove_wizard(fleet_path: str | None, name: str, *, purge: bool = False, cwd: str | None = None) -> Removed:
+    path = find_fleet_file(fleet_path, cwd)
+    load_fleet(path)
+    with fleet_lock(path):
+        return _remove_locked(path, name, purge)
+
+
+def _remove_locked(path: str, name: str, purge: bool) -> Removed:
     from .gateway import gateway_process
 
-    fleet = load_fleet(fleet_path, cwd)
+    fleet = load_fleet(path)
     w = fleet.wizard(name)
     for r in fleet.routes:
         if r.wizard == name:
