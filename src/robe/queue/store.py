@@ -28,11 +28,14 @@ T = TypeVar("T")
 
 
 def _describe_size(n: int) -> str:
-    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
+    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 2**10:.1f} KiB"
 
 
-def read_text(path: str) -> str:
-    """The file's text, BOM included; QueueError with one plain sentence if it is unusable."""
+def read_bytes(path: str) -> bytes:
+    """The file's bytes, after checking it is a readable regular file of a sane size.
+
+    Raises QueueError with one plain sentence otherwise.
+    """
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -50,12 +53,16 @@ def read_text(path: str) -> str:
                          "move finished tasks to another file")
     try:
         with open(path, "rb") as f:
-            data = f.read(MAX_BYTES + 1)
+            return f.read(MAX_BYTES + 1)
     except PermissionError:
         raise QueueError(f"cannot read {path}: permission denied") from None
     except OSError as e:
         raise QueueError(f"cannot read {path}: {e.strerror}") from None
-    return decode(data, path)
+
+
+def read_text(path: str) -> str:
+    """The file's text, BOM included; QueueError with one plain sentence if it is unusable."""
+    return decode(read_bytes(path), path)
 
 
 def decode(data: bytes, path: str) -> str:
@@ -67,7 +74,8 @@ def decode(data: bytes, path: str) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
-        raise QueueError(f"{path} is not valid UTF-8 (line {line}, byte {e.start}); save it as UTF-8") from None
+        column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise QueueError(f"{path} is not valid UTF-8 (line {line}, column {column}); save it as UTF-8") from None
 
 
 def load(path: str, **kwargs) -> Queue:
@@ -182,7 +190,7 @@ def update(path: str, change: Callable[[Queue], tuple[str | None, T]], *, timeou
     parse_kwargs = parse_kwargs or {}
     with locked(path, timeout):
         for _ in range(attempts):
-            data = _read_bytes(path)
+            data = read_bytes(path)
             queue = parse(decode(data, path), path, **parse_kwargs)
             new_text, result = change(queue)
             if new_text is None or new_text == queue.text:
@@ -191,7 +199,7 @@ def update(path: str, change: Callable[[Queue], tuple[str | None, T]], *, timeou
             def unchanged(expected=data):
                 if _before_replace is not None:
                     _before_replace()
-                if _read_bytes(path) != expected:
+                if read_bytes(path) != expected:
                     raise _Changed
 
             try:
@@ -203,15 +211,3 @@ def update(path: str, change: Callable[[Queue], tuple[str | None, T]], *, timeou
                 continue
             return result
     raise QueueError(f"{path} kept changing while robe tried to write it ({attempts} tries); nothing was changed")
-
-
-def _read_bytes(path: str) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            return f.read(MAX_BYTES + 1)
-    except FileNotFoundError:
-        raise QueueError(f"{path} does not exist; create it, or pass the queue's path with -f") from None
-    except IsADirectoryError:
-        raise QueueError(f"{path} is a folder, not a queue file; pass the WORK-QUEUE.md inside it with -f") from None
-    except PermissionError:
-        raise QueueError(f"cannot read {path}: permission denied") from None

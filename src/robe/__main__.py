@@ -1,0 +1,5 @@
+"""``python -m robe``: the same as the ``robe`` command."""
+
+from .cli import main
+
+main()
