@@ -111,7 +111,7 @@ def test_add_then_set_log_a_persons_changes(tmp_path):
     r = run("queue", "add", "Check the backups", "-f", p, "-p", "P1", "-a", "ezra", "-d", "TASK-001", "-t", "ops,nightly",
             "--body", "Look at last night's run.", "--style", "section")
     assert r.output == f"added TASK-004 (P1, PENDING) at {p}:20\n"
-    r = run("queue", "add", "Rotate keys", "-f", p)
+    r = run("queue", "add", "Rotate keys", "-f", p, "--style", "table")
     assert r.output == f"added TASK-005 (P2, PENDING) at {p}:19\n"
     with open(p) as f:
         assert "| TASK-005 | PENDING | Rotate keys |\n" in f.read()
