@@ -278,3 +278,23 @@ def test_concurrent_creates_get_distinct_ports_and_all_stay_registered(fleet_pat
     fleet = load_fleet(fleet_path)
     assert sorted(fleet.names) == ["w0", "w1", "w2", "w3"]
     assert len({w.port for w in fleet.wizards}) == 4
+
+
+def test_command_agent_and_hermes_settings(runner, fleet_path):
+    r = invoke(runner, "wizard", "create", "cmd", "--agent", "command", "--fleet", fleet_path,
+               "--command", "my-agent --prompt-file '{prompt_file}' --id {task_id}")
+    assert r.exit_code == 0, r.output
+    assert load_fleet(fleet_path).wizard("cmd").agent.argv == ("my-agent", "--prompt-file", "{prompt_file}",
+                                                               "--id", "{task_id}")
+    r = runner.invoke(cli, ["wizard", "create", "cmd2", "--agent", "command", "--fleet", fleet_path])
+    assert r.exit_code == 1 and "pass it with --command" in r.stderr
+    r = invoke(runner, "wizard", "create", "h", "--fleet", fleet_path, "--context-length", "65536",
+               "--hermes-config", "agent.environment_probe=false", "--hermes-config", "agent.max_turns=5")
+    w = load_fleet(fleet_path).wizard("h")
+    assert w.agent.context_length == 65536
+    assert w.agent.config == {"agent": {"environment_probe": False, "max_turns": 5}}
+    cfg = yaml.safe_load(Path(w.config_file).read_text())
+    assert cfg["agent"] == {"environment_probe": False, "max_turns": 5}
+    assert cfg["model"]["context_length"] == 65536
+    r = runner.invoke(cli, ["wizard", "create", "h2", "--hermes-config", "novalue", "--fleet", fleet_path])
+    assert r.exit_code == 1 and "is not KEY=VALUE" in r.stderr

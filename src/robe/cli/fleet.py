@@ -115,8 +115,11 @@ def wizard():
               help="The model's context length (Hermes asks the endpoint when it is not set).")
 @click.option("--hermes-config", "hermes_config", multiple=True, metavar="KEY=VALUE",
               help="Extra setting for the home's config.yaml, e.g. agent.environment_probe=false (repeatable).")
+@click.option("--command", "command", metavar="COMMAND",
+              help="For --agent command: its command line, e.g. 'my-agent --prompt-file {prompt_file}' "
+                   "(run without a shell; {prompt_file}, {task_id}, {title} are filled in).")
 def wizard_create(name, fleet_path, port, agent, model, base_url, role, clone_from, gateway_start, context_length,
-                  hermes_config):
+                  hermes_config, command):
     """Create a wizard: its house, home, SOUL.md, config.yaml, .env key and port.
 
     The wizard is registered in fleet.yaml; the rest of that file (comments, order) stays as
@@ -128,7 +131,8 @@ def wizard_create(name, fleet_path, port, agent, model, base_url, role, clone_fr
     kind = agent or ("hermes" if not clone_from else None)
     created = create_wizard(fleet_path, name, port=port, agent=kind or "hermes", model=model, base_url=base_url,
                             role=role, clone_from=clone_from, gateway_start=start, context_length=context_length,
-                            hermes_config=parse_settings(hermes_config))
+                            hermes_config=parse_settings(hermes_config),
+                            command=shlex.split(command) if command else None)
     w = created.wizard
     click.echo(f"Created wizard {w.name} on port {w.port} ({w.agent.kind} agent).")
     click.echo(f"  house  {w.house}")

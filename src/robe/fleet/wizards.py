@@ -37,7 +37,7 @@ def check_name(name: str) -> None:
 def wizard_settings(name: str, port: int, *, agent: str = "hermes", model: str | None = None,
                     base_url: str | None = None, role: str | None = None, gateway_start: list[str] | None = None,
                     source: Wizard | None = None, context_length: int | None = None,
-                    hermes_config: dict | None = None) -> dict:
+                    hermes_config: dict | None = None, command: list[str] | None = None) -> dict:
     """The wizard's entry for fleet.yaml, in the order a person reads it."""
     settings: dict = {}
     if role or (source and source.role):
@@ -61,9 +61,13 @@ def wizard_settings(name: str, port: int, *, agent: str = "hermes", model: str |
     if agent_d["kind"] == "openai":
         agent_d.setdefault("base_url", "http://127.0.0.1:11434/v1")
         agent_d.setdefault("model", "qwen2.5:1.5b")
+    if command:
+        if agent_d["kind"] != "command":
+            raise FleetError("--command is the command line of a command agent; add --agent command")
+        agent_d["argv"] = list(command)
     if agent_d["kind"] == "command" and "argv" not in agent_d:
-        raise FleetError("a command agent needs its command line; create the wizard with another --agent, then "
-                         "set agent.argv in fleet.yaml")
+        raise FleetError("a command agent needs its command line; pass it with --command, e.g. "
+                         "--command 'my-agent --prompt-file {prompt_file}'")
     settings["agent"] = agent_d
     if gateway_start:
         settings["gateway"] = {"start": list(gateway_start)}
@@ -108,18 +112,18 @@ def create_wizard(fleet_path: str | None, name: str, *, port: int | None = None,
                   model: str | None = None, base_url: str | None = None, role: str | None = None,
                   clone_from: str | None = None, gateway_start: list[str] | None = None,
                   context_length: int | None = None, hermes_config: dict | None = None,
-                  cwd: str | None = None, example_queue: bool = False) -> Created:
+                  command: list[str] | None = None, cwd: str | None = None, example_queue: bool = False) -> Created:
     check_name(name)
     path = find_fleet_file(fleet_path, cwd)
     load_fleet(path)  # a bad fleet.yaml is refused before anything (even the lock file) is written
     with fleet_lock(path):
         return _create_locked(path, name, port=port, agent=agent, model=model, base_url=base_url, role=role,
                               clone_from=clone_from, gateway_start=gateway_start, context_length=context_length,
-                              hermes_config=hermes_config, example_queue=example_queue)
+                              hermes_config=hermes_config, command=command, example_queue=example_queue)
 
 
 def _create_locked(path: str, name: str, *, port, agent, model, base_url, role, clone_from, gateway_start,
-                   context_length, hermes_config, example_queue) -> Created:
+                   context_length, hermes_config, command, example_queue) -> Created:
     fleet = load_fleet(path)
     existing = next((w for w in fleet.wizards if w.name == name), None)
     if existing:
@@ -129,7 +133,7 @@ def _create_locked(path: str, name: str, *, port, agent, model, base_url, role, 
     chosen = choose_port(fleet, port, name=name)
     settings = wizard_settings(name, chosen, agent=agent, model=model, base_url=base_url, role=role,
                                gateway_start=gateway_start, source=source, context_length=context_length,
-                               hermes_config=hermes_config)
+                               hermes_config=hermes_config, command=command)
     text = read_fleet_text(fleet.path)
     new_text = add_wizard_text(text, name, settings)
     new_fleet = parse_fleet(new_text, fleet.path)  # the whole new file must be valid before anything is written
