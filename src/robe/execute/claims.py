@@ -79,10 +79,9 @@ class House:
     def path(self, folder: str, task_id: str, suffix: str) -> str:
         if not is_valid_id(task_id):
             raise ClaimError(f"{task_id!r} is not a task ID (IDs look like TASK-001)")
-        p = os.path.join(folder, task_id + suffix)
-        if not _inside(os.path.realpath(os.path.dirname(p)), self.root):
-            raise ClaimError(f"{p} is outside the house of wizard {self.wizard}")
-        return p
+        # A valid ID has no '/' and no '..', and ``ensure`` checked that the folders are inside
+        # the house, so the path is too (no realpath per call: it sits between claim and agent).
+        return os.path.join(folder, task_id + suffix)
 
     def claim_path(self, task_id: str) -> str:
         return self.path(self.work, task_id, CLAIM_SUFFIX)
@@ -296,7 +295,12 @@ def write_result(house: House, task_id: str, answer: bytes, outcome: dict) -> No
 
 
 class Heartbeat:
-    """``work/<ID>.heartbeat``: written at once, then touched every ``interval`` seconds."""
+    """``work/<ID>.heartbeat``: written by ``begin``, then touched every ``interval`` seconds.
+
+    For an agent process, ``begin`` runs just after the spawn (with its pid), so the file
+    writes and the thread start stay off the path from claim to agent start; until then the
+    claim's own mtime is its liveness (docs/contracts.md).
+    """
 
     def __init__(self, path: str, interval: float, started_at: str):
         self.path = path
@@ -305,15 +309,19 @@ class Heartbeat:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def write(self, **extra) -> None:
-        self.content.update(extra)
+    def write(self) -> None:
         # Liveness only: no fsync, a lost heartbeat after a power cut is a stale one anyway.
         write_atomic(self.path, json_bytes(self.content), sync=False)
 
-    def __enter__(self) -> "Heartbeat":
+    def begin(self, **extra) -> None:
+        self.content.update(extra)
         self.write()
-        self._thread = threading.Thread(target=self._beat, name=f"heartbeat {os.path.basename(self.path)}", daemon=True)
-        self._thread.start()
+        if self._thread is None and not self._stop.is_set():
+            self._thread = threading.Thread(target=self._beat, name=f"heartbeat {os.path.basename(self.path)}",
+                                            daemon=True)
+            self._thread.start()
+
+    def __enter__(self) -> "Heartbeat":
         return self
 
     def _beat(self) -> None:

@@ -42,6 +42,8 @@ from .claims import (
 )
 
 log = logging.getLogger("robe.execute")
+#: agents that run as a process: their heartbeat starts with the process (and names its pid)
+PROCESS_AGENTS = ("command", "hermes")
 
 
 @dataclass(frozen=True)
@@ -150,14 +152,19 @@ class Executor:
                 return self._record(outcome)
 
             scratch = house.scratch_dir(task_id)
-            shutil.rmtree(scratch, ignore_errors=True)
-            os.makedirs(scratch, mode=0o700)
+            try:
+                os.mkdir(scratch, 0o700)
+            except FileExistsError:  # left by an executor that died: start clean
+                shutil.rmtree(scratch, ignore_errors=True)
+                os.mkdir(scratch, 0o700)
             heartbeat = Heartbeat(house.heartbeat_path(task_id), opt.heartbeat_interval, stamp(started))
             with heartbeat:
                 job = Job(claim=claim, wizard=w, house=house, prompt=build_prompt(claim, house), scratch=scratch,
                           timeout=float(w.timeout), cap=opt.output_cap, grace=opt.grace, cancel=self.cancel,
-                          on_start=lambda pid: heartbeat.write(agent_pid=pid), retries=opt.retries,
+                          on_start=lambda pid: heartbeat.begin(agent_pid=pid), retries=opt.retries,
                           backoff=opt.backoff)
+                if w.agent.kind not in PROCESS_AGENTS:
+                    heartbeat.begin()
                 log.info("wizard %s: running %s (attempt %d) with %s", name, task_id, claim.attempt, w.agent.kind)
                 try:
                     run = ADAPTERS[w.agent.kind](job)
