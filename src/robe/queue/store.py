@@ -31,33 +31,48 @@ def _describe_size(n: int) -> str:
     return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 2**10:.1f} KiB"
 
 
-def read_bytes(path: str) -> bytes:
-    """The file's bytes, after checking it is a readable regular file of a sane size.
-
-    Raises QueueError with one plain sentence otherwise.
-    """
+def _open_checked(path: str) -> tuple[int, bytes]:
+    """An open descriptor on the queue file and its bytes, after checking it is a readable
+    regular file of a sane size; QueueError with one plain sentence otherwise."""
     try:
-        st = os.stat(path)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
         raise QueueError(f"{path} does not exist; create it, or pass the queue's path with -f") from None
     except PermissionError:
         raise QueueError(f"cannot read {path}: permission denied") from None
     except OSError as e:
         raise QueueError(f"cannot read {path}: {e.strerror}") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise QueueError(f"{path} is a folder, not a queue file; pass the WORK-QUEUE.md inside it with -f")
-    if not stat.S_ISREG(st.st_mode):
-        raise QueueError(f"{path} is not a regular file; robe reads queues only from ordinary files")
-    if st.st_size > MAX_BYTES:
-        raise QueueError(f"{path} is {_describe_size(st.st_size)}, more than the {MAX_BYTES // 2**20} MiB robe reads; "
-                         "move finished tasks to another file")
     try:
-        with open(path, "rb") as f:
-            return f.read(MAX_BYTES + 1)
-    except PermissionError:
-        raise QueueError(f"cannot read {path}: permission denied") from None
-    except OSError as e:
-        raise QueueError(f"cannot read {path}: {e.strerror}") from None
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise QueueError(f"{path} is a folder, not a queue file; pass the WORK-QUEUE.md inside it with -f")
+        if not stat.S_ISREG(st.st_mode):
+            raise QueueError(f"{path} is not a regular file; robe reads queues only from ordinary files")
+        if st.st_size > MAX_BYTES:
+            raise QueueError(f"{path} is {_describe_size(st.st_size)}, more than the {MAX_BYTES // 2**20} MiB "
+                             "robe reads; move finished tasks to another file")
+        return fd, _read_fd(fd)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _read_fd(fd: int) -> bytes:
+    chunks, pos = [], 0
+    while pos <= MAX_BYTES:
+        chunk = os.pread(fd, 1 << 20, pos)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        pos += len(chunk)
+    return b"".join(chunks)
+
+
+def read_bytes(path: str) -> bytes:
+    """The file's bytes, after checking it is a readable regular file of a sane size."""
+    fd, data = _open_checked(path)
+    os.close(fd)
+    return data
 
 
 def read_text(path: str) -> str:
@@ -178,36 +193,72 @@ class _Changed(Exception):
     """The file changed under us between the read and the replace."""
 
 
+def _sweep_temps(target: str) -> None:
+    """Remove temp files a killed writer left. Called under the lock: no live writer has one."""
+    folder, base = os.path.split(target)
+    prefix = f".{base}."
+    try:
+        names = os.listdir(folder or ".")
+    except OSError:
+        return
+    for name in names:
+        if name.startswith(prefix) and name.endswith(".tmp"):
+            try:
+                os.unlink(os.path.join(folder, name))
+            except OSError:
+                pass
+
+
 def update(path: str, change: Callable[[Queue], tuple[str | None, T]], *, timeout: float = LOCK_TIMEOUT,
-           parse_kwargs: dict | None = None, _before_replace: Callable[[], None] | None = None,
-           attempts: int = 5) -> T:
+           parse_kwargs: dict | None = None, _hook: Callable[[str], None] | None = None, attempts: int = 5) -> T:
     """The one writer path: lock, read fresh, ``change(queue) -> (new_text or None, result)``, replace.
 
     ``change`` must compute its new text from the queue it is given (never from an earlier
     read) and raise ConflictError when its precondition does not hold there. When it
     returns None as the text, nothing is written. Returns ``change``'s result.
+
+    A person's editor does not take robe's lock. So just before the rename robe compares the
+    file with what it read, and just after, it looks at the inode it read through a
+    descriptor it kept: an editor that saved in either moment is caught, its text put back,
+    and the change applied to it again. (``_hook(stage)`` lets tests act at "read" and
+    "checked".)
     """
     parse_kwargs = parse_kwargs or {}
+    log = None
     with locked(path, timeout):
+        _sweep_temps(real_path(path))
         for _ in range(attempts):
-            data = read_bytes(path)
-            queue = parse(decode(data, path), path, **parse_kwargs)
-            new_text, result = change(queue)
-            if new_text is None or new_text == queue.text:
-                return result
-
-            def unchanged(expected=data):
-                if _before_replace is not None:
-                    _before_replace()
-                if read_bytes(path) != expected:
-                    raise _Changed
-
+            fd, data = _open_checked(path)
             try:
-                atomic_write(path, new_text.encode("utf-8"), check=unchanged)
-            except _Changed:
+                queue = parse(decode(data, path), path, **parse_kwargs)
+                new_text, result = change(queue)
+                if new_text is None or new_text == queue.text:
+                    return result
+                if _hook is not None:
+                    _hook("read")
+
+                def unchanged(expected=data):
+                    if read_bytes(path) != expected:
+                        raise _Changed
+                    if _hook is not None:
+                        _hook("checked")
+
+                try:
+                    atomic_write(path, new_text.encode("utf-8"), check=unchanged)
+                except _Changed:
+                    pass
+                else:
+                    late = _read_fd(fd)
+                    if late == data:
+                        return result
+                    # Someone wrote into the file we read after our check: their text lives
+                    # only in that old inode now. Put it back, then apply the change again.
+                    atomic_write(path, late)
+            finally:
+                os.close(fd)
+            if log is None:
                 import logging  # rare path: keep the import off every command's start-up
 
-                logging.getLogger(__name__).info("queue %s: changed while robe was writing; applying again", path)
-                continue
-            return result
+                log = logging.getLogger(__name__)
+            log.info("queue %s: changed while robe was writing; applying again", path)
     raise QueueError(f"{path} kept changing while robe tried to write it ({attempts} tries); nothing was changed")
