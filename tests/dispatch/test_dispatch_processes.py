@@ -122,16 +122,19 @@ def test_sigkill_at_random_points_of_200_runs_loses_nothing(tmp_path):
     routes = expected_routes(fleet, qpath)
     exe = bin_path("openclaw-work")
     rng = random.Random(4)
-    # Learn how long a run takes here, then kill anywhere from the start to a little past it.
-    t0 = time.monotonic()
-    subprocess.run([exe, "--fleet", fleet, "--max", "0"], env=env(), capture_output=True, timeout=60, check=True)
-    span = time.monotonic() - t0
+    # Learn how long a claiming run takes here, then kill anywhere from its start to a little past it.
+    spans = []
+    for _ in range(3):
+        t0 = time.monotonic()
+        subprocess.run([exe, "--fleet", fleet, "--max", "1"], env=env(), capture_output=True, timeout=60, check=True)
+        spans.append(time.monotonic() - t0)
+    span = max(spans)
     killed = 0
     for i in range(200):
         p = subprocess.Popen([exe, "--fleet", fleet, "--max", "1"], stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL, env=env())
         try:
-            p.wait(timeout=rng.uniform(0.3, 1.1) * span)
+            p.wait(timeout=rng.uniform(0.2, 1.3) * span)
         except subprocess.TimeoutExpired:
             p.send_signal(signal.SIGKILL)
             p.wait(timeout=30)
@@ -141,7 +144,7 @@ def test_sigkill_at_random_points_of_200_runs_loses_nothing(tmp_path):
         assert not q.errors and len(q.tasks) == n, f"run {i}: {q.errors[:3]}"
         claims = all_claims(tmp_path)
         assert not {t: ws for t, ws in claims.items() if len(ws) > 1}, f"run {i}: a task claimed twice"
-    assert 20 <= killed <= 190, f"kills should land at varied points (killed {killed} of 200)"
+    assert killed >= 20 and 200 - killed >= 5, f"kills should land at varied points (killed {killed} of 200)"
     before = all_claims(tmp_path)
     clean = subprocess.run([exe, "--fleet", fleet, "--max", "0"], env=env(), capture_output=True, text=True,
                            timeout=60)

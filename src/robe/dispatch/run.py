@@ -297,50 +297,55 @@ def _dispatch_wizards(fleet, active, runs, queues: list[_QueueFile], report: Run
     held, records = _held_claims(fleet, listings)
     by_key = {qf.key: qf for qf in queues}
 
+    pending: dict[str, list[_Pending]] = {}
     for w in active:
         run = runs[w.name]
         try:
-            _one_wizard(w, run, per_wizard[w.name], listings[w.name], records[w.name], held, by_key, by=by,
-                        max_claims=max_claims, dry_run=dry_run, out=out, err=err)
+            for item in _one_wizard(w, run, per_wizard[w.name], listings[w.name], records[w.name], held, by_key,
+                                    by=by, max_claims=max_claims, dry_run=dry_run, out=out, err=err):
+                pending.setdefault(item.qf.key, []).append(item)
         except (QueueError, OSError, cl.UnsafePath) as e:
             run.state = "error"
             run.detail = str(e)
             err(f"{w.name}: {e}")
             log.exception("wizard %s: dispatch failed", w.name)
+    # One locked write per queue file for every wizard's repairs and claims.
+    for key, items in pending.items():
+        _mark(by_key[key], items, runs, by=by, out=out, err=err)
+
+
+@dataclass
+class _Pending:
+    """A status change a wizard needs in a queue file: a repair, or a fresh claim to mark."""
+
+    kind: str  # "repair" or "claim"
+    wizard: object
+    qf: _QueueFile
+    task_id: str
+    claim: Claimed | None = None
+    record: dict | None = None
 
 
 def _one_wizard(w, run: WizardRun, candidates, work_names, records, held, by_key, *, by, max_claims, dry_run,
-                out, err) -> None:
+                out, err) -> list[_Pending]:
+    """Decide the wizard's repairs and claims, and make the claim files; the markdown comes after."""
     work, completed, logs = (os.path.join(w.house, d) for d in ("work", "completed", "logs"))
     events = os.path.join(logs, "events.jsonl")
+    todo: list[_Pending] = []
     if not dry_run:
         cl.sweep_temps(work, work_names)
 
     # Repair: a claim whose task says PENDING (crash between claim and mark, or a stale editor).
-    repairs: dict[str, list[tuple[str, dict | None]]] = {}
     for tid, rec in records.items():
         qpath = rec.get("queue") if rec and isinstance(rec.get("queue"), str) else w.queue
         qf = by_key.get(queue_key(qpath))
         task = qf.by_id.get(tid) if qf else None
         if task is not None and task.status is Status.PENDING:
-            repairs.setdefault(qf.key, []).append((tid, rec))
-    for key, items in repairs.items():
-        qf = by_key[key]
-        if dry_run:
-            for tid, _ in items:
+            if dry_run:
                 run.repaired.append(tid)
                 err(f"{w.name}: would repair {tid}: it has a claim but the queue says PENDING")
-            continue
-        outcomes = set_statuses(qf.path, [Change(tid, Status.IN_PROGRESS, (Status.PENDING,)) for tid, _ in items])
-        for (tid, rec), o in zip(items, outcomes):
-            if not o.applied:
-                continue
-            run.repaired.append(tid)
-            attempt = rec.get("attempt") if rec else None
-            err(f"{w.name}: repaired {tid}: its claim exists but the queue said PENDING; set back to IN_PROGRESS")
-            append_event(events, tid, "PENDING", "IN_PROGRESS", by=by, attempt=attempt, event="repair", wizard=w.name,
-                         detail="claim exists but the queue said PENDING (a crash between claim and mark, "
-                                "or an editor saved a stale copy); not claimed again")
+            else:
+                todo.append(_Pending("repair", w, qf, tid, record=rec))
 
     # Capacity: live claims that have no result yet.
     completed_names = set(_listdir(completed))
@@ -361,10 +366,9 @@ def _one_wizard(w, run: WizardRun, candidates, work_names, records, held, by_key
         else:
             err(f"{w.name}: at capacity ({run.live} live claim{'s' if run.live != 1 else ''}, max_active "
                 f"{w.max_active}); {len(ready)} ready task{'s' if len(ready) != 1 else ''} wait")
-        return
+        return todo
 
     attempts = cl.archived_attempts(work)
-    made: dict[str, list[Claimed]] = {}
     if not dry_run:
         cl.make_private_dir(work)
     for qi, t, qf in ready:
@@ -389,31 +393,83 @@ def _one_wizard(w, run: WizardRun, candidates, work_names, records, held, by_key
                 "(a claim on a task of the same ID from another queue); it waits")
             continue
         held[(qf.key, t.id)] = w.name
-        made.setdefault(qf.key, []).append(c)
+        todo.append(_Pending("claim", w, qf, t.id, claim=c))
         room -= 1
+    return todo
 
-    for key, cs in made.items():
-        qf = by_key[key]
-        try:
-            outcomes = set_statuses(qf.path, [Change(c.id, Status.IN_PROGRESS, (Status.PENDING,)) for c in cs])
-        except QueueError as e:
-            # The claims stand (they are the truth); the next run repairs the markdown.
-            err(f"{w.name}: claimed {', '.join(c.id for c in cs)} but could not mark them IN_PROGRESS: {e}; "
-                "the next run repairs the queue")
-            raise
-        for c, o in zip(cs, outcomes):
-            if o.applied or o.before is Status.IN_PROGRESS:
-                # IN_PROGRESS already (someone repaired it first): the claim is ours and stands.
-                run.claims.append(c)
-                out(c.line())
-                append_event(events, c.id, "PENDING", "IN_PROGRESS", by=by, attempt=c.attempt, event="dispatch",
-                             wizard=w.name, detail=f"claimed by {w.name}" + (" (re-run)" if c.rerun else ""),
-                             priority=c.priority)
+
+def _write_statuses(qf: _QueueFile, changes: list[Change]):
+    """Apply ``changes`` in one locked write, reusing this run's parse when the file is unchanged.
+
+    Under the queue's lock the file is read again; only if its bytes are exactly the ones this
+    run parsed are the changes computed on that parse (so a 10,000-task file is not parsed a
+    second time), and the replace is still abandoned if the file changes before the rename.
+    Any difference, and robe.queue's own writer (which re-parses the fresh text) does it.
+    """
+    from ..queue import apply_changes, atomic_write, locked
+
+    data = qf.queue.text.encode("utf-8")
+
+    class Changed(Exception):
+        pass
+
+    def same() -> None:
+        with open(qf.path, "rb") as f:
+            if f.read(len(data) + 1) != data:
+                raise Changed
+
+    try:
+        with locked(qf.path):
+            same()
+            new_text, outcomes = apply_changes(qf.queue, changes)
+            if new_text != qf.queue.text:
+                atomic_write(qf.path, new_text.encode("utf-8"), check=same)
+            return outcomes
+    except Changed:
+        pass
+    return set_statuses(qf.path, changes)
+
+
+def _mark(qf: _QueueFile, items: list[_Pending], runs, *, by, out, err) -> None:
+    """Mark claims IN_PROGRESS and repair stale PENDINGs in one write; then report each."""
+    changes = [Change(i.task_id, Status.IN_PROGRESS, (Status.PENDING,)) for i in items]
+    try:
+        outcomes = _write_statuses(qf, changes)
+    except QueueError as e:
+        # The claims stand (they are the truth); the next run repairs the markdown.
+        for name in dict.fromkeys(i.wizard.name for i in items):
+            runs[name].state = "error"
+            runs[name].detail = str(e)
+            ids = ", ".join(i.task_id for i in items if i.wizard.name == name)
+            err(f"{name}: could not mark {ids} IN_PROGRESS in {qf.path}: {e}; the next run repairs the queue")
+        return
+    for item, o in zip(items, outcomes):
+        w = item.wizard
+        run = runs[w.name]
+        events = os.path.join(w.house, "logs", "events.jsonl")
+        if item.kind == "repair":
+            if not o.applied:
                 continue
-            cl.remove_claim(work, c.id)
-            del held[(qf.key, c.id)]
-            run.withdrawn.append(c.id)
-            err(f"{w.name}: withdrew the claim on {c.id}: {o.reason}")
-            append_event(events, c.id, o.before.value if o.before else None, o.before.value if o.before else None,
-                         by=by, attempt=c.attempt, event="withdrawn", wizard=w.name,
-                         detail=f"the task changed in the queue while it was claimed: {o.reason}")
+            run.repaired.append(item.task_id)
+            attempt = item.record.get("attempt") if item.record else None
+            err(f"{w.name}: repaired {item.task_id}: its claim exists but the queue said PENDING; "
+                "set back to IN_PROGRESS")
+            append_event(events, item.task_id, "PENDING", "IN_PROGRESS", by=by, attempt=attempt, event="repair",
+                         wizard=w.name, detail="claim exists but the queue said PENDING (a crash between claim and "
+                                               "mark, or an editor saved a stale copy); not claimed again")
+            continue
+        c = item.claim
+        if o.applied or o.before is Status.IN_PROGRESS:
+            # IN_PROGRESS already (someone repaired it first): the claim is ours and stands.
+            run.claims.append(c)
+            out(c.line())
+            append_event(events, c.id, "PENDING", "IN_PROGRESS", by=by, attempt=c.attempt, event="dispatch",
+                         wizard=w.name, detail=f"claimed by {w.name}" + (" (re-run)" if c.rerun else ""),
+                         priority=c.priority)
+            continue
+        cl.remove_claim(os.path.join(w.house, "work"), c.id)
+        run.withdrawn.append(c.id)
+        err(f"{w.name}: withdrew the claim on {c.id}: {o.reason}")
+        before = o.before.value if o.before else None
+        append_event(events, c.id, before, before, by=by, attempt=c.attempt, event="withdrawn", wizard=w.name,
+                     detail=f"the task changed in the queue while it was claimed: {o.reason}")
