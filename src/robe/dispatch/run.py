@@ -57,13 +57,12 @@ class WizardRun:
     withdrawn: list = field(default_factory=list)
     live: int = 0
     max_active: int = 1
-    ready: int = 0
     detail: str = ""
 
     def to_dict(self) -> dict:
         return {"wizard": self.name, "state": self.state, "claims": [c.to_dict() for c in self.claims],
                 "repaired": self.repaired, "withdrawn": self.withdrawn, "live_claims": self.live,
-                "max_active": self.max_active, "ready": self.ready, "detail": self.detail}
+                "max_active": self.max_active, "detail": self.detail}
 
 
 @dataclass
@@ -270,7 +269,8 @@ def _listdir(path: str) -> list[str]:
 def _dispatch_wizards(fleet, active, runs, queues: list[_QueueFile], report: RunReport, *, by, max_claims,
                       dry_run, out, err) -> None:
     names = {w.name for w in active}
-    per_wizard: dict[str, list[tuple[int, Task, _QueueFile]]] = {n: [] for n in names}
+    # Per wizard, one list per priority, each in (queue file, position) order: no sort needed.
+    per_wizard: dict[str, list[list[tuple[Task, _QueueFile]]]] = {n: [[], [], [], []] for n in names}
     for qf in queues:
         router = Router(fleet, qf.path)
         for t in qf.queue.tasks:
@@ -278,7 +278,7 @@ def _dispatch_wizards(fleet, active, runs, queues: list[_QueueFile], report: Run
                 continue
             r = router.route(t)
             if r.wizard in names:
-                per_wizard[r.wizard].append((qf.index, t, qf))
+                per_wizard[r.wizard][priority_rank(t.priority)].append((t, qf))
             elif r.how == UNKNOWN:
                 report.skipped.append({"id": t.id, "assignee": t.assignee, "queue": qf.path, "line": t.line})
                 err(f"{qf.path}:{t.line}: {t.id} is assigned to '{t.assignee}', which is not a wizard of this fleet; "
@@ -356,24 +356,30 @@ def _one_wizard(w, run: WizardRun, candidates, work_names, records, held, by_key
         room = min(room, max_claims)
 
     floor = priority_rank(w.dispatch_floor)
-    ready = [(qi, t, qf) for qi, t, qf in candidates
-             if (qf.key, t.id) not in held and is_ready(t, qf.by_id, floor)]
-    ready.sort(key=lambda c: (priority_rank(c[1].priority), c[0], c[1].line))
-    run.ready = len(ready)
-    if room <= 0 or not ready:
-        if not ready:
-            err(f"{w.name}: nothing ready to dispatch")
-        else:
+
+    def ready():
+        for bucket in candidates[:floor + 1]:
+            for t, qf in bucket:
+                if (qf.key, t.id) not in held and is_ready(t, qf.by_id, floor):
+                    yield t, qf
+
+    if room <= 0:
+        waiting = sum(1 for _ in ready())
+        if waiting:
             err(f"{w.name}: at capacity ({run.live} live claim{'s' if run.live != 1 else ''}, max_active "
-                f"{w.max_active}); {len(ready)} ready task{'s' if len(ready) != 1 else ''} wait")
+                f"{w.max_active}); {waiting} ready task{'s' if waiting != 1 else ''} wait")
+        else:
+            err(f"{w.name}: nothing ready to dispatch")
         return todo
 
-    attempts = cl.archived_attempts(work)
-    if not dry_run:
-        cl.make_private_dir(work)
-    for qi, t, qf in ready:
+    attempts = None
+    for t, qf in ready():
         if room <= 0:
             break
+        if attempts is None:
+            attempts = cl.archived_attempts(work)
+            if not dry_run:
+                cl.make_private_dir(work)
         attempt = attempts.get(t.id, 0) + 1
         rerun = f"{t.id}.txt" in completed_names or f"{t.id}.json" in completed_names
         c = Claimed(w.name, t.id, t.priority, attempt, t.title, qf.path, rerun)
@@ -395,6 +401,8 @@ def _one_wizard(w, run: WizardRun, candidates, work_names, records, held, by_key
         held[(qf.key, t.id)] = w.name
         todo.append(_Pending("claim", w, qf, t.id, claim=c))
         room -= 1
+    if attempts is None:
+        err(f"{w.name}: nothing ready to dispatch")
     return todo
 
 
