@@ -29,7 +29,7 @@ def _kill_group(pid):
 
 
 def test_executor_killed_mid_task_leaves_the_claim_and_no_half_result(make_fleet, procs):
-    fleet = make_fleet(ezra={"agent": {"kind": "command", "argv": SLEEPER}})
+    fleet = make_fleet(ezra={"timeout": 4, "agent": {"kind": "command", "argv": SLEEPER}})
     w = fleet.wizard("ezra")
     ex = procs(executor_cmd(fleet, "--heartbeat-interval", "0.2", "-q"))
     drop_claim(w, "TASK-001")
@@ -52,6 +52,15 @@ def test_executor_killed_mid_task_leaves_the_claim_and_no_half_result(make_fleet
         # The body's own liveness is stale: the pid is dead, so the monitor may reap.
         body = json.loads(Path(w.executor_file).read_text())
         assert body["pid"] == ex.pid and not pid_alive(ex.pid)
+        # The agent it started is still running (its own session): the next executor on this
+        # host kills that leftover before it runs the claim again, so it is not paid for twice.
+        assert pid_alive(agent)
+        again = procs(executor_cmd(fleet, "--heartbeat-interval", "0.2", "-q"))
+        assert wait_for(lambda: not pid_alive(agent), 10), "the leftover agent was not killed"
+        assert wait_for(lambda: outcome(w, "TASK-001") is not None, 15)
+        assert outcome(w, "TASK-001")["error"] == "timed out after 4 s"
+        again.terminate()
+        assert again.wait(10) == 0
     finally:
         _kill_group(agent)
 
@@ -92,3 +101,20 @@ def test_an_agent_that_finishes_within_the_shutdown_grace_still_writes_its_resul
     assert ex.wait(10) == 0
     assert outcome(w, "TASK-001")["status"] == "COMPLETE"
     assert outcome(w, "TASK-002") is None
+
+
+def test_a_leftover_agent_is_killed_only_if_it_is_the_same_process(tmp_path, procs):
+    from robe.execute.claims import HOST, kill_leftover_agent, process_start_ticks
+
+    sleeper = procs([sys.executable, "-c", "import time; time.sleep(60)"])
+    beat = tmp_path / "TASK-1.heartbeat"
+    start = process_start_ticks(sleeper.pid)
+    for wrong in ({"host": HOST, "agent_pid": sleeper.pid, "agent_start": start + 1},   # a reused pid
+                  {"host": "elsewhere", "agent_pid": sleeper.pid, "agent_start": start},  # another machine
+                  {"host": HOST, "agent_pid": sleeper.pid}):                              # no start time
+        beat.write_text(json.dumps(wrong))
+        assert kill_leftover_agent(str(beat)) is None
+        assert sleeper.poll() is None
+    beat.write_text(json.dumps({"host": HOST, "agent_pid": sleeper.pid, "agent_start": start}))
+    assert kill_leftover_agent(str(beat)) == sleeper.pid
+    assert sleeper.wait(5) == -signal.SIGKILL

@@ -314,6 +314,9 @@ class Heartbeat:
         write_atomic(self.path, json_bytes(self.content), sync=False)
 
     def begin(self, **extra) -> None:
+        if extra.get("agent_pid"):
+            # With the start time, a later executor can tell this agent from a reused pid.
+            extra["agent_start"] = process_start_ticks(extra["agent_pid"])
         self.content.update(extra)
         self.write()
         if self._thread is None and not self._stop.is_set():
@@ -349,6 +352,39 @@ class Heartbeat:
             os.unlink(self.path)
         except FileNotFoundError:
             pass
+
+
+def process_start_ticks(pid: int) -> int | None:
+    """When ``pid`` started, in clock ticks since boot (/proc/PID/stat field 22); None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return int(f.read().rsplit(b")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def kill_leftover_agent(heartbeat_path: str) -> int | None:
+    """Kill the process group of an agent that an earlier executor on this host started for
+    this claim and left running when it died; its pid, if one was killed.
+
+    Only when the heartbeat names this host and the pid still has the recorded start time:
+    a pid reused by an unrelated process is never signalled.
+    """
+    try:
+        with open(heartbeat_path, "rb") as f:
+            old = json.loads(f.read(64 * 1024))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(old, dict) or old.get("host") != HOST:
+        return None
+    pid, start = old.get("agent_pid"), old.get("agent_start")
+    if not isinstance(pid, int) or pid <= 1 or not isinstance(start, int) or process_start_ticks(pid) != start:
+        return None
+    try:
+        os.killpg(pid, 9)
+    except (ProcessLookupError, PermissionError):
+        return None
+    return pid
 
 
 def remove_quietly(path: str) -> None:

@@ -21,6 +21,7 @@ import shutil
 import signal
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 from ..errors import RobeError
@@ -35,6 +36,7 @@ from .claims import (
     House,
     claim_attempt,
     id_of_claim_file,
+    kill_leftover_agent,
     json_bytes,
     read_claim,
     write_atomic,
@@ -98,7 +100,8 @@ class Executor:
         self.stopping = threading.Event()  # take no new claim
         self.cancel = threading.Event()    # kill running agents
         self._lock = threading.Lock()
-        self.outcomes: list[dict] = []
+        #: the latest outcomes written (bounded: an executor may run for months)
+        self.outcomes: deque = deque(maxlen=100_000)
         self._observer = None
 
     # -- taking claims
@@ -151,6 +154,10 @@ class Executor:
                 log.warning("wizard %s: %s: %s", name, task_id, reason)
                 return self._record(outcome)
 
+            leftover = kill_leftover_agent(house.heartbeat_path(task_id))
+            if leftover:
+                log.warning("wizard %s: %s: killed agent group %d left running by an executor that died",
+                            name, task_id, leftover)
             scratch = house.scratch_dir(task_id)
             try:
                 os.mkdir(scratch, 0o700)
