@@ -54,7 +54,7 @@ def hermes_wizard(base_url: str, hermes_bin: str, kind: str = "hermes", timeout:
     return {"timeout": timeout, "agent": agent, "gateway": {"start": [hermes_bin, "gateway", "run"]}}
 
 
-def test_a_task_for_a_hermes_wizard_comes_back_complete_with_the_models_answer(make_fleet, hermes_env):
+def test_a_task_for_a_hermes_wizard_comes_back_complete_with_the_models_answer(make_fleet, hermes_env, tmp_path):
     with Stub(reply="The gateway logs are rotated. -- stub model") as stub:
         fleet = make_fleet(hermy=hermes_wizard(stub.base_url, hermes_env))
         w = fleet.wizard("hermy")
@@ -67,7 +67,9 @@ def test_a_task_for_a_hermes_wizard_comes_back_complete_with_the_models_answer(m
     # The model saw the task, with its ID and where the answer goes.
     sent = "\n".join(str(m.get("content")) for r in stub.requests for m in r["body"].get("messages", []))
     assert "Rotate the gateway logs" in sent and "Keep seven days." in sent and "Task ID: TASK-004" in sent
-    assert not os.path.exists(os.path.join(w.house, "nobody-home", ".hermes"))
+    # Hermes kept to the wizard's home (HERMES_HOME): nothing in $HOME.
+    assert not (tmp_path / "nobody-home" / ".hermes").exists()
+    assert os.listdir(w.home)
 
 
 def test_with_the_model_server_stopped_hermes_comes_back_failed_with_the_reason(make_fleet, hermes_env):

@@ -182,9 +182,8 @@ class Executor:
                 # Shutting down: no result; the claim stays and the monitor reaps it once the
                 # lease is over (no heartbeat left to keep it alive).
                 heartbeat.remove()
-                append_event(house.events_file, task_id, None, None, by=self.by, attempt=claim.attempt,
-                             detail="the executor stopped while the agent ran; the claim stays for the monitor",
-                             step="stopped")
+                self._event(house, task_id, {"attempt": claim.attempt, "status": None},
+                            "the executor stopped while the agent ran; the claim stays for the monitor", "stopped")
                 log.warning("wizard %s: %s stopped by shutdown; the claim stays", name, task_id)
                 return None
             answer = run.answer.decode("utf-8", errors="replace")
@@ -214,10 +213,10 @@ class Executor:
         out.update(extra or {})
         return out
 
-    def _event(self, house: House, task_id: str, outcome: dict, detail: str) -> None:
+    def _event(self, house: House, task_id: str, outcome: dict, detail: str, step: str = "result") -> None:
         try:
             append_event(house.events_file, task_id, None, None, by=self.by, attempt=outcome["attempt"],
-                         detail=detail, step="result", status=outcome["status"])
+                         detail=detail, step=step, status=outcome["status"])
         except OSError as e:  # the result is what counts; a full log must not lose it
             log.warning("wizard %s: cannot append to %s: %s", house.wizard, house.events_file, e.strerror)
 
