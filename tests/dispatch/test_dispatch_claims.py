@@ -182,3 +182,25 @@ def test_leftover_temp_files_are_swept_and_never_count(tmp_path, dispatch_run):
     os.utime(tmp, (1, 1))
     assert len(dispatch_run(path).report.claims) == 2
     assert not os.path.exists(tmp)
+
+
+def test_two_wizards_that_read_different_routings_never_both_keep_a_task(tmp_path, dispatch_run, monkeypatch):
+    # Another run read the file before a person moved the task from ezra to allegro: it claimed
+    # for ezra and marked the task IN_PROGRESS while this run was claiming it for allegro.
+    wizards = {n: {"queue": "WORK-QUEUE.md", "max_active": 5} for n in ("ezra", "allegro")}
+    path = write_fleet(tmp_path, wizards, default="allegro")
+    qpath = write(tmp_path / "WORK-QUEUE.md", "- [ ] TASK-001 P1 PENDING moved\n")
+    real = cl.create_claim
+
+    def meanwhile(work, record):
+        made = real(work, record)
+        os.makedirs(tmp_path / "ezra" / "work", exist_ok=True)
+        real(str(tmp_path / "ezra" / "work"), dict(record, wizard="ezra"))
+        with open(qpath, "w") as f:
+            f.write("- [ ] TASK-001 P1 IN_PROGRESS moved\n")
+        return made
+    monkeypatch.setattr(cl, "create_claim", meanwhile)
+    run = dispatch_run(path, ["allegro"])
+    assert run.out == []
+    assert claims_in(tmp_path / "allegro") == [] and claims_in(tmp_path / "ezra") == ["TASK-001"]
+    assert run.report.wizards[0].withdrawn == ["TASK-001"]

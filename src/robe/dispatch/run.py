@@ -311,7 +311,7 @@ def _dispatch_wizards(fleet, active, runs, queues: list[_QueueFile], report: Run
             log.exception("wizard %s: dispatch failed", w.name)
     # One locked write per queue file for every wizard's repairs and claims.
     for key, items in pending.items():
-        _mark(by_key[key], items, runs, by=by, out=out, err=err)
+        _mark(fleet, by_key[key], items, runs, by=by, out=out, err=err)
 
 
 @dataclass
@@ -438,7 +438,22 @@ def _write_statuses(qf: _QueueFile, changes: list[Change]):
     return set_statuses(qf.path, changes)
 
 
-def _mark(qf: _QueueFile, items: list[_Pending], runs, *, by, out, err) -> None:
+def _other_claimant(fleet, wizard, qf: _QueueFile, task_id: str) -> str | None:
+    """Another wizard whose house holds a claim on this task of this queue file, if any."""
+    for other in fleet.wizards:
+        if other.name == wizard.name:
+            continue
+        work = os.path.join(other.house, "work")
+        if not os.path.lexists(os.path.join(work, f"{task_id}.active")):
+            continue
+        rec = cl.read_claim(work, task_id)
+        qpath = rec.get("queue") if rec and isinstance(rec.get("queue"), str) else other.queue
+        if queue_key(qpath) == qf.key:
+            return other.name
+    return None
+
+
+def _mark(fleet, qf: _QueueFile, items: list[_Pending], runs, *, by, out, err) -> None:
     """Mark claims IN_PROGRESS and repair stale PENDINGs in one write; then report each."""
     changes = [Change(i.task_id, Status.IN_PROGRESS, (Status.PENDING,)) for i in items]
     try:
@@ -467,8 +482,10 @@ def _mark(qf: _QueueFile, items: list[_Pending], runs, *, by, out, err) -> None:
                                                "mark, or an editor saved a stale copy); not claimed again")
             continue
         c = item.claim
-        if o.applied or o.before is Status.IN_PROGRESS:
-            # IN_PROGRESS already (someone repaired it first): the claim is ours and stands.
+        if o.applied or (o.before is Status.IN_PROGRESS and _other_claimant(fleet, w, qf, c.id) is None):
+            # Already IN_PROGRESS with no other claim (a repair beat us to it): the claim is ours and stands.
+            # With another claim (the file's routing changed between two runs' reads), the one who
+            # marked it keeps it.
             run.claims.append(c)
             out(c.line())
             append_event(events, c.id, "PENDING", "IN_PROGRESS", by=by, attempt=c.attempt, event="dispatch",
