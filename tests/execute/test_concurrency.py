@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -101,6 +102,24 @@ def test_an_event_wakes_the_executor_long_before_the_next_scan(make_fleet):
     time.sleep(0.3)  # past the start-up scan
     drop_claim(w, "TASK-001")
     assert wait_for(lambda: outcome(w, "TASK-001") is not None, 2.0), "inotify did not wake the executor"
+    ex.request_stop()
+    t.join(10)
+    assert not t.is_alive()
+
+
+def test_several_wizards_in_one_executor(make_fleet):
+    fleet = make_fleet(ezra={"agent": {"kind": "echo"}}, bezalel={"agent": {"kind": "echo"}})
+    wizards = list(fleet.wizards)
+    ex = Executor(wizards, Options(scan_interval=60))
+    t = run_in_thread(ex)
+    assert wait_for(lambda: ex._observer is not None, 5)
+    for w in wizards:
+        drop_claim(w, "TASK-001", f"for {w.name}")
+    assert wait_for(lambda: all(outcome(w, "TASK-001") for w in wizards), 5)
+    for w in wizards:
+        assert outcome(w, "TASK-001")["wizard"] == w.name
+        body = json.loads(Path(w.executor_file).read_text())
+        assert body["pid"] == os.getpid() and body["wizards"] == ["bezalel", "ezra"]
     ex.request_stop()
     t.join(10)
     assert not t.is_alive()

@@ -113,3 +113,23 @@ def test_the_wizards_own_gateway_gets_the_key_from_the_homes_env(make_fleet):
         Executor([w], FAST).run(once=True)
     assert outcome(w, "TASK-001")["status"] == "COMPLETE"
     assert stub.headers[0]["Authorization"] == f"Bearer {key}"
+
+
+def test_a_server_that_never_answers_is_cut_at_the_wizards_timeout(make_fleet):
+    import time
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # accepts connections (the kernel does), never answers
+    try:
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/v1"
+        fleet = make_fleet(ezra={"timeout": 1, "agent": {"kind": "openai", "base_url": url, "model": "m"}})
+        w = fleet.wizard("ezra")
+        drop_claim(w, "TASK-001")
+        t = time.monotonic()
+        Executor([w], FAST).run(once=True)
+        assert time.monotonic() - t < 4
+    finally:
+        silent.close()
+    o = outcome(w, "TASK-001")
+    assert o["status"] == "FAILED" and o["error"].startswith("timed out after 1 s")
