@@ -154,3 +154,17 @@ def test_a_claim_in_another_house_blocks_the_task(tmp_path, dispatch_run):
     assert run.report.claims == []
     assert claims_in(tmp_path / "allegro") == [] and claims_in(tmp_path / "ezra") == ["TASK-001"]
     assert "IN_PROGRESS" in read(tmp_path / "WORK-QUEUE.md")
+
+
+def test_ready_tasks_skips_claimed_tasks_of_this_queue_only(tmp_path, dispatch_run):
+    # Two wizards, each with its own queue; both queues have a TASK-001.
+    path = write_fleet(tmp_path, {"ezra": {}, "allegro": {}})
+    write(tmp_path / "ezra" / "WORK-QUEUE.md", "- [ ] TASK-001 P1 PENDING ezra's first\n")
+    write(tmp_path / "allegro" / "WORK-QUEUE.md", "- [ ] TASK-001 P1 PENDING allegro's first\n"
+                                                  "- [ ] TASK-002 P1 PENDING allegro's second\n")
+    assert [(c.wizard, c.id) for c in dispatch_run(path, ["ezra"]).report.claims] == [("ezra", "TASK-001")]
+    fleet = load_fleet(path)
+    q = load(fleet.wizard("allegro").queue)
+    assert [t.id for t in ready_tasks(fleet, q, "allegro")] == ["TASK-001", "TASK-002"]
+    assert [(c.wizard, c.id) for c in dispatch_run(path).report.claims] == [("allegro", "TASK-001")]
+    assert [t.id for t in ready_tasks(fleet, load(fleet.wizard("allegro").queue), "allegro")] == ["TASK-002"]

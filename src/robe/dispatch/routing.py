@@ -104,11 +104,25 @@ def routed_tasks(fleet, queue: Queue, wizard_name: str) -> list[Task]:
     return [t for t in queue.tasks if router.route(t).wizard == wizard_name]
 
 
-def claimed_ids(fleet) -> set[str]:
-    """IDs with a claim (``work/<ID>.active``) in any wizard's house: one listing per house."""
+def claimed_ids(fleet, queue_path: str | None = None) -> set[str]:
+    """IDs with a claim (``work/<ID>.active``) in any wizard's house: one listing per house.
+
+    With ``queue_path``, only claims on tasks of that queue file (a claim names its queue; a
+    hand-made trigger belongs to its house's own queue).
+    """
+    from .claims import read_claim
+
+    key = queue_key(queue_path) if queue_path else None
     out: set[str] = set()
     for w in fleet.wizards:
-        out |= list_claims(os.path.join(w.house, "work"))
+        work = os.path.join(w.house, "work")
+        for tid in list_claims(work):
+            if key is not None:
+                rec = read_claim(work, tid)
+                qpath = rec.get("queue") if rec and isinstance(rec.get("queue"), str) else w.queue
+                if queue_key(qpath) != key:
+                    continue
+            out.add(tid)
     return out
 
 
@@ -142,10 +156,10 @@ def ready_tasks(fleet, queue: Queue, wizard_name: str, claims: Iterable[str] | N
     """What ``wizard_name`` would take next from ``queue``, in order (capacity not applied).
 
     ``claims``: IDs that already have a claim and so are not taken again; by default the
-    claims in every house of the fleet are listed.
+    claims on this queue's tasks in every house of the fleet.
     """
     wizard = fleet.wizard(wizard_name)
-    taken = claimed_ids(fleet) if claims is None else set(claims)
+    taken = claimed_ids(fleet, queue.path) if claims is None else set(claims)
     by_id = {t.id: t for t in queue.tasks}
     floor = priority_rank(wizard.dispatch_floor)
     router = Router(fleet, queue.path)
