@@ -130,7 +130,7 @@ def ensure_gateway(wizard, *, dry_run: bool, err: Callable[[str], None]) -> bool
 
     try:
         st = start_gateway(wizard)
-    except RobeError as e:
+    except (RobeError, OSError) as e:
         err(f"{wizard.name}: gateway is down and could not be started: {e}; nothing claimed for {wizard.name}")
         return False
     err(f"{wizard.name}: gateway was down; started it (pid {st.pid}), {st.detail}")
