@@ -12,6 +12,7 @@ import errno
 import fcntl
 import json
 import os
+import signal
 import socket
 import stat
 import threading
@@ -381,14 +382,7 @@ def kill_leftover_agent(heartbeat_path: str) -> int | None:
     if not isinstance(pid, int) or pid <= 1 or not isinstance(start, int) or process_start_ticks(pid) != start:
         return None
     try:
-        os.killpg(pid, 9)
+        os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         return None
     return pid
-
-
-def remove_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
