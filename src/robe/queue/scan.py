@@ -14,6 +14,7 @@ that begin with a task ID into tasks; ``_validate`` then checks IDs and dependen
 from __future__ import annotations
 
 import bisect
+import gc
 import re
 
 from .model import (
@@ -64,6 +65,7 @@ def _html():
 # First characters that may start a block other than paragraph text ("|" too: a table).
 _BLOCK_CHARS = frozenset("#>`~<*-_+=|0123456789")
 _ID_AT_START = re.compile(rf"({ID_PATTERN})(?=$|[\s:\u2014\u2013-])")
+_FULL_ID_RE = re.compile(rf"{ID_PATTERN}\Z")
 _LOOSE_ID = re.compile(r"([A-Za-z][A-Za-z0-9]*[-_][A-Za-z0-9_-]*[0-9][A-Za-z0-9_-]*)")
 _SEPARATOR_RE = re.compile(r"[ \t]*(?:[:\u2014\u2013]|-(?=[ \t]|$))?[ \t]*")
 _PRIORITY_HEADING_RE = re.compile(r"(P[0-3])(?=$|[\s:\u2014\u2013-])", re.I)
@@ -103,11 +105,11 @@ class _Table:
     """A table: header line, normalised and raw column names, row lines, whether its rows are
     ``| ... |``, and the line of a row with the wrong number of cells (then it is no table)."""
 
-    __slots__ = ("head", "columns", "raw_columns", "rows", "pipe", "bad")
+    __slots__ = ("head", "columns", "raw_columns", "rows", "pipe", "bad", "spans")
 
-    def __init__(self, head, columns, raw_columns, rows, pipe, bad):
+    def __init__(self, head, columns, raw_columns, rows, pipe, bad, spans):
         self.head, self.columns, self.raw_columns, self.rows = head, columns, raw_columns, rows
-        self.pipe, self.bad = pipe, bad
+        self.pipe, self.bad, self.spans = pipe, bad, dict(zip(rows, spans))
 
 
 def _indent(s: str) -> tuple[int, int]:
@@ -164,9 +166,9 @@ _ALIGN_RE = re.compile(r" *:?-+:? *$")
 def _table_at(lines: list[str], i: int):
     """The table whose header is line ``i``, read as mistune's table plugin reads it.
 
-    None when there is none; else (end, pipe, bad): ``end`` is the line after its last row,
-    ``pipe`` whether rows are ``| ... |``, and ``bad`` the 0-based line of a row whose cell
-    count differs from the header's, or None. (mistune renders such a pipe table as a
+    None when there is none; else (end, pipe, bad, spans): ``end`` is the line after its last
+    row, ``pipe`` whether rows are ``| ... |``, ``bad`` the 0-based line of a row whose cell
+    count differs from the header's (or None), and ``spans`` each row's cell spans. (mistune renders such a pipe table as a
     paragraph; robe reads no tasks from it and says so.)
     """
     if i + 1 >= len(lines):
@@ -181,8 +183,9 @@ def _table_at(lines: list[str], i: int):
         aligns = row_cells(delim, pipe)
         if len(cells) != len(aligns) or not all(
                 _ALIGN_RE.match(delim[a:b].strip()) or not delim[a:b].strip() for a, b in aligns):
-            return (_pipe_paragraph(lines, i + 2), pipe, i + 1) if pipe else None
+            return (_pipe_paragraph(lines, i + 2), pipe, i + 1, []) if pipe else None
         j = i + 2
+        spans = []
         while j < len(lines):
             line = lines[j]
             if pipe:
@@ -190,10 +193,12 @@ def _table_at(lines: list[str], i: int):
                     break
             elif "|" not in line or not line.strip(" \t"):
                 break
-            if len(row_cells(line, pipe)) != len(cells):
-                return (_pipe_paragraph(lines, j + 1), pipe, j) if pipe else None
+            row = row_cells(line, pipe)
+            if len(row) != len(cells):
+                return (_pipe_paragraph(lines, j + 1), pipe, j, []) if pipe else None
+            spans.append(row)
             j += 1
-        return j, pipe, None
+        return j, pipe, None, spans
     return None
 
 
@@ -419,9 +424,10 @@ def _blocks(lines: list[str]):
         if "|" in t and not stack:  # mistune reads no tables inside list items
             found = _table_at(lines, i)
             if found is not None:
-                end, pipe, bad = found
+                end, pipe, bad, spans = found
                 cells = [s[a:b].strip() for a, b in row_cells(s, pipe)]
-                table = _Table(i, [c.strip("*_` ").lower() for c in cells], cells, list(range(i + 2, end)), pipe, bad)
+                table = _Table(i, [c.strip("*_` ").lower() for c in cells], cells, list(range(i + 2, end)), pipe, bad,
+                               spans)
                 tables.append(table)
                 kind = TABLE_ROW if bad is None else PARA
                 kinds[i:end] = [kind] * (end - i)
@@ -503,7 +509,7 @@ def _field_match(content: str):
     return m
 
 
-def _field_block(lines, offsets, kinds, start, stop, indent_limit):
+def _field_block(lines, offsets, kinds, start, stop, indent_limit, item_starts):
     """Leading ``Key: Value`` lines from ``start`` (0-based) up to ``stop`` (exclusive).
 
     Either list items (``- Key: Value``) or plain lines of one paragraph. A block counts only
@@ -520,16 +526,14 @@ def _field_block(lines, offsets, kinds, start, stop, indent_limit):
     k = j
     while k < stop:
         s = lines[k]
-        col, pos = _indent(s)
-        if pos == len(s):
-            break
         if first_kind == ITEM:
-            if kinds[k] != ITEM or col >= indent_limit:
+            item = item_starts.get(k)
+            if item is None or item.indent >= indent_limit:
                 break
-            m = _ITEM_RE.match(s[pos:])
-            cstart = pos + m.end()
+            cstart = item.content_start
         else:
-            if kinds[k] != PARA or col >= indent_limit + 4:
+            col, pos = _indent(s)
+            if pos == len(s) or kinds[k] != PARA or col >= indent_limit + 4:
                 break
             cstart = pos
         fm = _field_match(s[cstart:])
@@ -626,7 +630,7 @@ def _inline_words(content: str, pos: int):
         pos = end
 
 
-def _list_task(draft_args, lines, offsets, kinds, item: _Item, path, newline):
+def _list_task(draft_args, lines, offsets, kinds, item: _Item, path, newline, item_starts):
     s = lines[item.line]
     base = offsets[item.line]
     content = s[item.content_start:]
@@ -665,7 +669,8 @@ def _list_task(draft_args, lines, offsets, kinds, item: _Item, path, newline):
     if checkbox:
         draft.checkbox_span = checkbox[:2]
     # Body: the item's other lines, de-indented; leading Key: Value lines are fields.
-    fields, after = _field_block(lines, offsets, kinds, item.line + 1, item.last + 1, item.content_col + 4)
+    fields, after = _field_block(lines, offsets, kinds, item.line + 1, item.last + 1, item.content_col + 4,
+                                 item_starts)
     if fields and kinds[fields[0].line] == ITEM:
         ok = all(_indent(lines[f.line])[0] >= item.content_col for f in fields)
         if not ok:
@@ -691,13 +696,13 @@ def _list_task(draft_args, lines, offsets, kinds, item: _Item, path, newline):
     return draft
 
 
-def _section_task(draft_args, lines, offsets, kinds, h: _Heading, end: int, path, newline):
+def _section_task(draft_args, lines, offsets, kinds, h: _Heading, end: int, path, newline, item_starts):
     m = _ID_AT_START.match(h.text)
     if not m:
         return None
     title = _SEPARATOR_RE.sub("", h.text[m.end():], count=1).strip()
     draft = _Draft(m.group(1), title, h.start + 1, end + 1, "section", *draft_args)
-    fields, after = _field_block(lines, offsets, kinds, h.end + 1, end + 1, 4)
+    fields, after = _field_block(lines, offsets, kinds, h.end + 1, end + 1, 4, item_starts)
     _apply_fields(draft, fields, path, newline)
     if draft.status_span is None and draft.insert_at is None:
         if fields:
@@ -739,13 +744,14 @@ def _table_tasks(table: _Table, rows, lines, offsets, context, path, problems):
                                 f"give every row {len(cols)} cells (write a | inside a cell as \\|)", code="table"))
         return []
     drafts = []
+    extra = [k for k in range(len(cols)) if k not in (ci, cs, ct)]
     for r in rows:
         s = lines[r]
-        spans = row_cells(s, table.pipe)
+        spans = table.spans[r]
         cells = [s[a:b] for a, b in spans]
         raw_id = cells[ci].strip().strip("`*") if ci < len(cells) else ""
         section, heading_priority = context(r)
-        if not re.fullmatch(ID_PATTERN, raw_id):
+        if not _FULL_ID_RE.match(raw_id):
             if raw_id or any(c.strip() for c in cells):
                 problems.append(Problem(path, r + 1, f"table row has an invalid task ID '{raw_id}'",
                                         "IDs are upper-case letters, a dash and a number, such as TASK-001",
@@ -772,9 +778,8 @@ def _table_tasks(table: _Table, rows, lines, offsets, context, path, problems):
         if ct is not None and ct < len(cells):
             draft.title = cells[ct].strip().replace("\\|", "|")
         fields = []
-        for k, name in enumerate(table.raw_columns):
-            if k in (ci, cs, ct) or k >= len(cells):
-                continue
+        for k in extra:
+            name = table.raw_columns[k]
             v = cells[k].strip()
             if k == cp:
                 if v:
@@ -786,7 +791,8 @@ def _table_tasks(table: _Table, rows, lines, offsets, context, path, problems):
                     draft.priority = p
                 continue
             fields.append(_Field(name.strip("*_` "), v.replace("\\|", "|"), offsets[r] + spans[k][0], r))
-        _apply_fields(draft, fields, path, "\n")
+        if fields:
+            _apply_fields(draft, fields, path, "\n")
         drafts.append(draft)
     return drafts
 
@@ -799,6 +805,18 @@ def parse(text: str, path: str = "WORK-QUEUE.md", *, default_priority: str = DEF
     depend on, judged exactly as in a full parse; it is marked ``partial``. Edits that touch
     a few tasks use it: on a 10,000-task file it skips most of the work.
     """
+    # A parse makes tens of thousands of small objects and no reference cycles: the cyclic
+    # garbage collector's passes over them cost ~20% of a large parse and find nothing.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _parse(text, path, default_priority, known_assignees, only)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _parse(text, path, default_priority, known_assignees, only) -> Queue:
     lines, offsets = split_lines(text)
     crlf = text.count("\r\n")
     newline = "\r\n" if crlf and crlf * 2 >= text.count("\n") else "\n"
@@ -835,6 +853,8 @@ def parse(text: str, path: str = "WORK-QUEUE.md", *, default_priority: str = DEF
             return None, None
         return contexts[k]
 
+    item_starts = {it.line: it for it in items}
+
     def build(wanted: set | None) -> list[_Draft]:
         def hit(text: str) -> bool:
             return wanted is None or any(w in text for w in wanted)
@@ -845,7 +865,7 @@ def parse(text: str, path: str = "WORK-QUEUE.md", *, default_priority: str = DEF
                 continue
             parent = parents[idx]
             sec, pr = contexts[parent] if parent is not None else (None, None)
-            d = _section_task((sec, pr), lines, offsets, kinds, h, ends[idx], path, newline)
+            d = _section_task((sec, pr), lines, offsets, kinds, h, ends[idx], path, newline, item_starts)
             if d is None:
                 lm = _LOOSE_ID.match(h.text)
                 if lm and h.text[lm.end():lm.end() + 1] == ":" and not _PRIORITY_HEADING_RE.match(h.text):
@@ -855,7 +875,7 @@ def parse(text: str, path: str = "WORK-QUEUE.md", *, default_priority: str = DEF
         for item in items:
             if kinds[item.line] != ITEM or not hit(lines[item.line]):
                 continue
-            d = _list_task(context(item.line), lines, offsets, kinds, item, path, newline)
+            d = _list_task(context(item.line), lines, offsets, kinds, item, path, newline, item_starts)
             if d is None:
                 content = lines[item.line][item.content_start:]
                 cb = _CHECKBOX_RE.match(content)
@@ -935,7 +955,7 @@ def _validate(drafts, problems, text, path, newline, default_priority, known_ass
             bad.add(id(d))
     # Dependency cycles among tasks that are otherwise fine.
     graph = {d.id: d.depends for d in drafts if id(d) not in bad}
-    for cycle in _cycles(graph):
+    for cycle in (_cycles(graph) if any(graph.values()) else ()):
         for tid in cycle:
             d = by_id[tid][0]
             loop = " -> ".join(cycle[cycle.index(tid):] + cycle[:cycle.index(tid)] + [tid])
