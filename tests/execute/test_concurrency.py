@@ -123,3 +123,19 @@ def test_several_wizards_in_one_executor(make_fleet):
     ex.request_stop()
     t.join(10)
     assert not t.is_alive()
+
+
+def test_robe_status_sees_the_body_while_the_executor_runs(make_fleet):
+    from robe.fleet.status import executor_liveness
+
+    fleet = make_fleet(ezra={"agent": {"kind": "echo"}})
+    w = fleet.wizard("ezra")
+    assert not executor_liveness(w).alive
+    ex = Executor([w], Options(scan_interval=60, heartbeat_interval=0.2))
+    t = run_in_thread(ex)
+    assert wait_for(lambda: executor_liveness(w).alive, 5)
+    first = json.loads(Path(w.executor_file).read_text())["heartbeat_at"]
+    assert wait_for(lambda: json.loads(Path(w.executor_file).read_text())["heartbeat_at"] != first, 3)
+    ex.request_stop()
+    t.join(10)
+    assert not executor_liveness(w).alive

@@ -13,7 +13,6 @@ import fcntl
 import json
 import os
 import signal
-import socket
 import stat
 import threading
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ CLAIM_SUFFIX = ".active"
 DEFAULT_OUTPUT_CAP = 1024 * 1024
 #: a claim file larger than this is not one the dispatcher wrote
 MAX_CLAIM_BYTES = 4 * 1024 * 1024
-HOST = socket.gethostname()
+HOST = os.uname().nodename  # as robe.fleet.status and robe.dispatch compare it
 
 
 class ClaimError(RobeError):
