@@ -15,21 +15,19 @@ twice.
 from __future__ import annotations
 
 import fcntl
-import logging
 import os
-from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from ..queue import Change, QueueError, Status, Task, parse, priority_rank, read_text, set_statuses
 from ..queue.events import append_event, events_path, stamp
 from . import claims as cl
 from .routing import NOBODY, UNKNOWN, Router, is_ready, queue_key
 
-log = logging.getLogger(__name__)
+# Records are NamedTuples and plain classes, not dataclasses: defining five dataclasses cost
+# ~3 ms of every openclaw-work start-up, and `logging` another ~4 ms (imported only on error).
 
 
-@dataclass
-class Claimed:
+class Claimed(NamedTuple):
     wizard: str
     id: str
     priority: str
@@ -47,17 +45,18 @@ class Claimed:
                 "title": self.title, "queue": self.queue, "rerun": self.rerun}
 
 
-@dataclass
 class WizardRun:
-    name: str
-    #: "ok", "busy", "gateway-failed" or "error"
-    state: str = "ok"
-    claims: list = field(default_factory=list)
-    repaired: list = field(default_factory=list)
-    withdrawn: list = field(default_factory=list)
-    live: int = 0
-    max_active: int = 1
-    detail: str = ""
+    """What one wizard's part of a run did. ``state``: "ok", "busy", "gateway-failed" or "error"."""
+
+    def __init__(self, name: str, max_active: int = 1):
+        self.name = name
+        self.state = "ok"
+        self.claims: list[Claimed] = []
+        self.repaired: list[str] = []
+        self.withdrawn: list[str] = []
+        self.live = 0
+        self.max_active = max_active
+        self.detail = ""
 
     def to_dict(self) -> dict:
         return {"wizard": self.name, "state": self.state, "claims": [c.to_dict() for c in self.claims],
@@ -65,15 +64,17 @@ class WizardRun:
                 "max_active": self.max_active, "detail": self.detail}
 
 
-@dataclass
 class RunReport:
-    dry_run: bool = False
-    wizards: list = field(default_factory=list)
-    #: PENDING tasks naming a wizard that does not exist: never claimed, reported every run
-    skipped: list = field(default_factory=list)
-    #: PENDING tasks no rule sends anywhere
-    unrouted: list = field(default_factory=list)
-    errors: list = field(default_factory=list)
+    """What a run did: per wizard, plus the tasks it could not route and the queue errors."""
+
+    def __init__(self, dry_run: bool = False):
+        self.dry_run = dry_run
+        self.wizards: list[WizardRun] = []
+        #: PENDING tasks naming a wizard that does not exist: never claimed, reported every run
+        self.skipped: list[dict] = []
+        #: PENDING tasks no rule sends anywhere
+        self.unrouted: list[dict] = []
+        self.errors: list[str] = []
 
     @property
     def exit_code(self) -> int:
@@ -140,14 +141,14 @@ def ensure_gateway(wizard, *, dry_run: bool, err: Callable[[str], None]) -> bool
 # --- the run -------------------------------------------------------------------------------
 
 
-@dataclass
 class _QueueFile:
-    key: str
-    path: str
-    index: int
-    readers: list
-    queue: object = None
-    by_id: dict = field(default_factory=dict)
+    """One queue file of the fleet: who reads it and, once read, its parse."""
+
+    def __init__(self, key: str, path: str, index: int):
+        self.key, self.path, self.index = key, path, index
+        self.readers: list[str] = []
+        self.queue = None
+        self.by_id: dict = {}
 
 
 def _relevant(qf: _QueueFile, names: set, targets: set, text: str) -> bool:
@@ -207,7 +208,7 @@ def _read_queues(fleet, active, report: RunReport, err) -> list[_QueueFile]:
     for w in fleet.wizards:
         key = queue_key(w.queue)
         if key not in files:
-            files[key] = _QueueFile(key, w.queue, len(files), [])
+            files[key] = _QueueFile(key, w.queue, len(files))
         files[key].readers.append(w.name)
     names = {w.name for w in active}
     targets = {r.wizard for r in fleet.routes} | ({fleet.default_wizard} if fleet.default_wizard else set())
@@ -308,14 +309,15 @@ def _dispatch_wizards(fleet, active, runs, queues: list[_QueueFile], report: Run
             run.state = "error"
             run.detail = str(e)
             err(f"{w.name}: {e}")
-            log.exception("wizard %s: dispatch failed", w.name)
+            import logging
+
+            logging.getLogger(__name__).exception("wizard %s: dispatch failed", w.name)
     # One locked write per queue file for every wizard's repairs and claims.
     for key, items in pending.items():
         _mark(fleet, by_key[key], items, runs, by=by, out=out, err=err)
 
 
-@dataclass
-class _Pending:
+class _Pending(NamedTuple):
     """A status change a wizard needs in a queue file: a repair, or a fresh claim to mark."""
 
     kind: str  # "repair" or "claim"
