@@ -132,3 +132,10 @@ def test_openclaw_work_console_script_as_a_real_process(tmp_path):
     p = subprocess.run([bin_path("openclaw-work"), "--fleet", str(tmp_path / "nope.yaml")], capture_output=True,
                        text=True, env=_env(), timeout=60)
     assert p.returncode == 1 and p.stderr.startswith("Error: ") and "does not exist" in p.stderr
+
+
+def test_a_wizard_named_twice_is_dispatched_once(tmp_path):
+    path = setup(tmp_path)
+    r = invoke("--fleet", path, "--wizard", "allegro", "--wizard", "allegro", "--max", "1")
+    assert (r.exit_code, r.stdout) == (0, "allegro: dispatched TASK-002 (P0) attempt 1\n")
+    assert "busy" not in r.stderr

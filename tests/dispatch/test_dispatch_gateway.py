@@ -7,7 +7,7 @@ import socket
 import sys
 
 from click.testing import CliRunner
-from dispatch_helpers import claims_in, read, write, write_fleet
+from dispatch_helpers import claims_in, events, read, write, write_fleet
 
 from robe.cli import cli
 from robe.fleet.config import load_fleet
@@ -52,6 +52,8 @@ def test_a_down_gateway_is_started_then_tasks_are_claimed(tmp_path):
         assert r.stdout == "allegro: dispatched TASK-001 (P0) attempt 1\n"
         assert "allegro: gateway was down; started it (pid " in r.stderr
         assert gateway_status(w).state == "up"
+        (ev, _) = events(tmp_path / "allegro")
+        assert (ev["event"], ev["ok"], ev["wizard"]) == ("gateway", True, "allegro")
         # Healthy now: a second run does not start another.
         r = invoke("--fleet", path)
         assert "started it" not in r.stderr
@@ -67,6 +69,7 @@ def test_a_gateway_that_cannot_come_up_means_nothing_claimed_and_exit_1(tmp_path
                                "with code 3 before it was healthy;")
     assert r.stderr.rstrip().endswith("; nothing claimed for allegro")
     assert claims_in(tmp_path / "allegro") == []
+    assert [(e["event"], e["ok"]) for e in events(tmp_path / "allegro")] == [("gateway", False)]
     assert "PENDING" in read(tmp_path / "allegro" / "WORK-QUEUE.md")
     r = invoke("--fleet", path, "--no-gateway")
     assert (r.exit_code, r.stdout) == (0, "allegro: dispatched TASK-001 (P0) attempt 1\n")

@@ -114,7 +114,7 @@ def try_lock(wizard) -> int | None:
     return fd
 
 
-def ensure_gateway(wizard, *, dry_run: bool, err: Callable[[str], None]) -> bool:
+def ensure_gateway(wizard, *, dry_run: bool, err: Callable[[str], None], by: str = "dispatcher") -> bool:
     """True when the wizard has no gateway or its gateway is healthy (started if need be)."""
     if wizard.gateway is None:
         return True
@@ -129,12 +129,17 @@ def ensure_gateway(wizard, *, dry_run: bool, err: Callable[[str], None]) -> bool
     from ..errors import RobeError
     from ..fleet.gateway import start_gateway
 
+    events = os.path.join(wizard.house, "logs", "events.jsonl")
     try:
         st = start_gateway(wizard)
     except (RobeError, OSError) as e:
         err(f"{wizard.name}: gateway is down and could not be started: {e}; nothing claimed for {wizard.name}")
+        append_event(events, None, None, None, by=by, event="gateway", wizard=wizard.name, ok=False,
+                     detail=f"gateway down ({seen}) and could not be started: {e}")
         return False
     err(f"{wizard.name}: gateway was down; started it (pid {st.pid}), {st.detail}")
+    append_event(events, None, None, None, by=by, event="gateway", wizard=wizard.name, ok=True, pid=st.pid,
+                 detail=f"gateway was down ({seen}); started it")
     return True
 
 
@@ -166,7 +171,7 @@ def dispatch(fleet, wizards=None, *, max_claims: int | None = None, dry_run: boo
     ``out`` gets one line per claim, ``err`` the diagnostics. Returns what happened.
     """
     report = RunReport(dry_run=dry_run)
-    selected = [fleet.wizard(n) for n in wizards] if wizards else list(fleet.wizards)
+    selected = [fleet.wizard(n) for n in dict.fromkeys(wizards)] if wizards else list(fleet.wizards)
     if not selected:
         err(f"{fleet.path}: the fleet has no wizards; add one with 'robe wizard create NAME'")
         return report
@@ -180,14 +185,20 @@ def dispatch(fleet, wizards=None, *, max_claims: int | None = None, dry_run: boo
             report.wizards.append(run)
             runs[w.name] = run
             if not dry_run:
-                fd = try_lock(w)
+                try:
+                    fd = try_lock(w)
+                except OSError as e:
+                    run.state = "error"
+                    run.detail = f"cannot take {lock_path(w)}: {e.strerror or e}"
+                    err(f"{w.name}: cannot take {lock_path(w)}: {e.strerror or e}; check the house's permissions")
+                    continue
                 if fd is None:
                     run.state = "busy"
                     run.detail = f"another dispatch run holds {lock_path(w)}"
                     err(f"{w.name}: busy (another dispatch run holds {lock_path(w)}); left alone")
                     continue
                 fds.append(fd)
-            if gateway and not ensure_gateway(w, dry_run=dry_run, err=err):
+            if gateway and not ensure_gateway(w, dry_run=dry_run, err=err, by=by):
                 run.state = "gateway-failed"
                 run.detail = "gateway down and could not be started"
                 continue
