@@ -39,18 +39,39 @@ def _left_out_note(q) -> None:
 @file_option
 @click.option("--status", "statuses", multiple=True, type=STATUS_CHOICE, help="Only tasks with this status (repeatable).")
 @click.option("--priority", "priorities", multiple=True, type=PRIORITY_CHOICE, help="Only tasks with this priority (repeatable).")
-@click.option("--assignee", help="Only tasks assigned to this wizard.")
+@click.option("--assignee", help="Only tasks whose Assignee field names this wizard.")
+@click.option("--wizard", "wizard_name", metavar="W",
+              help="Only tasks that route to wizard W (Assignee, routes, default); reads W's queue unless -f is given.")
+@click.option("--ready", is_flag=True, help="With --wizard: what W would take next, in the order it would take it.")
+@click.option("--fleet", "fleet_path", metavar="PATH", help="The fleet.yaml for --wizard (or ROBE_FLEET, or the nearest one).")
 @json_option
-def list_(path, statuses, priorities, assignee, as_json):
+@click.pass_context
+def list_(ctx, path, statuses, priorities, assignee, wizard_name, ready, fleet_path, as_json):
     """List the tasks of a queue, in file order.
 
     Tasks with errors are left out (a note on stderr says how many); an empty file is an
-    empty queue.
+    empty queue. With --wizard, routing is the dispatcher's: the same tasks it would
+    consider for that wizard; --ready shows the order it would claim them in.
     """
+    if ready and not wizard_name:
+        raise click.UsageError("--ready needs --wizard: it shows what one wizard would take next")
+    fleet = None
+    if wizard_name:
+        from ..fleet import load_fleet
+
+        fleet = load_fleet(fleet_path)
+        wizard = fleet.wizard(wizard_name)
+        if ctx.get_parameter_source("path") is click.core.ParameterSource.DEFAULT:
+            path = wizard.queue
     q = _load(path)
+    tasks = list(q.tasks)
+    if fleet is not None:
+        from ..dispatch.routing import ready_tasks, routed_tasks
+
+        tasks = ready_tasks(fleet, q, wizard_name) if ready else routed_tasks(fleet, q, wizard_name)
     want_s = {s.upper() for s in statuses}
     want_p = {p.upper() for p in priorities}
-    tasks = [t for t in q.tasks
+    tasks = [t for t in tasks
              if (not want_s or t.status.value in want_s) and (not want_p or t.priority in want_p)
              and (assignee is None or t.assignee == assignee.lower())]
     if as_json:
@@ -64,6 +85,8 @@ def list_(path, statuses, priorities, assignee, as_json):
         click.echo(text)
     elif not q.tasks:
         click.echo(f"{path}: no tasks", err=True)
+    elif ready:
+        click.echo(f"{wizard_name}: nothing ready in {path}", err=True)
     _left_out_note(q)
 
 
