@@ -89,3 +89,21 @@ def test_partial_parse_judges_a_task_as_the_full_parse_does(text, data):
     assert (part.get(task.id) is None) == (full.get(task.id) is None)
     if full.get(task.id) is not None:
         assert part.get(task.id) == full.get(task.id)
+
+
+def _mistune_headings(text):
+    from robe.queue.crosscheck import _inline_text, _markdown
+
+    return [(t["attrs"]["level"], _inline_text(t["children"]).strip())
+            for t in _markdown()(text.lstrip("\ufeff")) if t["type"] == "heading"]
+
+
+@SETTINGS
+@given(document(tight=True))
+def test_scanner_agrees_with_mistune_on_every_heading(text):
+    from robe.queue.scan import _blocks, split_lines
+
+    lines, _ = split_lines(text)
+    _, _, headings, _ = _blocks(lines)
+    ours = [(h.level, h.text) for h in headings if h.top]
+    assert ours == _mistune_headings(text)
