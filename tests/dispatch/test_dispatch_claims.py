@@ -6,7 +6,7 @@ import json
 import os
 import stat
 
-from dispatch_helpers import claims_in, events, read, write, write_fleet
+from .dispatch_helpers import claims_in, events, read, write, write_fleet
 
 from robe.dispatch import claims as cl
 from robe.queue import load

@@ -8,7 +8,7 @@ import os
 import subprocess
 
 from click.testing import CliRunner
-from dispatch_helpers import bin_path, claims_in, read, write, write_fleet
+from .dispatch_helpers import bin_path, claims_in, read, write, write_fleet
 
 from robe.cli import cli
 from robe.cli.dispatch import dispatch

@@ -7,7 +7,7 @@ import socket
 import sys
 
 from click.testing import CliRunner
-from dispatch_helpers import claims_in, events, read, write, write_fleet
+from .dispatch_helpers import claims_in, events, read, write, write_fleet
 
 from robe.cli import cli
 from robe.fleet.config import load_fleet

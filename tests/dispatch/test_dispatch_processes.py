@@ -11,7 +11,7 @@ import threading
 import time
 
 import pytest
-from dispatch_helpers import bin_path, events, read, write, write_fleet
+from .dispatch_helpers import bin_path, events, read, write, write_fleet
 
 from robe.dispatch import route_task
 from robe.fleet.config import load_fleet

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-from dispatch_helpers import claims_in, events, read, write, write_fleet
+from .dispatch_helpers import claims_in, events, read, write, write_fleet
 
 from robe.dispatch import route_task, routed_tasks
 from robe.fleet.config import load_fleet

@@ -7,7 +7,7 @@ import os
 import re
 
 import pytest
-from dispatch_helpers import claims_in, read, write, write_fleet
+from .dispatch_helpers import claims_in, read, write, write_fleet
 
 from robe.dispatch import claims as cl
 

@@ -6,7 +6,7 @@ import json
 import os
 import time
 
-from dispatch_helpers import claims_in, read, write, write_fleet
+from .dispatch_helpers import claims_in, read, write, write_fleet
 
 from robe.dispatch import ready_tasks
 from robe.fleet.config import load_fleet
