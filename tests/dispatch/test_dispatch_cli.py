@@ -139,3 +139,20 @@ def test_a_wizard_named_twice_is_dispatched_once(tmp_path):
     r = invoke("--fleet", path, "--wizard", "allegro", "--wizard", "allegro", "--max", "1")
     assert (r.exit_code, r.stdout) == (0, "allegro: dispatched TASK-002 (P0) attempt 1\n")
     assert "busy" not in r.stderr
+
+
+def test_quiet_leaves_out_routine_notes_but_not_problems(tmp_path):
+    path = setup(tmp_path)
+    assert invoke("--fleet", path).exit_code == 0
+    r = invoke("--fleet", path, "--quiet")
+    assert (r.exit_code, r.stdout) == (0, "")
+    assert "nothing ready" not in r.stderr
+    assert "TASK-003 is assigned to 'merlin'" in r.stderr
+    os.makedirs(tmp_path / "allegro" / "logs", exist_ok=True)
+    fd = os.open(str(tmp_path / "allegro" / "logs" / "dispatch.lock"), os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        r = invoke("--fleet", path, "-q")
+        assert (r.exit_code, r.stdout, r.stderr) == (0, "", "")
+    finally:
+        os.close(fd)

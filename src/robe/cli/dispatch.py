@@ -15,8 +15,10 @@ from .common import echo_json, json_option
 @click.option("--max", "max_claims", type=click.IntRange(min=0), metavar="N", help="Claim at most N tasks per wizard.")
 @click.option("--dry-run", is_flag=True, help="Show what would be claimed; write nothing.")
 @click.option("--no-gateway", is_flag=True, help="Do not check or start the wizards' gateways.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="Leave out routine notes (busy, at capacity, nothing ready), e.g. for cron mail.")
 @json_option
-def dispatch(fleet_path, wizards, max_claims, dry_run, no_gateway, as_json):
+def dispatch(fleet_path, wizards, max_claims, dry_run, no_gateway, quiet, as_json):
     """Claim the next ready tasks of each wizard (the seed's openclaw-work).
 
     For each wizard: check its gateway (start it if down), then claim the next PENDING tasks
@@ -36,7 +38,8 @@ def dispatch(fleet_path, wizards, max_claims, dry_run, no_gateway, as_json):
     try:
         fleet = load_fleet(fleet_path)
         report = run(fleet, list(wizards) or None, max_claims=max_claims, dry_run=dry_run, gateway=not no_gateway,
-                     out=(lambda line: None) if as_json else click.echo, err=err)
+                     out=(lambda line: None) if as_json else click.echo, err=err,
+                     note=(lambda line: None) if quiet else err)
     except (RobeError, QueueError) as e:
         raise click.ClickException(str(e)) from None
     except OSError as e:

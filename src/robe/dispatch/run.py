@@ -165,11 +165,14 @@ def _relevant(qf: _QueueFile, names: set, targets: set, text: str) -> bool:
 
 
 def dispatch(fleet, wizards=None, *, max_claims: int | None = None, dry_run: bool = False, gateway: bool = True,
-             out: Callable[[str], None] = _quiet, err: Callable[[str], None] = _quiet) -> RunReport:
+             out: Callable[[str], None] = _quiet, err: Callable[[str], None] = _quiet,
+             note: Callable[[str], None] | None = None) -> RunReport:
     """Run the dispatcher for ``wizards`` (names; all of the fleet when None).
 
-    ``out`` gets one line per claim, ``err`` the diagnostics. Returns what happened.
+    ``out`` gets one line per claim, ``err`` the diagnostics, ``note`` (default: ``err``) the
+    routine ones: busy, at capacity, nothing ready. Returns what happened.
     """
+    note = err if note is None else note
     report = RunReport(dry_run=dry_run)
     selected = [fleet.wizard(n) for n in dict.fromkeys(wizards)] if wizards else list(fleet.wizards)
     if not selected:
@@ -195,7 +198,7 @@ def dispatch(fleet, wizards=None, *, max_claims: int | None = None, dry_run: boo
                 if fd is None:
                     run.state = "busy"
                     run.detail = f"another dispatch run holds {lock_path(w)}"
-                    err(f"{w.name}: busy (another dispatch run holds {lock_path(w)}); left alone")
+                    note(f"{w.name}: busy (another dispatch run holds {lock_path(w)}); left alone")
                     continue
                 fds.append(fd)
             if gateway and not ensure_gateway(w, dry_run=dry_run, err=err, by=by):
@@ -205,16 +208,16 @@ def dispatch(fleet, wizards=None, *, max_claims: int | None = None, dry_run: boo
             active.append(w)
         if not active:
             return report
-        queues = _read_queues(fleet, active, report, err)
+        queues = _read_queues(fleet, active, report, err, note)
         _dispatch_wizards(fleet, active, runs, queues, report, by=by, max_claims=max_claims, dry_run=dry_run,
-                          out=out, err=err)
+                          out=out, err=err, note=note)
         return report
     finally:
         for fd in fds:
             os.close(fd)
 
 
-def _read_queues(fleet, active, report: RunReport, err) -> list[_QueueFile]:
+def _read_queues(fleet, active, report: RunReport, err, note) -> list[_QueueFile]:
     files: dict[str, _QueueFile] = {}
     for w in fleet.wizards:
         key = queue_key(w.queue)
@@ -228,7 +231,7 @@ def _read_queues(fleet, active, report: RunReport, err) -> list[_QueueFile]:
         mine = [n for n in qf.readers if n in names]
         if not os.path.exists(qf.path):
             if mine:
-                err(f"{', '.join(mine)}: no queue at {qf.path}; nothing to dispatch from it")
+                note(f"{', '.join(mine)}: no queue at {qf.path}; nothing to dispatch from it")
             continue
         try:
             text = read_text(qf.path)
@@ -279,7 +282,7 @@ def _listdir(path: str) -> list[str]:
 
 
 def _dispatch_wizards(fleet, active, runs, queues: list[_QueueFile], report: RunReport, *, by, max_claims,
-                      dry_run, out, err) -> None:
+                      dry_run, out, err, note) -> None:
     names = {w.name for w in active}
     # Per wizard, one list per priority, each in (queue file, position) order: no sort needed.
     per_wizard: dict[str, list[list[tuple[Task, _QueueFile]]]] = {n: [[], [], [], []] for n in names}
@@ -314,7 +317,7 @@ def _dispatch_wizards(fleet, active, runs, queues: list[_QueueFile], report: Run
         run = runs[w.name]
         try:
             for item in _one_wizard(w, run, per_wizard[w.name], listings[w.name], records[w.name], held, by_key,
-                                    by=by, max_claims=max_claims, dry_run=dry_run, out=out, err=err):
+                                    by=by, max_claims=max_claims, dry_run=dry_run, out=out, err=err, note=note):
                 pending.setdefault(item.qf.key, []).append(item)
         except (QueueError, OSError, cl.UnsafePath) as e:
             run.state = "error"
@@ -340,7 +343,7 @@ class _Pending(NamedTuple):
 
 
 def _one_wizard(w, run: WizardRun, candidates, work_names, records, held, by_key, *, by, max_claims, dry_run,
-                out, err) -> list[_Pending]:
+                out, err, note) -> list[_Pending]:
     """Decide the wizard's repairs and claims, and make the claim files; the markdown comes after."""
     work, completed, logs = (os.path.join(w.house, d) for d in ("work", "completed", "logs"))
     events = os.path.join(logs, "events.jsonl")
@@ -379,10 +382,10 @@ def _one_wizard(w, run: WizardRun, candidates, work_names, records, held, by_key
     if room <= 0:
         waiting = sum(1 for _ in ready())
         if waiting:
-            err(f"{w.name}: at capacity ({run.live} live claim{'s' if run.live != 1 else ''}, max_active "
+            note(f"{w.name}: at capacity ({run.live} live claim{'s' if run.live != 1 else ''}, max_active "
                 f"{w.max_active}); {waiting} ready task{'s' if waiting != 1 else ''} wait")
         else:
-            err(f"{w.name}: nothing ready to dispatch")
+            note(f"{w.name}: nothing ready to dispatch")
         return todo
 
     attempts = None
@@ -415,7 +418,7 @@ def _one_wizard(w, run: WizardRun, candidates, work_names, records, held, by_key
         todo.append(_Pending("claim", w, qf, t.id, claim=c))
         room -= 1
     if attempts is None:
-        err(f"{w.name}: nothing ready to dispatch")
+        note(f"{w.name}: nothing ready to dispatch")
     return todo
 
 
