@@ -66,6 +66,7 @@ def _html():
 _BLOCK_CHARS = frozenset("#>`~<*-_+=|0123456789")
 _ID_AT_START = re.compile(rf"({ID_PATTERN})(?=$|[\s:\u2014\u2013-])")
 _FULL_ID_RE = re.compile(rf"{ID_PATTERN}\Z")
+_LIST_TASK_RE = re.compile(rf"(?:\[[ xX]\][ \t]+)?{ID_PATTERN}(?=$|[\s:\u2014\u2013-])")
 _LOOSE_ID = re.compile(r"([A-Za-z][A-Za-z0-9]*[-_][A-Za-z0-9_-]*[0-9][A-Za-z0-9_-]*)")
 _SEPARATOR_RE = re.compile(r"[ \t]*(?:[:\u2014\u2013]|-(?=[ \t]|$))?[ \t]*")
 _PRIORITY_HEADING_RE = re.compile(r"(P[0-3])(?=$|[\s:\u2014\u2013-])", re.I)
@@ -77,6 +78,7 @@ _WORD_RE = re.compile(r"(\*\*|`|\[|\()?([A-Za-z][A-Za-z0-9_-]*)(\*\*|`|\]|\))?")
 _CHECKBOX_RE = re.compile(r"\[([ xX])\][ \t]+")
 _PAIRS = {None: None, "**": "**", "`": "`", "[": "]", "(": ")"}
 _KNOWN_KEYS = {"status", "priority", "assignee", "depends", "tags"}
+_STATUS_BY_WORD = {s.value: s for s in Status}
 
 
 class _Item:
@@ -573,6 +575,10 @@ def _apply_fields(draft: _Draft, fields: list[_Field], path: str, newline: str) 
         if key == "status":
             if draft.status_span is not None:
                 continue  # the first Status wins (a list task's inline word, or an earlier field)
+            if v in _STATUS_BY_WORD:  # the common case: just the word, as robe writes it
+                draft.status = _STATUS_BY_WORD[v]
+                draft.status_span = (f.value_start, f.value_start + len(v))
+                continue
             w = _word(v)
             if not v:
                 draft.insert_at, draft.insert_template = f.value_start, "{status}"
@@ -632,6 +638,8 @@ def _inline_words(content: str, pos: int):
 
 def _list_task(draft_args, lines, offsets, kinds, item: _Item, path, newline, item_starts):
     s = lines[item.line]
+    if not _LIST_TASK_RE.match(s, item.content_start):
+        return None
     base = offsets[item.line]
     content = s[item.content_start:]
     cstart = item.content_start
@@ -963,25 +971,13 @@ def _validate(drafts, problems, text, path, newline, default_priority, known_ass
                                     "remove one of these Depends so the chain has a start", tid, code="cycle"))
             bad.add(id(d))
     tasks, rejected = [], []
+    pending = Status.PENDING
+    make = Task._make  # positional: a 17-field record built by keyword costs twice as much
     for d in drafts:
-        task = Task(
-            id=d.id,
-            priority=d.priority or d.heading_priority or default_priority,
-            status=d.status or Status.PENDING,
-            title=d.title,
-            body=d.body,
-            assignee=d.assignee,
-            depends=d.depends,
-            tags=d.tags,
-            fields=tuple(d.fields),
-            line=d.line,
-            end_line=d.end_line,
-            style=d.style,
-            section=d.section,
-            priority_written=d.priority is not None,
-            status_written=d.status_span is not None,
-            edit=Edit(d.status_span, d.insert_at, d.insert_template, d.checkbox_span, d.cell_span),
-        )
+        task = make((d.id, d.priority or d.heading_priority or default_priority, d.status or pending, d.title,
+                     d.body, d.assignee, d.depends, d.tags, tuple(d.fields), d.line, d.end_line, d.style,
+                     d.section, d.priority is not None, d.status_span is not None,
+                     Edit(d.status_span, d.insert_at, d.insert_template, d.checkbox_span, d.cell_span)))
         (rejected if id(d) in bad else tasks).append(task)
     problems.sort(key=lambda p: (p.line, p.code))
     return Queue(path, text, tuple(tasks), tuple(problems), text.startswith("\ufeff"), newline, all_ids,
