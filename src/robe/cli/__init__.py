@@ -23,6 +23,15 @@ COMMANDS = {
     "doctor": "robe.cli.fleet:doctor",
     "dispatch": "robe.cli.dispatch:dispatch",
     "execute": "robe.cli.execute:execute",
+    "cron": "robe.cli.cron:cron",
+    "self-monitor": "robe.cli.cron:self_monitor",
+    "run": "robe.cli.cron:run",
+    "demo": "robe.cli.cron:demo",
+    "monitor": "robe.cli.monitor:monitor",
+    "report": "robe.cli.monitor:report",
+    "metrics": "robe.cli.monitor:metrics",
+    "checkpoint": "robe.cli.monitor:checkpoint",
+    "history": "robe.cli.monitor:history",
 }
 
 
@@ -82,5 +91,15 @@ def openclaw_work(argv=None):
     return dispatch.main(args=argv, prog_name="openclaw-work")
 
 
-task_monitor = _not_yet("task-monitor")
-progress_report = _not_yet("progress-report")
+def task_monitor(argv=None):
+    """The seed's ``task-monitor``: the same command and options as ``robe monitor``."""
+    from .monitor import monitor
+
+    return monitor.main(args=argv, prog_name="task-monitor")
+
+
+def progress_report(argv=None):
+    """The seed's ``progress-report``: the same command and options as ``robe report``."""
+    from .monitor import report
+
+    return report.main(args=argv, prog_name="progress-report")
