@@ -246,6 +246,7 @@ def _plan_house(h: _House, bare_grace: float) -> list[_Item]:
             if res is None:
                 continue
             target, kind, detail = _decide(h, tid, attempt, res)
+            common["expect"] = tuple(dict.fromkeys(common["expect"] + (target,)))  # target: already applied
             items.append(_Item(RESULT, target=target, detail=detail, result=True, event_kind=kind,
                                result_attempt=res.attempt or attempt, **common))
             continue
@@ -260,6 +261,7 @@ def _plan_house(h: _House, bare_grace: float) -> list[_Item]:
         age = t - max(signs)
         why = f"lease of {lease} s ran out ({age:.0f} s since the last heartbeat) and the executor is gone ({ex.detail})"
         target, kind, detail = _after_failure(h, tid, attempt, why, "reaped")
+        common["expect"] = tuple(dict.fromkeys(common["expect"] + (target,)))
         items.append(_Item(REAP, target=target, detail=detail, event_kind=REAP, **common))
     for tid in sorted(results - set(claims)):
         res = _read_result(listing, tid, t, bare_grace)
@@ -465,60 +467,65 @@ def _finish(it: _Item, o, houses, report: MonitorReport, *, by, out) -> None:
     name = it.wizard.name if it.wizard is not None else "-"
     h = houses.get(name)
 
+    def planned() -> list[str]:
+        """Where archive() will put the files (the event is written before the move)."""
+        ra = it.result_attempt or it.attempt
+        names = []
+        if it.claim:
+            names.append(("work", f"{it.task}.active", f"{it.task}.{it.attempt}.active"))
+        if it.result:
+            names += [("completed", f"{it.task}.txt", f"{it.task}.{ra}.txt"),
+                      ("completed", f"{it.task}.json", f"{it.task}.{ra}.json")]
+        return [f"{d}/archive/{dst}" for d, src, dst in names if os.path.lexists(os.path.join(it.wizard.house, d, src))]
+
     def archive() -> tuple:
         moved = []
-        if it.claim:
+        if it.claim:  # the claim first: an executor runs a claim that has no result
             moved += fs.archive_claim(h.listing.work, it.task, it.attempt)
         if it.result:
             moved += fs.archive_result(h.listing.completed, it.task, it.result_attempt or it.attempt)
         return tuple(os.path.relpath(p, it.wizard.house) for p in moved)
 
-    def record(kind, from_, to, detail, moved=(), event=True):
+    def record(kind, from_, to, detail, *, event=True, move=True):
+        # The event before the move: a run stopped in between writes no second event (it
+        # finds this one) and still archives.
         if event:
             append_event(it.events, it.task, from_, to, by=by, attempt=it.attempt or None, detail=detail,
-                         event=kind, wizard=name, archived=list(moved))
+                         event=kind, wizard=name, archived=planned() if move else [])
+        moved = archive() if move else ()
         tr = Transition(name, it.task, kind, from_, to, it.attempt or None, detail, moved)
         report.transitions.append(tr)
         out(tr.line())
 
     target = it.target.value if it.target else None
     if it.kind == "folded":
-        moved = archive()
         missing = not h.has_event(it.task, it.attempt, target)
-        record(it.event_kind if missing else ARCHIVED, None if not missing else "IN_PROGRESS", target,
-               (it.detail + " (recorded after a monitor restart)") if missing else
-               f"already folded into the queue ({target}); result archived", moved, event=missing)
+        if missing:
+            record(it.event_kind, "IN_PROGRESS", target, it.detail + " (recorded after a monitor restart)")
+        else:
+            record(ARCHIVED, None, target, f"already folded into the queue ({target}); result archived", event=False)
         return
     if o is None:
         return
     before = o.before.value if o.before else None
     if o.applied:
         if it.kind == ORPHAN:
-            record(ORPHAN, before, target, it.detail)
-            return
-        if o.before != o.after:
-            moved = archive()
-            record(it.event_kind, before, target, it.detail, moved)
-            return
-        # The queue already says so: an earlier run wrote it and was stopped before archiving.
-        missing = not h.has_event(it.task, it.attempt, target)
-        moved = archive()
-        if missing:
-            record(it.event_kind, "IN_PROGRESS", target, it.detail + " (recorded after a monitor restart)", moved)
+            record(ORPHAN, before, target, it.detail, move=False)
+        elif o.before != o.after:
+            record(it.event_kind, before, target, it.detail)
+        elif not h.has_event(it.task, it.attempt, target):
+            # The queue already says so: an earlier run wrote it and was stopped before its event.
+            record(it.event_kind, "IN_PROGRESS", target, it.detail + " (recorded after a monitor restart)")
         else:
-            record(ARCHIVED, before, target, f"already {target} in the queue; archived", moved, event=False)
-        return
-    if o.before is None:
-        if it.kind == ORPHAN:
-            return
-        moved = archive()
-        record(VANISHED, None, None, f"the task is no longer in the queue ({o.reason}); "
-               f"{'result' if it.result else 'claim'} archived", moved)
+            record(ARCHIVED, before, target, f"already {target} in the queue; archived", event=False)
         return
     if it.kind == ORPHAN:
         return  # it changed meanwhile: not an orphan any more
+    if o.before is None:
+        record(VANISHED, None, None, f"the task is no longer in the queue ({o.reason}); "
+               f"{'result' if it.result else 'claim'} archived")
+        return
     if not it.claim and o.before in (Status.PENDING, Status.BLOCKED):
         return  # a re-run a person asked for: the dispatcher archives the old result
-    moved = archive()
     record(LEFT, before, before, f"the queue says {before} (a person's change), not IN_PROGRESS: status left, "
-           f"{'result' if it.result else 'claim'} archived ({it.detail})", moved)
+           f"{'result' if it.result else 'claim'} archived ({it.detail})")
