@@ -237,6 +237,16 @@ def _can_interrupt_paragraph(t: str) -> bool:
     return False
 
 
+def _ends_list_item(t: str) -> bool:
+    """Whether a line indented less than an open list item's content ends that item."""
+    c = t[0]
+    if c == "#":
+        return bool(_ATX_RE.match(t))
+    if c == ">":
+        return True
+    return _ends_quote(t)
+
+
 def _ends_quote(t: str) -> bool:
     """Whether a line without ">" ends a block quote instead of continuing it lazily."""
     c = t[0]
@@ -323,8 +333,11 @@ def _blocks(lines: list[str]):
                 continue
             in_quote = quote_lazy = False
         if stack and col < stack[-1].content_col:
-            if in_para and not prev_blank and not _can_interrupt_paragraph(t):
-                kinds[i] = PARA  # lazy continuation of the item's paragraph
+            if not prev_blank and not _ends_list_item(t):
+                # mistune's rule: a list item takes any following line lazily unless a blank
+                # line came first or the line starts a rule, fence, heading, quote, HTML
+                # block or another item (even with no paragraph open, unlike CommonMark).
+                kinds[i] = PARA
                 continue
             while stack and col < stack[-1].content_col:
                 stack.pop().last = nb_before
