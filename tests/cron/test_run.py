@@ -1,0 +1,171 @@
+"""robe run as a real process: the executors and the schedule in one foreground process that
+reacts to a saved WORK-QUEUE.md at once, survives a broken wizard and a deleted work/."""
+
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from .conftest import ROBE, robe_env, statuses, stop, wait_for
+
+
+@pytest.fixture
+def robe_run(tmp_path):
+    procs = []
+
+    def start(fleet, *args):
+        err = open(tmp_path / f"run-{len(procs)}.err", "wb")
+        p = subprocess.Popen([ROBE, "run", "--fleet", fleet.path, "-v", *args], stdin=subprocess.DEVNULL,
+                             stdout=err, stderr=err, env=robe_env(), cwd=str(tmp_path))
+        err.close()
+        p.err_path = str(tmp_path / f"run-{len(procs)}.err")
+        procs.append(p)
+        for w in fleet.wizards:
+            wait_for(lambda: os.path.exists(w.executor_file), 20, what=f"the executor of {w.name} to start")
+        return p
+
+    yield start
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait(10)
+
+
+def output(p) -> str:
+    with open(p.err_path, encoding="utf-8", errors="replace") as f:
+        return f.read()
+
+
+def append(path: str, text: str, *, replace: bool = False) -> None:
+    """As a person's editor saves: appending in place, or writing a new file and renaming it."""
+    if replace:
+        with open(path, encoding="utf-8") as f:
+            old = f.read()
+        tmp = path + ".swp~"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(old + text)
+        os.replace(tmp, path)
+    else:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(text)
+
+
+def task(tid: str, who: str, title: str = "Say hello") -> str:
+    return f"- [ ] {tid} PENDING {title}\n  Assignee: {who}\n"
+
+
+def test_run_end_to_end_with_the_echo_agent(make_fleet, robe_run):
+    fleet = make_fleet({"ezra": {}, "allegro": {}})
+    ezra, allegro = fleet.wizard("ezra"), fleet.wizard("allegro")
+    for w in (ezra, allegro):
+        with open(w.queue, "w") as f:
+            f.write("# Queue\n\n")
+    p = robe_run(fleet)
+    t0 = time.monotonic()
+    append(ezra.queue, task("TASK-001", "ezra"))
+    wait_for(lambda: statuses(ezra.queue)["TASK-001"] != "PENDING", 5, 0.02, "TASK-001 to be dispatched")
+    dispatched = time.monotonic() - t0
+    wait_for(lambda: statuses(ezra.queue)["TASK-001"] == "COMPLETE", 10, 0.02, "TASK-001 to be COMPLETE")
+    assert dispatched < 2.0, f"dispatched {dispatched:.2f} s after the save, not at once"
+
+    append(allegro.queue, task("TASK-001", "allegro") + task("TASK-002", "allegro"), replace=True)
+    append(ezra.queue, task("TASK-002", "ezra"), replace=True)
+    wait_for(lambda: statuses(allegro.queue) == {"TASK-001": "COMPLETE", "TASK-002": "COMPLETE"}, 20,
+             what="allegro's tasks to be COMPLETE")
+    wait_for(lambda: statuses(ezra.queue) == {"TASK-001": "COMPLETE", "TASK-002": "COMPLETE"}, 20,
+             what="ezra's tasks to be COMPLETE")
+    with open(os.path.join(ezra.completed_dir, "archive", "TASK-002.1.txt")) as f:
+        assert "echo agent of wizard ezra" in f.read()
+    # the jobs ran as the same children cron runs, with their output in cron.log
+    with open(os.path.join(ezra.logs_dir, "cron.log")) as f:
+        assert "TASK-002" in f.read()
+    with open(os.path.join(ezra.logs_dir, "run.log")) as f:
+        assert "dispatch started" in f.read()
+
+    assert stop(p) == 0
+    out = output(p)
+    assert "SIGTERM received" in out and "robe run: stopped" in out
+    assert not os.path.exists(ezra.executor_file)  # the body is gone, and says so
+
+
+def test_a_wizard_whose_agent_does_not_exist_fails_its_tasks_and_the_others_go_on(make_fleet, robe_run):
+    fleet = make_fleet({"ezra": {}, "allegro": {"agent": {"kind": "command", "argv": ["/nonexistent/agent", "{task_id}"]},
+                                                "max_attempts": 1}},
+                       )
+    ezra, allegro = fleet.wizard("ezra"), fleet.wizard("allegro")
+    for w in (ezra, allegro):
+        with open(w.queue, "w") as f:
+            f.write("# Queue\n\n")
+    p = robe_run(fleet)
+    append(allegro.queue, task("TASK-001", "allegro") + task("TASK-002", "allegro"))
+    append(ezra.queue, task("TASK-001", "ezra"))
+    wait_for(lambda: statuses(allegro.queue) == {"TASK-001": "FAILED", "TASK-002": "FAILED"}, 30,
+             what="allegro's tasks to FAIL")
+    wait_for(lambda: statuses(ezra.queue) == {"TASK-001": "COMPLETE"}, 20, what="ezra's task to be COMPLETE")
+    with open(os.path.join(allegro.completed_dir, "archive", "TASK-001.1.json")) as f:
+        reason = json.load(f)["error"]
+    assert "/nonexistent/agent" in reason or "agent" in reason, reason
+    append(ezra.queue, task("TASK-002", "ezra"))
+    wait_for(lambda: statuses(ezra.queue).get("TASK-002") == "COMPLETE", 20, what="robe run to go on")
+    assert p.poll() is None
+    assert stop(p) == 0
+
+
+def test_a_deleted_work_folder_is_recreated(make_fleet, robe_run):
+    import shutil
+
+    fleet = make_fleet({"ezra": {}})
+    ezra = fleet.wizard("ezra")
+    with open(ezra.queue, "w") as f:
+        f.write("# Queue\n\n" + task("TASK-001", "ezra"))
+    p = robe_run(fleet)
+    wait_for(lambda: statuses(ezra.queue)["TASK-001"] == "COMPLETE", 20, what="TASK-001")
+    shutil.rmtree(ezra.work_dir)
+    shutil.rmtree(ezra.completed_dir)
+    wait_for(lambda: os.path.isdir(ezra.work_dir) and os.path.isdir(ezra.completed_dir), 5,
+             what="work/ and completed/ to be recreated")
+    assert oct(os.stat(ezra.work_dir).st_mode & 0o777) == "0o700"
+    append(ezra.queue, task("TASK-002", "ezra"))
+    wait_for(lambda: statuses(ezra.queue)["TASK-002"] == "COMPLETE", 20, what="TASK-002 after the rebuild")
+    assert "was missing; recreated it" in output(p)
+    assert stop(p) == 0
+
+
+def test_robe_run_never_runs_a_job_that_cron_is_running(make_fleet, robe_run):
+    """Both take logs/cron-<job>.lock: while cron's dispatch holds it, robe run waits."""
+    fleet = make_fleet({"ezra": {}})
+    ezra = fleet.wizard("ezra")
+    with open(ezra.queue, "w") as f:
+        f.write("# Queue\n\n")
+    fd = os.open(os.path.join(ezra.logs_dir, "cron-dispatch.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # as 'flock -n' does for a dispatch cron started
+    try:
+        p = robe_run(fleet)
+        append(ezra.queue, task("TASK-001", "ezra"))
+        time.sleep(2.0)
+        assert statuses(ezra.queue)["TASK-001"] == "PENDING"
+    finally:
+        os.close(fd)
+    wait_for(lambda: statuses(ezra.queue)["TASK-001"] == "COMPLETE", 20, what="the dispatch after the lock")
+    assert stop(p) == 0
+
+
+def test_sigint_stops_it_cleanly_while_an_agent_runs(make_fleet, robe_run, tmp_path):
+    slow = tmp_path / "slow.sh"
+    slow.write_text("#!/bin/sh\nsleep 1\necho done\n")
+    slow.chmod(0o755)
+    fleet = make_fleet({"ezra": {"agent": {"kind": "command", "argv": [str(slow)]}}})
+    ezra = fleet.wizard("ezra")
+    with open(ezra.queue, "w") as f:
+        f.write("# Queue\n\n" + task("TASK-001", "ezra"))
+    p = robe_run(fleet)
+    wait_for(lambda: os.path.exists(os.path.join(ezra.work_dir, "TASK-001.heartbeat")), 10, what="the agent")
+    p.send_signal(signal.SIGINT)
+    assert p.wait(30) == 0
+    # the running agent was let finish within the grace period: its result is there
+    assert os.path.exists(os.path.join(ezra.completed_dir, "TASK-001.json")) or \
+        os.path.exists(os.path.join(ezra.completed_dir, "archive", "TASK-001.1.json"))
