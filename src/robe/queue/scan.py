@@ -83,13 +83,14 @@ _STATUS_BY_WORD = {s.value: s for s in Status}
 
 class _Item:
     """A list item: its line (0-based), marker column, content column, the index in the line
-    where its content starts, and its last line."""
+    where its content starts, its last line, and how far a line that ends it may be indented."""
 
-    __slots__ = ("line", "indent", "content_col", "content_start", "last")
+    __slots__ = ("line", "indent", "content_col", "content_start", "last", "lead")
 
-    def __init__(self, line, indent, content_col, content_start, last):
+    def __init__(self, line, indent, content_col, content_start, last, lead):
         self.line, self.indent, self.content_col, self.content_start, self.last = (
             line, indent, content_col, content_start, last)
+        self.lead = lead  # how far a line that ends the item may be indented (mistune's rule)
 
 
 class _Heading:
@@ -328,15 +329,16 @@ def _blocks(lines: list[str]):
             # mistune's rule: any line continues a quote lazily unless the quote's last line
             # was blank, or the quote began with code, or the line starts a thematic break,
             # fence, list item or HTML block.
-            if quote_lazy and not _ends_quote(t):
+            if quote_lazy and (col > 3 or not _ends_quote(t)):
                 kinds[i] = QUOTE
                 continue
             in_quote = quote_lazy = False
         if stack and col < stack[-1].content_col:
-            if not prev_blank and not _ends_list_item(t):
+            if not prev_blank and (col > stack[-1].lead or not _ends_list_item(t)):
                 # mistune's rule: a list item takes any following line lazily unless a blank
                 # line came first or the line starts a rule, fence, heading, quote, HTML
-                # block or another item (even with no paragraph open, unlike CommonMark).
+                # block or another item (even with no paragraph open, unlike CommonMark),
+                # indented no more than the item's own marker.
                 kinds[i] = PARA
                 continue
             while stack and col < stack[-1].content_col:
@@ -430,7 +432,8 @@ def _blocks(lines: list[str]):
                 else:
                     content_col = marker_end + width
                     start = pos + m.end()
-            item = _Item(i, col, content_col, start, i)
+            # mistune: the marker's indent plus its width, at most 3, within the container
+            item = _Item(i, col, content_col, start, i, base + min(marker_end - base, 3))
             items.append(item)
             stack.append(item)
             in_para = True
