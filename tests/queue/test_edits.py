@@ -154,3 +154,14 @@ def test_add_refuses_bad_input_and_writes_nothing(tmp_path):
     with pytest.raises(QueueError, match="not a task ID"):
         add_task(path, NewTask("x", depends=("nope",)))
     assert read(path) == before
+
+
+def test_a_known_parse_is_reused_only_while_the_file_is_unchanged(tmp_path):
+    path = write(tmp_path, "- [ ] TASK-1 PENDING a\n- [ ] TASK-2 PENDING b\n")
+    known = load(path)
+    out = set_statuses(path, [Change("TASK-1", Status.COMPLETE)], known=known)
+    assert out[0].applied and read(path) == "- [x] TASK-1 COMPLETE a\n- [ ] TASK-2 PENDING b\n"
+    # The file changed since `known` was parsed: the writer parses the fresh text instead,
+    # so TASK-1's new status is seen and the precondition refuses the change.
+    out = set_statuses(path, [Change("TASK-1", Status.IN_PROGRESS, (Status.PENDING,))], known=known)
+    assert not out[0].applied and "COMPLETE now" in out[0].reason

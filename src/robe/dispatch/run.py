@@ -423,35 +423,10 @@ def _one_wizard(w, run: WizardRun, candidates, work_names, records, held, by_key
 
 
 def _write_statuses(qf: _QueueFile, changes: list[Change]):
-    """Apply ``changes`` in one locked write, reusing this run's parse when the file is unchanged.
-
-    Under the queue's lock the file is read again; only if its bytes are exactly the ones this
-    run parsed are the changes computed on that parse (so a 10,000-task file is not parsed a
-    second time), and the replace is still abandoned if the file changes before the rename.
-    Any difference, and robe.queue's own writer (which re-parses the fresh text) does it.
-    """
-    from ..queue import apply_changes, atomic_write, locked
-
-    data = qf.queue.text.encode("utf-8")
-
-    class Changed(Exception):
-        pass
-
-    def same() -> None:
-        with open(qf.path, "rb") as f:
-            if f.read(len(data) + 1) != data:
-                raise Changed
-
-    try:
-        with locked(qf.path):
-            same()
-            new_text, outcomes = apply_changes(qf.queue, changes)
-            if new_text != qf.queue.text:
-                atomic_write(qf.path, new_text.encode("utf-8"), check=same)
-            return outcomes
-    except Changed:
-        pass
-    return set_statuses(qf.path, changes)
+    """Apply ``changes`` in one locked write through robe.queue's one writer, which reuses
+    this run's parse when the file's bytes are still the ones parsed (so a 10,000-task file
+    is not parsed a second time) and parses afresh on any difference."""
+    return set_statuses(qf.path, changes, known=qf.queue)
 
 
 def _other_claimant(fleet, wizard, qf: _QueueFile, task_id: str) -> str | None:
