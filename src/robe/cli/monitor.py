@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 
 import click
@@ -18,6 +19,23 @@ def fleet_option(f):
 def wizards_option(f):
     return click.option("--wizard", "-w", "wizards", multiple=True, metavar="NAME",
                         help="Only this wizard (repeatable; default: all).")(f)
+
+
+def plain_errors(f):
+    """RobeError, QueueError and OSError as one sentence and exit 1, also when run as
+    task-monitor or progress-report (outside the root group, which does this for robe)."""
+    @functools.wraps(f)
+    def run(*args, **kwargs):
+        from ..errors import RobeError
+        from ..queue import QueueError
+
+        try:
+            return f(*args, **kwargs)
+        except (RobeError, QueueError) as e:
+            raise click.ClickException(str(e)) from None
+        except OSError as e:
+            raise click.ClickException(f"{e.strerror or e}{': ' + e.filename if e.filename else ''}") from None
+    return run
 
 
 def _err(line: str) -> None:
@@ -40,6 +58,7 @@ def _fleet(fleet_path):
 @click.option("--lock-timeout", type=click.FloatRange(min=0), default=30.0, show_default=True, metavar="S",
               help="Seconds to wait for a wizard's running dispatch before leaving it for the next run.")
 @json_option
+@plain_errors
 def monitor(fleet_path, wizards, orphan_grace, bare_grace, lock_timeout, as_json):
     """Fold results into WORK-QUEUE.md, reap dead claims, archive (the seed's task-monitor).
 
@@ -72,6 +91,7 @@ def monitor(fleet_path, wizards, orphan_grace, bare_grace, lock_timeout, as_json
               help="Also POST the report as JSON to this URL (or set ROBE_REPORT_WEBHOOK).")
 @click.option("--print", "show", is_flag=True, help="Print the markdown report as well.")
 @json_option
+@plain_errors
 def report(fleet_path, wizards, deliver, webhook, show, as_json):
     """Write a progress report (the seed's progress-report).
 
@@ -102,6 +122,7 @@ def report(fleet_path, wizards, deliver, webhook, show, as_json):
 @fleet_option
 @wizards_option
 @json_option
+@plain_errors
 def metrics(fleet_path, wizards, as_json):
     """Print the seed's success metrics against their targets.
 
@@ -128,6 +149,7 @@ def metrics(fleet_path, wizards, as_json):
 @click.option("--push", is_flag=True, help="Push the commit to the repository's remote afterwards.")
 @click.option("--remote", default="origin", show_default=True, metavar="NAME", help="The remote --push pushes to.")
 @json_option
+@plain_errors
 def checkpoint(fleet_path, wizards, at_root, push, remote, as_json):
     """Commit what changed in each house with git (the seed's hourly checkpoint).
 
@@ -157,6 +179,7 @@ def checkpoint(fleet_path, wizards, at_root, push, remote, as_json):
 @click.option("--limit", type=click.IntRange(min=1), default=30, show_default=True, metavar="N",
               help="Without an ID: how many of the latest transitions to show.")
 @json_option
+@plain_errors
 def history(task_id, fleet_path, wizards, limit, as_json):
     """Status transitions of a task (or the latest of all tasks), from git history and the event log.
 

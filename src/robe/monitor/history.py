@@ -1,0 +1,112 @@
+"""``robe history``: a task's status transitions from the git history of its queue and the event log.
+
+Two sources, merged by time:
+- git: each checkpoint commit that changed a queue file is parsed, and every task whose
+  status differs from the commit before is a transition (source ``git``, with the commit);
+- events: every line of the wizards' ``logs/events.jsonl`` (and the log beside the queue)
+  that records a status change or a result (source ``event``, with who wrote it).
+
+Git keeps what happened between checkpoints only as the net change; the event log has each
+step. Both are shown because either may be missing (no checkpoint yet; a log rotated away).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+
+from ..queue.events import events_path, read_events
+
+#: checkpoint commits read per queue file, newest first
+MAX_COMMITS = 500
+
+
+def _ts(t: float) -> str:
+    return _dt.datetime.fromtimestamp(t, _dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _git_rows(queue_path: str, task_id: str | None) -> list[dict]:
+    import git
+
+    from ..queue import parse
+
+    folder = os.path.dirname(os.path.realpath(queue_path))
+    try:
+        repo = git.Repo(folder, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return []
+    if not repo.head.is_valid():
+        return []
+    rel = os.path.relpath(os.path.realpath(queue_path), repo.working_tree_dir)
+    commits = list(repo.iter_commits(paths=rel, max_count=MAX_COMMITS))
+    commits.reverse()
+    rows = []
+    before: dict[str, str] = {}
+    for c in commits:
+        try:
+            text = (c.tree / rel).data_stream.read().decode("utf-8", errors="replace")
+        except KeyError:  # the file was deleted in this commit
+            before = {}
+            continue
+        now = {t.id: t.status.value for t in parse(text, rel).tasks}
+        for tid, st in now.items():
+            if before.get(tid) != st and (task_id is None or tid == task_id):
+                rows.append({"ts": _ts(c.committed_date), "task": tid, "from": before.get(tid), "to": st,
+                             "source": "git", "commit": c.hexsha, "by": None, "detail": c.summary,
+                             "queue": queue_path})
+        before = now
+    return rows
+
+
+def _event_rows(paths: dict[str, str | None], task_id: str | None) -> list[dict]:
+    rows = []
+    for p, wizard in paths.items():
+        for e in read_events(p):
+            tid = e.get("task")
+            if not isinstance(tid, str) or (task_id is not None and tid != task_id):
+                continue
+            to = e.get("to")
+            if to is None and e.get("status"):  # the executor's result line
+                to = f"result {e['status']}"
+            if to is None or (to == e.get("from") and e.get("event") not in ("rerun",)):
+                continue
+            rows.append({"ts": e.get("ts"), "task": tid, "from": e.get("from"), "to": to, "source": "event",
+                         "commit": None, "by": e.get("by"), "detail": e.get("detail") or "",
+                         "event": e.get("event") or e.get("step"), "attempt": e.get("attempt"),
+                         "wizard": e.get("wizard") or wizard})
+    return rows
+
+
+def history(fleet, task_id: str | None = None, wizards=None, *, limit: int | None = None) -> list[dict]:
+    """Transitions, oldest first; without ``task_id`` only the latest ``limit`` of all tasks."""
+    chosen = [fleet.wizard(n) for n in dict.fromkeys(wizards)] if wizards else list(fleet.wizards)
+    queues = list(dict.fromkeys(os.path.realpath(w.queue) for w in chosen))
+    paths: dict[str, str | None] = {}
+    for w in chosen:
+        paths[os.path.join(w.house, "logs", "events.jsonl")] = w.name
+    for q in queues:
+        paths.setdefault(events_path(q), None)
+    rows = _event_rows(paths, task_id)
+    for q in queues:
+        if os.path.exists(q):
+            rows += _git_rows(q, task_id)
+    rows.sort(key=lambda r: (r["ts"] or "", r["source"] == "git"))
+    if limit is not None:
+        rows = rows[-limit:]
+    return rows
+
+
+def lines(rows: list[dict]) -> str:
+    out = []
+    for r in rows:
+        when = (r["ts"] or "")[:19].replace("T", " ")
+        change = f"{r['from'] or '-'} -> {r['to']}"
+        if r["source"] == "git":
+            where = f"commit {r['commit'][:10]}"
+        else:
+            where = f"{r.get('event') or 'event'} by {r['by']}"
+            if r.get("attempt"):
+                where += f", attempt {r['attempt']}"
+        detail = f"  {r['detail']}" if r["detail"] and r["source"] == "event" else ""
+        out.append(f"{when}  {r['task']}  {change}  ({where}){detail}")
+    return "\n".join(out)
