@@ -100,6 +100,9 @@ def install(fleet_path, wizards, systemd, unit_dir):
     who = ", ".join(dict.fromkeys(e.wizard for e in entries))
     click.echo(f"crontab: {n} robe job(s) for {who} {'installed' if changed else 'already installed; nothing changed'}"
                "; see them with 'crontab -l'")
+    if changed and any(e.job == "self-monitor" for e in entries):
+        click.echo("the self-monitor job starts each wizard's executor within 5 minutes; "
+                   "run 'robe self-monitor' to start them now")
 
 
 @cron.command()

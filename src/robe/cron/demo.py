@@ -127,7 +127,13 @@ def run_demo(folder: str | None = None, *, timeout: float = 50.0, echo=print) ->
                 echo(f"  {time.monotonic() - t0:5.1f} s  {tid}  {seen.get(tid)} -> {st}")
         seen.clear()
         seen.update(now)
-        return runner.idle() and drained(fleet)
+        if not (runner.idle() and drained(fleet)):
+            return False
+        # One self-monitor sample per wizard while the executors still run, for the report's
+        # uptime metric (restart nothing: the executors stop with this loop).
+        subprocess.run(robe + ["self-monitor", "--no-restart"], env=env, cwd=folder, capture_output=True,
+                       timeout=60)
+        return True
 
     # The loop only: the report and the checkpoint run once, below, when the queue is drained.
     entries = [e for e in fleet_schedule(fleet) if e.job in ("dispatch", "monitor")]
