@@ -169,3 +169,60 @@ def test_sigint_stops_it_cleanly_while_an_agent_runs(make_fleet, robe_run, tmp_p
     # the running agent was let finish within the grace period: its result is there
     assert os.path.exists(os.path.join(ezra.completed_dir, "TASK-001.json")) or \
         os.path.exists(os.path.join(ezra.completed_dir, "archive", "TASK-001.1.json"))
+
+
+def test_the_clock_runs_each_scheduled_job_as_its_child(make_fleet):
+    """The schedule, in-process with a clock that jumps two minutes: the report job fires once."""
+    import datetime as dt
+
+    from robe.cron.runner import Options, Runner
+    from robe.cron.schedule import fleet_schedule
+
+    off = {j: "off" for j in ("self-monitor", "dispatch", "monitor", "checkpoint")}
+    fleet = make_fleet({"ezra": {"schedule": {"report": "* * * * *", **off}}})
+    ezra = fleet.wizard("ezra")
+    with open(ezra.queue, "w") as f:
+        f.write("# Queue\n\n" + task("TASK-001", "ezra"))
+    t0 = dt.datetime(2026, 11, 23, 10, 0, 30)
+    calls = []
+
+    def clock():
+        calls.append(1)
+        return t0 if len(calls) == 1 else t0 + dt.timedelta(minutes=2)
+
+    entries = fleet_schedule(fleet)
+    assert [(e.job, e.expr) for e in entries] == [("report", "* * * * *")]
+    runner = Runner(fleet, entries=entries, options=Options(execute=False, react=False, kick=False), now=clock)
+    latest = os.path.join(ezra.house, "reports", "latest.md")
+    assert runner.run(until=lambda r: r.idle() and r.jobs[("ezra", "report")].runs >= 1, timeout=30)
+    assert os.path.exists(latest)
+    assert runner.jobs[("ezra", "report")].runs == 1  # once per minute of the clock, not per tick
+    assert runner.jobs[("ezra", "report")].last_exit == 0
+    assert runner.jobs[("ezra", "dispatch")].runs == 0
+
+
+def test_a_burst_of_saves_gives_few_dispatches(make_fleet):
+    import threading
+
+    from robe.cron.runner import Options, Runner
+
+    fleet = make_fleet({"ezra": {}})
+    ezra = fleet.wizard("ezra")
+    with open(ezra.queue, "w") as f:
+        f.write("# Queue\n\n")
+    runner = Runner(fleet, entries=[], options=Options(execute=False, kick=False, debounce=0.2))
+    t = threading.Thread(target=runner.run, kwargs={"timeout": 30})
+    t.start()
+    try:
+        time.sleep(0.5)  # the observers are up
+        for i in range(1, 21):
+            append(ezra.queue, task(f"TASK-{i}", "ezra"))
+        wait_for(lambda: runner.jobs[("ezra", "dispatch")].runs >= 1 and runner.idle(), 15, what="the dispatch")
+        time.sleep(0.5)
+        # coalesced: one run for the burst, perhaps one more for dispatch's own write
+        assert 1 <= runner.jobs[("ezra", "dispatch")].runs <= 3
+        assert statuses(ezra.queue)["TASK-1"] == "IN_PROGRESS"
+    finally:
+        runner.request_stop()
+        t.join(30)
+    assert not t.is_alive()

@@ -76,8 +76,11 @@ class Options:
 
 
 class Runner:
-    def __init__(self, fleet, wizards=None, *, entries: list[Entry] | None = None, options: Options | None = None):
+    def __init__(self, fleet, wizards=None, *, entries: list[Entry] | None = None, options: Options | None = None,
+                 now=_dt.datetime.now):
         self.fleet = fleet
+        #: the wall clock the schedule reads (local time, as cron does); tests pass their own
+        self.now = now
         self.options = options or Options()
         self.wizards = [fleet.wizard(n) for n in dict.fromkeys(wizards)] if wizards else list(fleet.wizards)
         if not self.wizards:
@@ -294,7 +297,7 @@ class Runner:
             self._start_executor()
         if self.options.react:
             self._watch()
-        now = _dt.datetime.now()
+        now = self.now()
         crons = [_Cron(e, e.next_after(now)) for e in self.entries]
         names = ", ".join(w.name for w in self.wizards)
         log.info("robe run: %d wizard(s) (%s), %d scheduled job(s)%s", len(self.wizards), names, len(crons),
@@ -307,7 +310,7 @@ class Runner:
             while not self.stopping.is_set():
                 self.wake.clear()
                 mono = time.monotonic()
-                now = _dt.datetime.now()
+                now = self.now()
                 for c in crons:
                     if now >= c.next_at:
                         self.request(c.entry.wizard, c.entry.job)
@@ -334,7 +337,7 @@ class Runner:
                 wait = TICK
                 if dues:
                     wait = max(0.0, min(wait, min(dues) - time.monotonic()))
-                secs = min((c.next_at - _dt.datetime.now()).total_seconds() for c in crons) if crons else TICK
+                secs = min((c.next_at - self.now()).total_seconds() for c in crons) if crons else TICK
                 self.wake.wait(max(0.0, min(wait, secs + 0.01)))
         finally:
             self._shutdown()
