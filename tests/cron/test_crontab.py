@@ -167,3 +167,26 @@ def test_systemd_units(make_fleet, tmp_path):
     (units / "someone-else.timer").write_text("[Timer]\n")
     r = invoke("cron", "remove", "--systemd", "--unit-dir", str(units), "--fleet", fleet.path)
     assert sorted(os.listdir(units)) == ["someone-else.timer"]
+
+
+def test_concurrent_installs_of_two_fleets_keep_both_blocks(make_fleet, tmp_path, real_crontab):
+    """crontab -l / crontab - is not atomic; robe serialises its own edits."""
+    from robe.fleet.config import load_fleet
+
+    from .conftest import write_fleet
+
+    fleets = []
+    for i in range(4):
+        d = tmp_path / f"fleet{i}"
+        d.mkdir()
+        fleets.append(load_fleet(write_fleet(d, {f"w{i}": {}})))
+    set_crontab(OTHERS + b"\n")
+    procs = [subprocess.Popen([ROBE, "cron", "install", "--fleet", f.path], stdout=subprocess.DEVNULL)
+             for f in fleets]
+    assert [p.wait(60) for p in procs] == [0, 0, 0, 0]
+    text = crontab_bytes()
+    for i in range(4):
+        assert text.count(f"--wizard w{i}".encode()) == 5
+    for f in fleets:
+        assert invoke("cron", "remove", "--fleet", f.path).exit_code == 0
+    assert crontab_bytes() == OTHERS + b"\n"

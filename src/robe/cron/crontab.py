@@ -195,24 +195,47 @@ def write_crontab(text: str, user: str | None = None) -> None:
         raise CronError(f"'crontab -' refused the new crontab: {msg or 'exit ' + str(r.returncode)}")
 
 
+class _CrontabLock:
+    """One robe at a time edits a user's crontab (read, merge, write is not atomic in cron)."""
+
+    def __init__(self, user: str | None):
+        import tempfile
+
+        who = user or str(os.getuid())
+        self.path = os.path.join(tempfile.gettempdir(), f"robe-crontab-{who}.lock")
+        self.fd = -1
+
+    def __enter__(self):
+        import fcntl
+
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        os.close(self.fd)
+
+
 def install(fleet, entries: list[Entry], wizards=None, user: str | None = None) -> tuple[str, bool]:
     """Merge the schedule into the crontab; (the new crontab, whether it changed)."""
-    old = read_crontab(user)
-    new = merge(old, fleet, sections(fleet, entries), wizards)
-    if new != old:
-        write_crontab(new, user)
+    with _CrontabLock(user):
+        old = read_crontab(user)
+        new = merge(old, fleet, sections(fleet, entries), wizards)
+        if new != old:
+            write_crontab(new, user)
     for w in {e.wizard for e in entries}:
         os.makedirs(fleet.wizard(w).logs_dir, mode=0o700, exist_ok=True)
     return new, new != old
 
 
 def remove(fleet, wizards=None, user: str | None = None) -> bool:
-    old = read_crontab(user)
-    new = strip(old, fleet, wizards)
-    if new == old:
-        return False
-    write_crontab(new, user)
-    return True
+    with _CrontabLock(user):
+        old = read_crontab(user)
+        new = strip(old, fleet, wizards)
+        if new == old:
+            return False
+        write_crontab(new, user)
+        return True
 
 
 # ---------------------------------------------------------------------------------------------
