@@ -14,7 +14,7 @@ import re
 import time
 from typing import NamedTuple
 
-from ..queue import Task, is_valid_id
+from ..queue import Task, fsync_dir, is_valid_id
 
 EXECUTOR_FRESH_S = 30.0
 _ARCHIVED_RE = re.compile(r"\A([A-Z][A-Z0-9]*-[0-9]+)\.([0-9]{1,9})\.active\Z")
@@ -69,14 +69,6 @@ def claim_record(task: Task, *, wizard, attempt: int, queue_path: str, claimed_a
     }
 
 
-def _fsync_dir(folder: str) -> None:
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def create_claim(work_dir: str, record: dict) -> bool:
     """Create ``work/<ID>.active`` holding ``record``; False if a claim already exists."""
     target = claim_path(work_dir, record["id"])
@@ -96,7 +88,7 @@ def create_claim(work_dir: str, record: dict) -> bool:
         return False
     finally:
         os.unlink(tmp)
-    _fsync_dir(work_dir)
+    fsync_dir(work_dir)
     return True
 
 
@@ -105,7 +97,7 @@ def remove_claim(work_dir: str, task_id: str) -> None:
         os.unlink(claim_path(work_dir, task_id))
     except FileNotFoundError:
         pass
-    _fsync_dir(work_dir)
+    fsync_dir(work_dir)
 
 
 def read_claim(work_dir: str, task_id: str) -> dict | None:
@@ -187,7 +179,7 @@ def archive_result(completed_dir: str, task_id: str, fallback_attempt: int) -> l
     for src, ext in ((txt, ".txt"), (js, ".json")):  # the .json last: it says the pair is whole
         if os.path.lexists(src):
             moved.append(_move_keep(src, archive, f"{task_id}.{attempt}", ext))
-    _fsync_dir(completed_dir)
+    fsync_dir(completed_dir)
     return moved
 
 

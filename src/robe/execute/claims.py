@@ -18,7 +18,7 @@ import threading
 from dataclasses import dataclass, field
 
 from ..errors import RobeError
-from ..queue import is_valid_id
+from ..queue import fsync_dir, is_valid_id
 
 CLAIM_SUFFIX = ".active"
 #: the answer is cut here unless the executor is told otherwise (contracts: 1 MiB)
@@ -277,11 +277,7 @@ def write_atomic(path: str, data: bytes, *, mode: int = 0o600, sync: bool = True
             pass
         raise
     if sync:
-        dfd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+        fsync_dir(folder)
 
 
 def json_bytes(data: dict) -> bytes:

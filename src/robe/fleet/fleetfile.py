@@ -9,7 +9,6 @@ before it replaces the file (atomically), so a bad edit writes nothing.
 from __future__ import annotations
 
 import os
-import time
 from contextlib import contextmanager
 
 from .config import Fleet, FleetError, parse_fleet, read_fleet_text
@@ -25,21 +24,14 @@ def fleet_lock(fleet_path: str, timeout: float = LOCK_TIMEOUT):
     Two 'robe wizard create' at once would otherwise both read the file, both pick the same
     free port, and the second write would drop the first wizard.
     """
-    import fcntl
+    from ..queue import flock_wait
 
     lock_path = fleet_path + ".lock"
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise FleetError(f"another robe command has held {lock_path} for {timeout:g} s; "
-                                     "wait for it to finish, then run this again") from None
-                time.sleep(0.05)
+        if not flock_wait(fd, timeout):
+            raise FleetError(f"another robe command has held {lock_path} for {timeout:g} s; "
+                             "wait for it to finish, then run this again")
         yield
     finally:
         os.close(fd)

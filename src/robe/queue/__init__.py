@@ -22,11 +22,12 @@ from .model import (
     priority_rank,
 )
 from .scan import next_free_id, parse
-from .store import MAX_BYTES, atomic_write, load, locked, read_text, update
+from .store import MAX_BYTES, atomic_write, flock_wait, fsync_dir, load, locked, read_text, update
 
 __all__ = [
     "Change", "NewTask", "Outcome", "add_task", "apply_changes", "render_add", "set_status", "set_statuses",
     "DEFAULT_PRIORITY", "ID_RE", "PRIORITIES", "STATUS_WORDS", "ConflictError", "LockTimeout", "Problem",
     "Queue", "QueueError", "Status", "Task", "is_valid_id", "parse_priority", "parse_status", "priority_rank",
-    "next_free_id", "parse", "MAX_BYTES", "atomic_write", "load", "locked", "read_text", "update",
+    "next_free_id", "parse", "MAX_BYTES", "atomic_write", "flock_wait", "fsync_dir", "load", "locked", "read_text",
+    "update",
 ]

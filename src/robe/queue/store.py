@@ -114,25 +114,32 @@ def locked(path: str, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
     except FileNotFoundError:
         raise QueueError(f"{path} does not exist; create it, or pass the queue's path with -f") from None
     try:
-        deadline = time.monotonic() + timeout
-        delay = 0.002
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise LockTimeout(f"{path} stayed locked by another robe process for {timeout:g} s; "
-                                      f"try again, or check what holds {lock_path}") from None
-                time.sleep(delay)
-                delay = min(delay * 2, 0.05)
+        if not flock_wait(fd, timeout):
+            raise LockTimeout(f"{path} stayed locked by another robe process for {timeout:g} s; "
+                              f"try again, or check what holds {lock_path}")
         yield
     finally:
         os.close(fd)  # closing releases the flock
 
 
-def _fsync_dir(folder: str) -> None:
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+def flock_wait(fd: int, timeout: float) -> bool:
+    """Take an exclusive flock on ``fd``, waiting up to ``timeout`` seconds; False if it stayed held."""
+    deadline = time.monotonic() + timeout
+    delay = 0.002
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+
+def fsync_dir(folder: str) -> None:
+    """Make a rename or a new file in ``folder`` durable."""
+    fd = os.open(folder or ".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         os.fsync(fd)
     finally:
@@ -186,7 +193,7 @@ def atomic_write(path: str, data: bytes, *, mode: int | None = None, check: Call
             why = "the disk is full" if e.errno == errno.ENOSPC else (e.strerror or str(e))
             raise QueueError(f"could not write {path}: {why}; nothing was changed") from None
         raise
-    _fsync_dir(folder)
+    fsync_dir(folder)
 
 
 class _Changed(Exception):
