@@ -24,7 +24,8 @@ def test_readme_starts_with_the_two_commands():
     assert "pip install" in test and "pytest" in test
 
 
-def test_ci_runs_the_readme_test_command():
-    _, test = readme_commands()
+def test_ci_runs_both_readme_commands_as_written():
+    run, test = readme_commands()
     lines = [line for line in read(".ci", "run").splitlines() if line and not line.startswith("#")]
-    assert test in lines
+    assert run in lines and test in lines
+    assert lines.index(run) < lines.index(test)  # the main job first, on a fresh virtualenv
