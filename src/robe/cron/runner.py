@@ -321,11 +321,17 @@ class Runner:
                 with self.lock:
                     ready = [k for k, st in self.jobs.items() if st.due is not None and st.due <= mono
                              and st.proc is None and not self._partner_running(k)]
+                    ready.sort(key=lambda k: self.jobs[k].due)  # first asked, first run
                     for k in ready:
                         self.jobs[k].due = None
                 for k in ready:
                     if self.stopping.is_set():
                         break
+                    if self._partner_running(k):  # started a moment ago, in this same batch
+                        with self.lock:
+                            st = self.jobs[k]
+                            st.due = mono if st.due is None else min(st.due, mono)
+                        continue
                     self._start(k)
                 if until is not None and until(self):
                     met = True
