@@ -228,7 +228,7 @@ def _queue(fleet: Fleet, w: Wizard) -> list[Check]:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         return [Check(FAIL, w.name, "queue", f"{first.path}:{first.line}: {first.message}{more}",
                       (first.hint or "fix that line") + f"; see all with 'robe queue validate -f {w.queue}'")]
-    return [Check(OK, w.name, "queue", f"{w.queue} is valid ({len(q.tasks)} tasks)")]
+    return [Check(OK, w.name, "queue", f"{w.queue} is valid ({len(q.tasks)} task{'' if len(q.tasks) == 1 else 's'})")]
 
 
 def summary(checks: list[Check]) -> str:
