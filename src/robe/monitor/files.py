@@ -133,23 +133,31 @@ def fsync_dir(folder: str) -> None:
         os.close(fd)
 
 
-def archive_claim(work: str, task_id: str, attempt: int) -> list[str]:
-    """``work/<ID>.active`` (and its heartbeat) to ``work/archive/<ID>.<attempt>.*``."""
+def archive_claim(work: str, task_id: str, attempt: int, sync: bool = True) -> list[str]:
+    """``work/<ID>.active`` (and its heartbeat) to ``work/archive/<ID>.<attempt>.*``.
+
+    With ``sync`` False the caller fsyncs the folders once for many moves (a move lost to a
+    power cut is only redone by the next run: the moves are idempotent).
+    """
     if not is_valid_id(task_id):
         raise ValueError(f"{task_id!r} is not a task ID")
     archive = os.path.join(work, "archive")
     moved = [move_keep(os.path.join(work, f"{task_id}.active"), archive, f"{task_id}.{attempt}", ".active"),
              move_keep(os.path.join(work, f"{task_id}.heartbeat"), archive, f"{task_id}.{attempt}", ".heartbeat")]
-    fsync_dir(work)
+    if sync:
+        fsync_dir(work)
+        fsync_dir(archive)
     return [p for p in moved if p]
 
 
-def archive_result(completed: str, task_id: str, attempt: int) -> list[str]:
+def archive_result(completed: str, task_id: str, attempt: int, sync: bool = True) -> list[str]:
     """``completed/<ID>.txt`` and ``.json`` to ``completed/archive/<ID>.<attempt>.*`` (.json last)."""
     if not is_valid_id(task_id):
         raise ValueError(f"{task_id!r} is not a task ID")
     archive = os.path.join(completed, "archive")
     moved = [move_keep(os.path.join(completed, f"{task_id}{ext}"), archive, f"{task_id}.{attempt}", ext)
              for ext in (".txt", ".json")]
-    fsync_dir(completed)
+    if sync:
+        fsync_dir(completed)
+        fsync_dir(archive)
     return [p for p in moved if p]

@@ -181,6 +181,8 @@ class _House:
         self._retries = None
         self._executor = None
         self._seen = None
+        #: folders whose entries this run moved: fsynced once at the end
+        self.touched: set[str] = set()
 
     def archived(self) -> dict[str, int]:
         if self._archived is None:
@@ -380,7 +382,12 @@ def monitor(fleet, wizards=None, *, now: _dt.datetime | None = None, bare_grace:
         qfiles = _read_queues(houses, items, report, err)
         if houses:
             items += _plan_orphans(fleet, set(houses), qfiles, houses, t, orphan_grace)
-        _apply(items, qfiles, houses, report, by=by, out=out, err=err)
+        try:
+            _apply(items, qfiles, houses, report, by=by, out=out, err=err)
+        finally:
+            for h in houses.values():
+                for folder in sorted(h.touched):
+                    fs.fsync_dir(folder)
         return report
     finally:
         for fd in fds:
@@ -481,10 +488,13 @@ def _finish(it: _Item, o, houses, report: MonitorReport, *, by, out) -> None:
     def archive() -> tuple:
         moved = []
         if it.claim:  # the claim first: an executor runs a claim that has no result
-            moved += fs.archive_claim(h.listing.work, it.task, it.attempt)
+            moved += fs.archive_claim(h.listing.work, it.task, it.attempt, sync=False)
+            h.touched.update((h.listing.work, os.path.join(h.listing.work, "archive")))
         if it.result:
-            moved += fs.archive_result(h.listing.completed, it.task, it.result_attempt or it.attempt)
-        return tuple(os.path.relpath(p, it.wizard.house) for p in moved)
+            moved += fs.archive_result(h.listing.completed, it.task, it.result_attempt or it.attempt, sync=False)
+            h.touched.update((h.listing.completed, os.path.join(h.listing.completed, "archive")))
+        cut = len(it.wizard.house.rstrip(os.sep)) + 1
+        return tuple(p[cut:] for p in moved)
 
     def record(kind, from_, to, detail, *, event=True, move=True):
         # The event before the move: a run stopped in between writes no second event (it
