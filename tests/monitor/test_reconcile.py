@@ -58,7 +58,7 @@ def test_failed_with_attempts_left_goes_back_to_pending_then_fails_after_max_att
     s = one_wizard
     house = s.house()
     for attempt in (1, 2, 3):
-        rep = s.dispatch(["ezra"])
+        s.dispatch(["ezra"])
         claim = json.loads(read(house / "work" / "TASK-001.active"))
         assert claim["attempt"] == attempt
         write_result(house, "TASK-001", "FAILED", attempt=attempt, error="exit code 2", exit_code=2)

@@ -123,14 +123,13 @@ def move_keep(src: str, folder: str, stem: str, ext: str) -> str | None:
 
 
 def fsync_dir(folder: str) -> None:
+    """robe.queue's fsync of a folder; a folder that is gone needs none."""
+    from ..queue import fsync_dir as _fsync
+
     try:
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        _fsync(folder)
+    except FileNotFoundError:
+        pass
 
 
 def archive_claim(work: str, task_id: str, attempt: int, sync: bool = True) -> list[str]:

@@ -24,9 +24,7 @@ result's attempt is already in ``work/archive/``, so it is archived, not applied
 from __future__ import annotations
 
 import datetime as _dt
-import fcntl
 import os
-import time
 from typing import Callable, NamedTuple
 
 from ..queue import Change, QueueError, Status, parse, read_text, set_statuses
@@ -125,20 +123,14 @@ def _dispatch_lock(house: str) -> str:
 
 
 def _take_lock(path: str, timeout: float) -> int | None:
+    from ..queue import flock_wait
+
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    deadline = time.monotonic() + timeout
-    delay = 0.005
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return fd
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                os.close(fd)
-                return None
-            time.sleep(delay)
-            delay = min(delay * 2, 0.1)
+    if flock_wait(fd, timeout):
+        return fd
+    os.close(fd)
+    return None
 
 
 # --- reading results ---------------------------------------------------------------------------
