@@ -237,3 +237,17 @@ def test_age_helper_sets_mtime(tmp_path):
     t = now()
     age(p, t, 30)
     assert abs(os.stat(p).st_mtime - (t.timestamp() - 30)) < 0.01
+
+
+def test_a_claim_naming_a_file_outside_the_fleet_never_gets_it_written(one_wizard, tmp_path):
+    s = one_wizard
+    s.dispatch()
+    other = write(tmp_path / "elsewhere" / "WORK-QUEUE.md", "### TASK-001: Not robe's\n- Status: IN_PROGRESS\n")
+    claim = s.house() / "work" / "TASK-001.active"
+    rec = json.loads(read(claim))
+    rec["queue"] = other
+    write(claim, json.dumps(rec))
+    write_result(s.house(), "TASK-001")
+    s.monitor()
+    assert read(other) == "### TASK-001: Not robe's\n- Status: IN_PROGRESS\n"
+    assert statuses(s.qpath)["TASK-001"] == "COMPLETE"

@@ -222,7 +222,8 @@ def _after_failure(h: _House, tid: str, attempt: int, reason: str, what: str) ->
     return Status.FAILED, RESULT, f"{what}: {reason}; {failures} of {most} failures: no attempts left"
 
 
-def _plan_house(h: _House, bare_grace: float) -> list[_Item]:
+def _plan_house(h: _House, bare_grace: float, known: dict[str, str]) -> list[_Item]:
+    """``known``: queue key -> path of the fleet's queue files (a claim may name only one of them)."""
     from ..dispatch.routing import queue_key
 
     w, listing, t = h.w, h.listing, h.t
@@ -231,7 +232,9 @@ def _plan_house(h: _House, bare_grace: float) -> list[_Item]:
     results = set(listing.results)
     for tid in claims:
         rec = fs.read_json(os.path.join(listing.work, f"{tid}.active")) or {}
-        qpath = rec.get("queue") if isinstance(rec.get("queue"), str) else w.queue
+        named = rec.get("queue") if isinstance(rec.get("queue"), str) else None
+        # The claim names its queue file; one that is not a queue of this fleet is never written.
+        qpath = known.get(queue_key(named), w.queue) if named else w.queue
         attempt = fs.positive_int(rec.get("attempt"), 0) or h.archived().get(tid, 0) + 1
         common = dict(wizard=w, task=tid, qkey=queue_key(qpath), qpath=qpath, attempt=attempt, claim=True,
                       expect=(Status.IN_PROGRESS, Status.PENDING), events=h.events)
@@ -365,9 +368,12 @@ def monitor(fleet, wizards=None, *, now: _dt.datetime | None = None, bare_grace:
             fds.append(fd)
             houses[w.name] = _House(w, t, now)
         items: list[_Item] = []
+        from ..dispatch.routing import queue_key
+
+        known = {queue_key(w.queue): w.queue for w in fleet.wizards}
         for h in houses.values():
             try:
-                items += _plan_house(h, bare_grace)
+                items += _plan_house(h, bare_grace, known)
             except OSError as e:
                 report.errors.append(f"{h.w.name}: {e}")
                 err(report.errors[-1])
