@@ -308,8 +308,8 @@ def _plan_orphans(fleet, selected: set, qfiles: dict, houses: dict, t: float, or
             last = signs.get(task.id, qf.mtime or t)
             if t - last <= orphan_grace:
                 continue
-            ev = os.path.join(w.house, "logs", "events.jsonl") if w else events_path(qf.path)
-            attempt = fs.archived_attempts(os.path.join(w.house, "work")).get(task.id) if w else None
+            ev = houses[w.name].events
+            attempt = houses[w.name].archived().get(task.id)
             items.append(_Item(ORPHAN, w, task.id, key, qf.path, Status.PENDING, (Status.IN_PROGRESS,),
                                attempt or 0, f"IN_PROGRESS with no claim and no result for {t - last:.0f} s: "
                                "back to PENDING", event_kind=ORPHAN, events=ev))
