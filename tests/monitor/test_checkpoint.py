@@ -34,7 +34,7 @@ def test_first_checkpoint_creates_a_private_repository_with_a_gitignore(one_wiza
     assert stat.S_IMODE(os.stat(house / ".git").st_mode) == 0o700
     assert read(house / ".gitignore") == GITIGNORE
     assert tracked(house) == [".gitignore", "WORK-QUEUE.md", "home/SOUL.md"]
-    assert r.message.startswith("checkpoint 2026-11-22 06:00 UTC — TASK-001 PENDING")
+    assert r.message == "checkpoint 2026-11-22 06:00 UTC — first checkpoint, 3 files"
     repo = git.Repo(str(house))
     assert repo.head.commit.author.name == "robe" and repo.head.commit.message.strip() == r.message
     # Nothing changed: no commit.

@@ -218,7 +218,7 @@ def _message(repo, staged: list[tuple[str, str]], queues: list[str], moment: _dt
     has_head = repo.head.is_valid()
     staged_paths = {p for _, p in staged}
     for rel in queues:
-        if rel not in staged_paths:
+        if rel not in staged_paths or not has_head:  # the first checkpoint: every task would be news
             continue
         old = _parse_statuses(_show(repo, f"HEAD:{rel}") if has_head else None, rel)
         new = _parse_statuses(_show(repo, f":{rel}"), rel)
@@ -226,9 +226,11 @@ def _message(repo, staged: list[tuple[str, str]], queues: list[str], moment: _dt
     gone = {m.group(1) for s, p in staged if s == "D" and (m := _RESULT_RE.match(p))}
     results = sum(1 for s, p in staged if s == "A" and (m := _RESULT_RE.match(p)) and m.group(1) not in gone)
     parts = changes[:6] + ([f"{len(changes) - 6} more tasks"] if len(changes) > 6 else [])
+    if not has_head:
+        parts.append(f"first checkpoint, {len(staged)} file{'s' if len(staged) != 1 else ''}")
     if results:
         parts.append(f"{results} result{'s' if results != 1 else ''}")
-    if not parts:
+    if not changes and has_head and not results:
         parts.append(f"{len(staged)} file{'s' if len(staged) != 1 else ''} changed")
     return f"checkpoint {moment.strftime('%Y-%m-%d %H:%M')} UTC — " + ", ".join(parts)
 
