@@ -466,6 +466,12 @@ def _apply(items: list[_Item], qfiles: dict, houses: dict, report: MonitorReport
             except (OSError, ValueError) as e:
                 report.errors.append(f"{it.task}: could not archive: {e}")
                 err(report.errors[-1])
+            except Exception as e:  # a bug with one item must not cost the others theirs
+                import logging
+
+                logging.getLogger(__name__).exception("task %s: the monitor failed on it", it.task)
+                report.errors.append(f"{it.task}: the monitor failed on it: {e!r}")
+                err(report.errors[-1])
 
 
 def _finish(it: _Item, o, houses, report: MonitorReport, *, by, out) -> None:
