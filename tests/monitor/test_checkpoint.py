@@ -205,3 +205,14 @@ def test_task_monitor_and_checkpoint_as_processes(one_wizard):
                        {"HOME": str(s.root), "GIT_CONFIG_NOSYSTEM": "1"})
     assert p.returncode == 0, p.stderr
     assert p.stdout.startswith("ezra: committed ")
+
+
+def test_root_checkpoint_counts_results_in_every_house(one_wizard):
+    s = one_wizard
+    checkpoint(str(s.root), name="root", queues=(s.qpath,))
+    s.dispatch()
+    write_result(s.house(), "TASK-001")
+    s.monitor()
+    r = checkpoint(str(s.root), name="root", queues=(s.qpath,), now=T0)
+    assert r.message == ("checkpoint 2026-11-22 06:00 UTC — TASK-001 COMPLETE, TASK-002 IN_PROGRESS, "
+                         "TASK-003 IN_PROGRESS, 1 result")

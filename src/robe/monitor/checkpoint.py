@@ -72,7 +72,8 @@ SECRETS = (
 _ANY_SECRET = re.compile(b"|".join(b"(?:" + p.pattern.replace(b"(?m)", b"") + b")" for p, _ in SECRETS), re.M)
 MAX_SCAN = 1 << 20
 IDENTITY = ("robe", "robe@localhost")
-_RESULT_RE = re.compile(r"\Acompleted/(?:archive/)?([A-Z][A-Z0-9]*-[0-9]+)(?:\.[0-9]+)*\.txt\Z")
+#: a result's answer, in a house's completed/ or its archive (with --root: under <house>/)
+_RESULT_RE = re.compile(r"(?:\A|/)completed/(?:archive/)?([A-Z][A-Z0-9]*-[0-9]+)(?:\.[0-9]+)*\.txt\Z")
 
 
 class Refused(NamedTuple):
@@ -223,8 +224,8 @@ def _message(repo, staged: list[tuple[str, str]], queues: list[str], moment: _dt
         old = _parse_statuses(_show(repo, f"HEAD:{rel}") if has_head else None, rel)
         new = _parse_statuses(_show(repo, f":{rel}"), rel)
         changes += [f"{tid} {st}" for tid, st in new.items() if old.get(tid) != st]
-    gone = {m.group(1) for s, p in staged if s == "D" and (m := _RESULT_RE.match(p))}
-    results = sum(1 for s, p in staged if s == "A" and (m := _RESULT_RE.match(p)) and m.group(1) not in gone)
+    gone = {m.group(1) for s, p in staged if s == "D" and (m := _RESULT_RE.search(p))}
+    results = sum(1 for s, p in staged if s == "A" and (m := _RESULT_RE.search(p)) and m.group(1) not in gone)
     parts = changes[:6] + ([f"{len(changes) - 6} more tasks"] if len(changes) > 6 else [])
     if not has_head:
         parts.append(f"first checkpoint, {len(staged)} file{'s' if len(staged) != 1 else ''}")

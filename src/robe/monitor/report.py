@@ -311,7 +311,7 @@ def _markdown(d: dict, since, now) -> str:
         out.append("No task is FAILED.")
     tp = d["throughput"]
     out += ["", "## Throughput", "",
-            f"- {tp['finished']} finished in {_age(tp['hours'] * 3600)} ({tp['per_hour']:g} per hour)",
+            f"- {tp['finished']} finished in {_age(tp['hours'] * 3600)} ({tp['per_hour']:.1f} per hour)",
             f"- {tp['last_24h']} finished in the last 24 hours", ""]
     out += ["## Success metrics", ""]
     out += [_md_table(["Metric", "Target", "Value", "Met", "Detail"],
