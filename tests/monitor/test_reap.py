@@ -149,3 +149,26 @@ def test_old_result_of_a_rerun_is_left_for_the_dispatcher(one_wizard):
     assert s.monitor().out == []
     assert "TASK-003.txt" in ls(house / "completed")
     assert events(house) == []
+
+
+def test_reaping_kills_the_agent_its_dead_executor_left_running(one_wizard):
+    from robe.execute.claims import process_start_ticks
+
+    s = one_wizard
+    house = s.house()
+    s.dispatch(max_claims=1)
+    agent = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    try:
+        write(house / "work" / "TASK-001.heartbeat", json.dumps({
+            "pid": dead_pid(), "host": os.uname().nodename, "started_at": "x", "agent_pid": agent.pid,
+            "agent_start": process_start_ticks(agent.pid)}))
+        t = dt.datetime.now(UTC) + dt.timedelta(hours=1)
+        rep = s.monitor(now=t)
+        assert agent.wait(timeout=10) == -9
+    finally:
+        if agent.poll() is None:
+            agent.kill()
+            agent.wait()
+    assert rep.killed == [{"task": "TASK-001", "wizard": "ezra", "pid": agent.pid}]
+    assert statuses(s.qpath)["TASK-001"] == "PENDING"
+    assert "TASK-001.1.heartbeat" in ls(house / "work" / "archive")

@@ -73,6 +73,8 @@ class MonitorReport:
         self.errors: list[str] = []
         #: queue files rewritten (the benchmark counts them)
         self.writes = 0
+        #: agent process groups of reaped claims that were still running, killed
+        self.killed: list[dict] = []
 
     @property
     def exit_code(self) -> int:
@@ -80,7 +82,7 @@ class MonitorReport:
 
     def to_dict(self) -> dict:
         return {"transitions": [t.to_dict() for t in self.transitions], "busy": self.busy, "errors": self.errors,
-                "queue_writes": self.writes, "exit_code": self.exit_code}
+                "queue_writes": self.writes, "killed": self.killed, "exit_code": self.exit_code}
 
 
 class _Item(NamedTuple):
@@ -474,6 +476,18 @@ def _apply(items: list[_Item], qfiles: dict, houses: dict, report: MonitorReport
                 err(report.errors[-1])
 
 
+def _kill_leftover(h: _House, it: _Item, report: MonitorReport) -> None:
+    """A reaped claim's agent may outlive its dead executor: kill its process group (same
+    host, same pid and start time, as the heartbeat records them), so the task is not run
+    twice at once. The heartbeat then moves to the archive, where the next executor to take
+    the task would no longer find it."""
+    from ..execute.claims import kill_leftover_agent
+
+    pid = kill_leftover_agent(os.path.join(h.listing.work, f"{it.task}.heartbeat"))
+    if pid:
+        report.killed.append({"task": it.task, "wizard": h.w.name, "pid": pid})
+
+
 def _finish(it: _Item, o, houses, report: MonitorReport, *, by, out) -> None:
     name = it.wizard.name if it.wizard is not None else "-"
     h = houses.get(name)
@@ -491,6 +505,8 @@ def _finish(it: _Item, o, houses, report: MonitorReport, *, by, out) -> None:
 
     def archive() -> tuple:
         moved = []
+        if it.kind == REAP:
+            _kill_leftover(h, it, report)
         if it.claim:  # the claim first: an executor runs a claim that has no result
             moved += fs.archive_claim(h.listing.work, it.task, it.attempt, sync=False)
             h.touched.update((h.listing.work, os.path.join(h.listing.work, "archive")))
