@@ -342,11 +342,17 @@ def doctor(fleet_path, as_json):
     """Check the fleet against the seed's troubleshooting table; exit 1 if anything FAILs.
 
     Port conflicts, shared homes or memories, permissions looser than 0700 (houses, homes) or
-    0600 (.env), fleet.yaml and config.yaml disagreeing on a port, queue errors, gateways down.
+    0600 (.env), fleet.yaml and config.yaml disagreeing on a port, queue errors, gateways down,
+    cron entries missing or out of step with fleet.yaml.
     """
     from ..fleet.doctor import FAIL, OK, check_fleet, summary
 
     checks = check_fleet(fleet_path)
+    if not any(c.level == FAIL and c.name == "config" for c in checks):
+        from ..cron.crontab import doctor_checks
+        from ..fleet import load_fleet
+
+        checks += doctor_checks(load_fleet(fleet_path))
     failed = any(c.level == FAIL for c in checks)
     if as_json:
         echo_json({"ok": not failed, "checks": [c.to_dict() for c in checks]})

@@ -346,3 +346,38 @@ def remove_systemd(fleet, wizards=None, unit_dir: str | None = None) -> list[str
             os.unlink(p)
             removed.append(p)
     return removed
+
+
+# ---------------------------------------------------------------------------------------------
+# robe doctor's cron check (the seed's "tasks not dispatching: check cron")
+
+
+def doctor_checks(fleet, user: str | None = None) -> list:
+    """One check per wizard: are its scheduled jobs in the crontab, as fleet.yaml says them?
+
+    WARN, not FAIL, when they are missing: ``robe run`` or systemd timers may run the schedule.
+    """
+    from ..fleet.doctor import OK, WARN, Check
+    from .schedule import fleet_schedule
+
+    try:
+        installed = _split(read_crontab(user), fleet.path).block
+    except CronError as e:
+        return [Check(WARN, "fleet", "cron", str(e),
+                      "install cron and run 'robe cron install', or run the schedule with 'robe run'")]
+    want = sections(fleet, fleet_schedule(fleet))
+    have = _parse_sections(installed or [])
+    checks = []
+    for w in fleet.wizards:
+        lines = want.get(w.name, [])
+        if not lines:
+            checks.append(Check(OK, w.name, "cron", "no scheduled jobs (all turned off in fleet.yaml)"))
+        elif w.name not in have:
+            checks.append(Check(WARN, w.name, "cron", "no cron entries: its tasks are dispatched only while "
+                                "'robe run' runs", "install them with 'robe cron install'"))
+        elif have[w.name] != lines:
+            checks.append(Check(WARN, w.name, "cron", "the crontab's lines differ from fleet.yaml's schedule",
+                                "run 'robe cron install' again to bring them in step"))
+        else:
+            checks.append(Check(OK, w.name, "cron", f"cron runs its {len(lines) - 1} jobs"))
+    return checks
