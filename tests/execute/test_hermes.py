@@ -9,9 +9,6 @@ virtualenv of its own, the one the fleet tests build (``$ROBE_HERMES_VENV``, def
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 
 import pytest
 
@@ -22,22 +19,7 @@ from .stub import Stub
 
 pytestmark = pytest.mark.hermes
 
-VENV = os.path.expanduser(os.environ.get("ROBE_HERMES_VENV") or "~/.cache/robe-test/hermes-venv")
 FAST = Options(scan_interval=0.5, heartbeat_interval=1.0, retries=2, backoff=0.5)
-
-
-@pytest.fixture(scope="session")
-def hermes_bin() -> str:
-    hermes = os.path.join(VENV, "bin", "hermes")
-    if not os.path.exists(hermes):
-        t = time.monotonic()
-        subprocess.run([sys.executable, "-m", "venv", "--clear", VENV], check=True)
-        r = subprocess.run([os.path.join(VENV, "bin", "pip"), "install", "-q", "hermes-agent", "aiohttp"],
-                           capture_output=True, text=True, timeout=900)
-        if r.returncode != 0:
-            pytest.fail(f"pip install hermes-agent aiohttp failed in {VENV}:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
-        print(f"hermes venv created in {time.monotonic() - t:.0f} s", file=sys.stderr)
-    return hermes
 
 
 @pytest.fixture

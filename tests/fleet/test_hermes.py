@@ -11,9 +11,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -29,21 +26,6 @@ from .model_stub import ModelStub
 
 pytestmark = pytest.mark.hermes
 
-VENV = os.path.expanduser(os.environ.get("ROBE_HERMES_VENV") or "~/.cache/robe-test/hermes-venv")
-
-
-@pytest.fixture(scope="session")
-def hermes_bin() -> str:
-    hermes = os.path.join(VENV, "bin", "hermes")
-    if not os.path.exists(hermes):
-        t = time.monotonic()
-        subprocess.run([sys.executable, "-m", "venv", "--clear", VENV], check=True)
-        r = subprocess.run([os.path.join(VENV, "bin", "pip"), "install", "-q", "hermes-agent", "aiohttp"],
-                           capture_output=True, text=True, timeout=900)
-        if r.returncode != 0:
-            pytest.fail(f"pip install hermes-agent aiohttp failed in {VENV}:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
-        print(f"hermes venv created in {time.monotonic() - t:.0f} s", file=sys.stderr)
-    return hermes
 
 
 def _get(port: int, path: str, key: str | None = None, body: dict | None = None, timeout: float = 60):
