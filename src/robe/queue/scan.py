@@ -241,6 +241,8 @@ def _can_interrupt_paragraph(t: str) -> bool:
 def _ends_list_item(t: str) -> bool:
     """Whether a line indented less than an open list item's content ends that item."""
     c = t[0]
+    if c in "-+*" and t[1:2] in (" ", "\t"):
+        return True  # another item, or a thematic break: either ends it (the common case: field lists)
     if c == "#":
         return bool(_ATX_RE.match(t))
     if c == ">":
