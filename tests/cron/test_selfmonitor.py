@@ -28,8 +28,19 @@ def samples(w):
 
 
 def kill_group(pid):
+    """Kill ``pid`` and its process group. A service revived through 'sh -c "... &"' is not a
+    group leader (its group is the shell's), so the group is looked up, never assumed."""
     try:
-        os.killpg(pid, signal.SIGKILL)
+        pgid = os.getpgid(pid)
+    except ProcessLookupError:
+        return
+    if pgid != os.getpgid(0):
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    try:
+        os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
 
