@@ -577,15 +577,15 @@ def _word(value: str):
     return m.group(2), m.start(2), m.end(2)
 
 
-def _status_problem(draft, path, line, word, where):
+def _status_problem(draft, path, line, word):
     alias = STATUS_ALIASES.get(word.upper())
     hint = f"did you mean {alias}? " if alias else ""
     hint += "statuses are " + ", ".join(STATUS_WORDS)
-    draft.problems.append(Problem(path, line, f"{draft.id} has an unknown status '{word}'{where}", hint,
+    draft.problems.append(Problem(path, line, f"{draft.id} has an unknown status '{word}'", hint,
                                   draft.id, code="status"))
 
 
-def _apply_fields(draft: _Draft, fields: list[_Field], path: str, newline: str) -> None:
+def _apply_fields(draft: _Draft, fields: list[_Field], path: str) -> None:
     for f in fields:
         key = f.key.lower()
         v = f.value
@@ -603,7 +603,7 @@ def _apply_fields(draft: _Draft, fields: list[_Field], path: str, newline: str) 
                 continue
             st = parse_status(w[0]) if w else None
             if st is None:
-                _status_problem(draft, path, line, v.split()[0] if v.split() else v, "")
+                _status_problem(draft, path, line, v.split()[0] if v.split() else v)
                 continue
             draft.status = st
             draft.status_span = (f.value_start + w[1], f.value_start + w[2])
@@ -687,7 +687,7 @@ def _list_task(draft_args, lines, offsets, kinds, item: _Item, path, newline, it
             title_at = end
             continue
         if wrapped and up in STATUS_ALIASES:
-            _status_problem(draft, path, item.line + 1, word, "")
+            _status_problem(draft, path, item.line + 1, word)
             title_at = end
             continue
         break
@@ -701,7 +701,7 @@ def _list_task(draft_args, lines, offsets, kinds, item: _Item, path, newline, it
         ok = all(_indent(lines[f.line])[0] >= item.content_col for f in fields)
         if not ok:
             fields, after = [], item.line + 1
-    _apply_fields(draft, fields, path, newline)
+    _apply_fields(draft, fields, path)
     if draft.status_span is None and draft.insert_at is None:
         draft.insert_at = base + cstart + priority_end
         glued = priority_end < len(content) and not content[priority_end].isspace()
@@ -729,7 +729,7 @@ def _section_task(draft_args, lines, offsets, kinds, h: _Heading, end: int, path
     title = _SEPARATOR_RE.sub("", h.text[m.end():], count=1).strip()
     draft = _Draft(m.group(1), title, h.start + 1, end + 1, "section", *draft_args)
     fields, after = _field_block(lines, offsets, kinds, h.end + 1, end + 1, 4, item_starts)
-    _apply_fields(draft, fields, path, newline)
+    _apply_fields(draft, fields, path)
     if draft.status_span is None and draft.insert_at is None:
         if fields:
             # A new field line after the last one, in its style (marker, indent, bold).
@@ -797,7 +797,7 @@ def _table_tasks(table: _Table, rows, lines, offsets, context, path, problems):
                 w = _word(v)
                 st = parse_status(w[0]) if w and w[2] == len(v.rstrip("*`])")) else None
                 if st is None:
-                    _status_problem(draft, path, r + 1, v, "")
+                    _status_problem(draft, path, r + 1, v)
                 else:
                     draft.status = st
                     draft.status_span = (offsets[r] + a + lead + w[1], offsets[r] + a + lead + w[2])
@@ -818,7 +818,7 @@ def _table_tasks(table: _Table, rows, lines, offsets, context, path, problems):
                 continue
             fields.append(_Field(name.strip("*_` "), v.replace("\\|", "|"), offsets[r] + spans[k][0], r))
         if fields:
-            _apply_fields(draft, fields, path, "\n")
+            _apply_fields(draft, fields, path)
         drafts.append(draft)
     return drafts
 
