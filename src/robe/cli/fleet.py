@@ -350,9 +350,16 @@ def doctor(fleet_path, as_json):
     checks = check_fleet(fleet_path)
     if not any(c.level == FAIL and c.name == "config" for c in checks):
         from ..cron.crontab import doctor_checks
-        from ..fleet import load_fleet
+        from ..fleet import FleetError, load_fleet
 
-        checks += doctor_checks(load_fleet(fleet_path))
+        try:
+            # Faults between wizards (a shared port or home) are already FAIL lines above;
+            # collect them again here instead of stopping at the first.
+            fleet = load_fleet(fleet_path, problems=[])
+        except FleetError:
+            fleet = None
+        if fleet is not None:
+            checks += doctor_checks(fleet)
     failed = any(c.level == FAIL for c in checks)
     if as_json:
         echo_json({"ok": not failed, "checks": [c.to_dict() for c in checks]})
