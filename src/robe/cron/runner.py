@@ -118,9 +118,15 @@ class Runner:
         self.wake.set()
 
     def request_stop(self) -> None:
-        """Safe from a signal handler: only sets flags."""
+        """Stop the loop (from any thread; a signal handler uses ``signalled`` instead)."""
         self.stopping.set()
         self.wake.set()
+
+    #: Set by the signal handler, and only that: a handler runs in the main thread between
+    #: two bytecodes, possibly while that thread holds an Event's internal lock (in
+    #: wake.wait() or wake.clear()), so calling Event.set() there can deadlock for ever.
+    #: The loop polls this every TICK and stops from its own context.
+    signalled: str | None = None
 
     def idle(self) -> bool:
         """No job running or asked for."""
@@ -308,6 +314,10 @@ class Runner:
                 self.request(w.name, "dispatch")
         try:
             while not self.stopping.is_set():
+                if self.signalled:
+                    log.info("robe run: %s received; finishing", self.signalled)
+                    self.request_stop()
+                    break
                 self.wake.clear()
                 mono = time.monotonic()
                 now = self.now()
@@ -393,8 +403,8 @@ class Runner:
 
 def install_signal_handlers(runner: Runner) -> None:
     def stop(signum, frame):
-        log.info("robe run: %s received; finishing", signal.Signals(signum).name)
-        runner.request_stop()
+        # Only a plain assignment: no lock, no logging (see Runner.signalled).
+        runner.signalled = signal.Signals(signum).name
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

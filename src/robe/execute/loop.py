@@ -328,8 +328,19 @@ class Executor:
 
     # -- the loop
     def request_stop(self) -> None:
-        """Take no new claim; ``run`` then winds down (safe to call from a signal handler)."""
+        """Take no new claim; ``run`` then winds down (from any thread; a signal handler
+        sets ``signalled`` instead)."""
         self.stopping.set()
+
+    #: Set by the signal handler, and only that: Event.set() from a handler can deadlock when
+    #: the main thread is inside that Event's wait() holding its internal lock. The loop
+    #: polls this at least once a second.
+    signalled: str | None = None
+
+    def _check_signal(self) -> None:
+        if self.signalled and not self.stopping.is_set():
+            log.info("executor %s: %s received; finishing", self.by, self.signalled)
+            self.stopping.set()
 
     def run(self, once: bool = False) -> list[dict]:
         """Watch and run claims until ``request_stop`` (or, with ``once``, until every claim
@@ -343,6 +354,7 @@ class Executor:
                 self.scan()
                 self._close_inboxes()
                 while not self._join_workers(0.2):
+                    self._check_signal()
                     if self.stopping.is_set():
                         break
                     self._maybe_beat()
@@ -355,6 +367,7 @@ class Executor:
                 next_scan = time.monotonic() + self.options.scan_interval
                 while not self.stopping.is_set():
                     self.stopping.wait(min(self.options.scan_interval, self.options.heartbeat_interval, 1.0))
+                    self._check_signal()
                     if self.stopping.is_set():
                         break
                     if time.monotonic() >= next_scan:
@@ -395,8 +408,8 @@ class Executor:
 def install_signal_handlers(executor: Executor) -> None:
     """SIGTERM and SIGINT only set the stop flag; the loop notices and winds down."""
     def stop(signum, frame):
-        log.info("executor %s: %s received; finishing", executor.by, signal.Signals(signum).name)
-        executor.request_stop()
+        # Only a plain assignment: no lock, no logging (see Executor.signalled).
+        executor.signalled = signal.Signals(signum).name
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
