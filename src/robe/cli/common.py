@@ -13,6 +13,12 @@ def json_option(f):
     return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON instead of text.")(f)
 
 
+def fleet_option(f):
+    return click.option("--fleet", "fleet_path", metavar="PATH",
+                        help="The fleet.yaml (default: $ROBE_FLEET, else the nearest fleet.yaml in this "
+                             "folder or above).")(f)
+
+
 def file_option(f):
     return click.option(
         "-f", "--file", "path", default="WORK-QUEUE.md", envvar="ROBE_QUEUE", show_default=True,

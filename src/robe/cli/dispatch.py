@@ -6,11 +6,11 @@ import sys
 
 import click
 
-from .common import echo_json, json_option
+from .common import echo_json, fleet_option, json_option
 
 
 @click.command()
-@click.option("--fleet", "fleet_path", metavar="PATH", help="fleet.yaml (default: $ROBE_FLEET, else the nearest fleet.yaml).")
+@fleet_option
 @click.option("--wizard", "wizards", multiple=True, metavar="NAME", help="Only this wizard (repeatable; default: all).")
 @click.option("--max", "max_claims", type=click.IntRange(min=0), metavar="N", help="Claim at most N tasks per wizard.")
 @click.option("--dry-run", is_flag=True, help="Show what would be claimed; write nothing.")

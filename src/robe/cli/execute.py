@@ -7,11 +7,11 @@ import sys
 
 import click
 
-from .common import echo_json, json_option
+from .common import echo_json, fleet_option, json_option
 
 
 @click.command()
-@click.option("--fleet", "fleet_path", metavar="PATH", help="fleet.yaml (default: $ROBE_FLEET, else the nearest fleet.yaml).")
+@fleet_option
 @click.option("--wizard", "-w", "wizards", multiple=True, metavar="NAME",
               help="Run this wizard's claims (repeat for several; default: every wizard).")
 @click.option("--once", is_flag=True, help="Run every claim waiting now, then exit (for cron and tests).")

@@ -11,16 +11,9 @@ import sys
 
 import click
 
-from .common import echo_json, json_option, table
+from .common import echo_json, fleet_option, json_option, table
 
 AGENT_CHOICE = click.Choice(["hermes", "openai", "command", "echo"])
-
-
-def fleet_option(f):
-    return click.option(
-        "--fleet", "fleet_path", metavar="PATH", default=None,
-        help="The fleet.yaml (else $ROBE_FLEET, else the nearest fleet.yaml in this folder or above).",
-    )(f)
 
 
 def wizards_option(f):

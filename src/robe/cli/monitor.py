@@ -8,12 +8,7 @@ import sys
 
 import click
 
-from .common import echo_json, json_option
-
-
-def fleet_option(f):
-    return click.option("--fleet", "fleet_path", metavar="PATH",
-                        help="fleet.yaml (default: $ROBE_FLEET, else the nearest fleet.yaml).")(f)
+from .common import echo_json, fleet_option, json_option
 
 
 def wizards_option(f):
