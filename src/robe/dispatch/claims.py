@@ -16,7 +16,6 @@ from typing import NamedTuple
 
 from ..queue import Task, fsync_dir, is_valid_id
 
-EXECUTOR_FRESH_S = 30.0
 _ARCHIVED_RE = re.compile(r"\A([A-Z][A-Z0-9]*-[0-9]+)\.([0-9]{1,9})\.active\Z")
 
 
@@ -192,37 +191,6 @@ class ClaimState(NamedTuple):
     finished: bool
     #: heartbeat (or claim) younger than the lease, or the house's executor alive
     live: bool
-
-
-def executor_alive(logs_dir: str, now: float | None = None) -> bool:
-    """``logs/executor.json``: same host, pid alive, heartbeat younger than 30 s."""
-    try:
-        with open(os.path.join(logs_dir, "executor.json"), "rb") as f:
-            d = json.loads(f.read(1 << 16))
-        if not isinstance(d, dict) or d.get("host") != host():
-            return False
-        pid = int(d["pid"])
-        beat = _parse_stamp(str(d.get("heartbeat_at", "")))
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
-    if beat is None or (now if now is not None else time.time()) - beat > EXECUTOR_FRESH_S:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return True
-
-
-def _parse_stamp(text: str) -> float | None:
-    import datetime as dt
-
-    try:
-        return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 def claim_states(work_dir: str, work_names: list[str], completed_names: set[str], lease_s: int,

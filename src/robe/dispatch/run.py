@@ -19,6 +19,7 @@ import os
 from typing import Callable, NamedTuple
 
 from ..queue import Change, QueueError, Status, Task, parse, priority_rank, read_text, set_statuses
+from ..fleet.status import executor_liveness
 from ..queue.events import append_event, events_path, stamp
 from . import claims as cl
 from .routing import NOBODY, UNKNOWN, Router, is_ready, queue_key
@@ -365,7 +366,7 @@ def _one_wizard(w, run: WizardRun, candidates, work_names, records, held, by_key
 
     # Capacity: live claims that have no result yet.
     completed_names = set(_listdir(completed))
-    states = cl.claim_states(work, work_names, completed_names, w.lease, cl.executor_alive(logs))
+    states = cl.claim_states(work, work_names, completed_names, w.lease, executor_liveness(w).alive)
     run.live = sum(1 for s in states if s.live and not s.finished)
     room = w.max_active - run.live
     if max_claims is not None:

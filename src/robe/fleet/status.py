@@ -12,25 +12,13 @@ import json
 import os
 from dataclasses import dataclass, field
 
-from ..queue.events import now
+from ..queue.events import now, parse_stamp
 from .config import Fleet, Wizard
 
 #: an executor whose heartbeat is older than this is taken for dead
 HEARTBEAT_STALE_S = 30.0
 
 ROBED, UNROBED, LOBSTER, DEAD = "Robed", "Unrobed", "Lobster", "Dead"
-
-
-def _parse_time(value) -> _dt.datetime | None:
-    if isinstance(value, (int, float)):
-        return _dt.datetime.fromtimestamp(value, _dt.timezone.utc)
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        t = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return t if t.tzinfo else t.replace(tzinfo=_dt.timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -75,7 +63,7 @@ def executor_liveness(w: Wizard, *, at: _dt.datetime | None = None, stale_after:
         return Executor(False, pid, f"last seen on host {host}, not this one")
     if pid is None or not _pid_alive(pid):
         return Executor(False, pid, f"pid {pid} is gone" if pid else "no pid recorded")
-    beat = _parse_time(d.get("heartbeat_at"))
+    beat = parse_stamp(d.get("heartbeat_at"))
     if beat is None:
         return Executor(False, pid, "no heartbeat recorded")
     age = ((at or now()) - beat).total_seconds()
@@ -118,7 +106,7 @@ def active_claims(w: Wizard, *, at: _dt.datetime | None = None) -> list[Claim]:
         try:
             with open(path, encoding="utf-8") as f:
                 d = json.load(f)
-            claimed = _parse_time(d.get("claimed_at"))
+            claimed = parse_stamp(d.get("claimed_at"))
             attempt = d.get("attempt") if isinstance(d.get("attempt"), int) else None
         except (OSError, ValueError, AttributeError):
             pass

@@ -20,7 +20,7 @@ import os
 from typing import Callable, NamedTuple
 
 from ..queue import QueueError, Status, load
-from ..queue.events import events_path, read_events
+from ..queue.events import events_path, parse_stamp, read_events
 from ..queue.events import now as _now
 
 STATUSES = [s.value for s in Status]
@@ -31,16 +31,6 @@ DAY = _dt.timedelta(days=1)
 class Report(NamedTuple):
     markdown: str
     data: dict
-
-
-def _parse_ts(value) -> _dt.datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        t = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return t if t.tzinfo else t.replace(tzinfo=_dt.timezone.utc)
 
 
 def _fmt(t: _dt.datetime | None) -> str:
@@ -100,7 +90,7 @@ def _events(fleet, wizards) -> list[dict]:
     out = []
     for p, name in paths.items():
         for e in read_events(p):
-            t = _parse_ts(e.get("ts"))
+            t = parse_stamp(e.get("ts"))
             if t is None:
                 continue
             e["_t"] = t
@@ -123,7 +113,7 @@ def _uptime(fleet, wizards, now: _dt.datetime) -> dict[str, tuple[int, int]]:
     for p in dict.fromkeys(paths):
         for s in read_events(p):
             who = s.get("wizard")
-            t = _parse_ts(s.get("ts"))
+            t = parse_stamp(s.get("ts"))
             if who not in names or t is None or now - t > UPTIME_WINDOW or not isinstance(s.get("up"), bool):
                 continue
             up, total = out.setdefault(who, [0, 0])
@@ -226,7 +216,7 @@ def reports_dir(fleet, wizards=None) -> str:
 def _previous(folder: str) -> _dt.datetime | None:
     try:
         with open(os.path.join(folder, "latest.json"), encoding="utf-8") as f:
-            return _parse_ts(json.load(f).get("generated_at"))
+            return parse_stamp(json.load(f).get("generated_at"))
     except (OSError, ValueError, AttributeError):
         return None
 

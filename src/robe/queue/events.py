@@ -21,6 +21,20 @@ def stamp(moment: _dt.datetime | None = None) -> str:
     return (moment or now()).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def parse_stamp(value) -> _dt.datetime | None:
+    """A time robe wrote (``stamp()``, or epoch seconds) as an aware UTC datetime; None if it
+    is not one."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return _dt.datetime.fromtimestamp(value, _dt.timezone.utc)
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        t = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return t if t.tzinfo else t.replace(tzinfo=_dt.timezone.utc)
+
+
 def events_path(queue_path: str) -> str:
     return os.path.join(os.path.dirname(os.path.abspath(queue_path)), "logs", "events.jsonl")
 
