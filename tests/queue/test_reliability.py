@@ -104,7 +104,7 @@ def person_edit(path, text_change, in_place):
         os.replace(tmp, path)  # like most editors' safe save
 
 
-@pytest.mark.parametrize("stage, in_place", [("read", False), ("read", True), ("checked", True)])
+@pytest.mark.parametrize("stage, in_place", [("read", False), ("read", True), ("checked", True), ("checked", False)])
 def test_a_person_saving_while_robe_writes_loses_nothing(tmp_path, stage, in_place):
     path = tmp_path / "WORK-QUEUE.md"
     path.write_text(queue_text(6))

@@ -146,12 +146,49 @@ def fsync_dir(folder: str) -> None:
         os.close(fd)
 
 
-def atomic_write(path: str, data: bytes, *, mode: int | None = None, check: Callable[[], None] | None = None) -> None:
+_AT_FDCWD, _RENAME_EXCHANGE = -100, 2
+_renameat2: list = []  # [function, ctypes] once looked up; [None] when the system has none
+
+
+def _exchange(a: str, b: str) -> bool:
+    """Swap the names ``a`` and ``b`` atomically (Linux renameat2 RENAME_EXCHANGE).
+
+    False when the system or the file system cannot; then the caller falls back to a rename.
+    ctypes is imported here, on the first write, not at start-up.
+    """
+    if not _renameat2:
+        try:
+            import ctypes
+
+            fn = ctypes.CDLL(None, use_errno=True).renameat2
+            fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+            _renameat2.extend([fn, ctypes])
+        except (OSError, AttributeError):
+            _renameat2.extend([None, None])
+    fn, ctypes = _renameat2
+    if fn is None:
+        return False
+    if fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EPERM):
+        return False
+    raise OSError(err, os.strerror(err), b)
+
+
+def atomic_write(path: str, data: bytes, *, mode: int | None = None, check: Callable[[], None] | None = None,
+                 expect: tuple[int, int] | None = None) -> None:
     """Replace ``path`` with ``data``: temp file in the same folder, fsync, rename, fsync folder.
 
     Keeps the file's mode (and owner, where allowed). ``check`` runs just before the rename
     and may raise to abandon the write. On any failure the temp file is removed and the
     original is untouched.
+
+    ``expect`` is the (device, inode) of the file the caller read. Then the new file is
+    swapped in with RENAME_EXCHANGE instead of renamed over the old one, so the file it
+    displaces survives under the temp name: if it is not the one read (an editor saved by
+    rename after ``check``), it is put back and _Changed is raised for the caller to apply
+    its change again. A plain rename would have deleted that save unseen.
     """
     target = real_path(path)
     folder = os.path.dirname(target) or "."
@@ -183,7 +220,14 @@ def atomic_write(path: str, data: bytes, *, mode: int | None = None, check: Call
             os.close(fd)
         if check is not None:
             check()
-        os.replace(tmp, target)
+        if expect is not None and _exchange(tmp, target):
+            displaced = os.lstat(tmp)
+            if (displaced.st_dev, displaced.st_ino) != expect:
+                os.replace(tmp, target)  # theirs back over ours: their save wins, ours is redone
+                raise _Changed
+            os.unlink(tmp)  # the file we read, now replaced
+        else:
+            os.replace(tmp, target)
     except BaseException as e:
         try:
             os.unlink(tmp)
@@ -259,8 +303,9 @@ def update(path: str, change: Callable[[Queue], tuple[str | None, T]], *, timeou
                     if _hook is not None:
                         _hook("checked")
 
+                st = os.fstat(fd)
                 try:
-                    atomic_write(path, new_text.encode("utf-8"), check=unchanged)
+                    atomic_write(path, new_text.encode("utf-8"), check=unchanged, expect=(st.st_dev, st.st_ino))
                 except _Changed:
                     pass
                 else:
