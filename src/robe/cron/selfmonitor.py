@@ -105,7 +105,7 @@ def start_executor(fleet, w) -> int:
 def check_wizard(fleet, w, *, restart: bool = True, wait: float = 10.0) -> Check:
     from ..errors import RobeError
     from ..fleet.gateway import gateway_status, start_gateway
-    from ..fleet.status import executor_liveness
+    from ..fleet.liveness import executor_liveness
 
     notes = []
     up = True

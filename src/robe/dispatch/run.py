@@ -19,7 +19,7 @@ import os
 from typing import Callable, NamedTuple
 
 from ..queue import Change, QueueError, Status, Task, parse, priority_rank, read_text, set_statuses
-from ..fleet.status import executor_liveness
+from ..fleet.liveness import executor_liveness
 from ..queue.events import append_event, events_path, stamp
 from . import claims as cl
 from .routing import NOBODY, UNKNOWN, Router, is_ready, queue_key

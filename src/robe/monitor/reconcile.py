@@ -201,7 +201,7 @@ class _House:
 
     def executor(self):
         if self._executor is None:
-            from ..fleet.status import executor_liveness
+            from ..fleet.liveness import executor_liveness
 
             self._executor = executor_liveness(self.w, at=self.now)
         return self._executor
