@@ -147,30 +147,53 @@ def fsync_dir(folder: str) -> None:
 
 
 _AT_FDCWD, _RENAME_EXCHANGE = -100, 2
-_renameat2: list = []  # [function, ctypes] once looked up; [None] when the system has none
+_renameat2: list = []  # [function, get_errno] once looked up; [None, None] when the system has none
+
+
+def _renameat2_from_libc():
+    """renameat2 from the C library as a callable, and a get_errno; (None, None) without it.
+
+    Built from ``_ctypes``, the part of ctypes written in C: ``import ctypes`` costs ~3 ms
+    more, paid by every ``robe queue set`` and dispatch, for class definitions robe does not
+    need. The three classes below are the ones ctypes defines as c_int, c_uint and c_char_p.
+    """
+    try:
+        import _ctypes
+
+        class Int(_ctypes._SimpleCData):
+            _type_ = "i"
+
+        class UInt(_ctypes._SimpleCData):
+            _type_ = "I"
+
+        class CharP(_ctypes._SimpleCData):
+            _type_ = "z"
+
+        class Function(_ctypes.CFuncPtr):
+            _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
+            _restype_ = Int
+
+        fn = Function(_ctypes.dlsym(_ctypes.dlopen(None, os.RTLD_NOW), "renameat2"))
+        fn.argtypes = (Int, CharP, Int, CharP, UInt)
+        return fn, _ctypes.get_errno
+    except (ImportError, AttributeError, OSError):
+        return None, None
 
 
 def _exchange(a: str, b: str) -> bool:
     """Swap the names ``a`` and ``b`` atomically (Linux renameat2 RENAME_EXCHANGE).
 
     False when the system or the file system cannot; then the caller falls back to a rename.
-    ctypes is imported here, on the first write, not at start-up.
+    The function is looked up on the first write, not at start-up.
     """
     if not _renameat2:
-        try:
-            import ctypes
-
-            fn = ctypes.CDLL(None, use_errno=True).renameat2
-            fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-            _renameat2.extend([fn, ctypes])
-        except (OSError, AttributeError):
-            _renameat2.extend([None, None])
-    fn, ctypes = _renameat2
+        _renameat2.extend(_renameat2_from_libc())
+    fn, get_errno = _renameat2
     if fn is None:
         return False
     if fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
         return True
-    err = ctypes.get_errno()
+    err = get_errno()
     if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EPERM):
         return False
     raise OSError(err, os.strerror(err), b)
