@@ -140,6 +140,16 @@ def _pipe_inner(s: str) -> tuple[int, int] | None:
 def _split_cells(s: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
     """Spans of the cells of ``s[start:end]``, split at pipes not escaped by a backslash."""
     end = len(s) if end is None else end
+    if s.find("\\", start, end) < 0:  # the common case: no backslash, every pipe splits
+        spans = []
+        a = start
+        i = s.find("|", start, end)
+        while i >= 0:
+            spans.append((a, i))
+            a = i + 1
+            i = s.find("|", a, end)
+        spans.append((a, end))
+        return spans
     spans = []
     a = start
     i = s.find("|", start, end)
@@ -771,12 +781,12 @@ def _table_tasks(table: _Table, rows, lines, offsets, context, path, problems):
         return []
     drafts = []
     extra = [k for k in range(len(cols)) if k not in (ci, cs, ct)]
+    section, heading_priority = context(table.head)  # no heading can stand inside a table
     for r in rows:
         s = lines[r]
         spans = table.spans[r]
         cells = [s[a:b] for a, b in spans]
         raw_id = cells[ci].strip().strip("`*") if ci < len(cells) else ""
-        section, heading_priority = context(r)
         if not _FULL_ID_RE.match(raw_id):
             if raw_id or any(c.strip() for c in cells):
                 problems.append(Problem(path, r + 1, f"table row has an invalid task ID '{raw_id}'",
@@ -793,6 +803,10 @@ def _table_tasks(table: _Table, rows, lines, offsets, context, path, problems):
             if not v:
                 draft.insert_at = offsets[r] + a + min(lead, 1)
                 draft.insert_template = "{status}"
+            elif v in _STATUS_BY_WORD:  # the common case: just the word, as robe writes it
+                draft.status = _STATUS_BY_WORD[v]
+                start = offsets[r] + a + lead
+                draft.status_span = (start, start + len(v))
             else:
                 w = _word(v)
                 st = parse_status(w[0]) if w and w[2] == len(v.rstrip("*`])")) else None
@@ -959,9 +973,10 @@ def _validate(drafts, problems, text, path, newline, default_priority, known_ass
         if any(p.severity == "error" for p in d.problems):
             bad.add(id(d))
         problems.extend(d.problems)
-    next_free = _next_free_id(all_ids)
+    next_free = None
     for tid, group in by_id.items():
         if len(group) > 1:
+            next_free = next_free or _next_free_id(all_ids)  # only a duplicate's hint needs it
             for d in group[1:]:
                 problems.append(Problem(path, d.line, f"{tid} is defined twice (first at line {group[0].line}); "
                                         "neither copy is used until one is renamed",
