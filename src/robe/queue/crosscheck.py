@@ -29,7 +29,7 @@ def _inline_text(children) -> str:
     for c in children or ():
         if "raw" in c:
             out.append(c["raw"])
-        elif c.get("type") == "softbreak":
+        elif c.get("type") in ("softbreak", "linebreak"):  # a hard break (two spaces) is a line end too
             out.append("\n")
         elif "children" in c:
             out.append(_inline_text(c["children"]))
