@@ -915,7 +915,10 @@ def _parse(text, path, default_priority, known_assignees, only) -> Queue:
         for item in items:
             if kinds[item.line] != ITEM or not hit(lines[item.line]):
                 continue
-            d = _list_task(context(item.line), lines, offsets, kinds, item, path, newline, item_starts)
+            # Most items are not tasks (the fields of section tasks): the cheap test first.
+            d = None
+            if _LIST_TASK_RE.match(lines[item.line], item.content_start):
+                d = _list_task(context(item.line), lines, offsets, kinds, item, path, newline, item_starts)
             if d is None:
                 content = lines[item.line][item.content_start:]
                 cb = _CHECKBOX_RE.match(content)
