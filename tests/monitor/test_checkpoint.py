@@ -216,3 +216,224 @@ def test_root_checkpoint_counts_results_in_every_house(one_wizard):
     r = checkpoint(str(s.root), name="root", queues=(s.qpath,), now=T0)
     assert r.message == ("checkpoint 2026-11-22 06:00 UTC — TASK-001 COMPLETE, TASK-002 IN_PROGRESS, "
                          "TASK-003 IN_PROGRESS, 1 result")
+
+
+# --- the first checkpoint of a big house: the scanned bytes are streamed into git fast-import ---
+
+import pytest  # noqa: E402
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from robe.monitor import checkpoint as cp  # noqa: E402
+
+SECRET_KEY = "sk-proj-" + "Q7" * 20
+
+
+@pytest.fixture(params=["ordinary", "streamed"])
+def either_path(request, monkeypatch):
+    """Run a test once on the ordinary path and once on the streamed one (STREAM_MIN = 1)."""
+    if request.param == "streamed":
+        monkeypatch.setattr(cp, "STREAM_MIN", 1)
+    return request.param
+
+
+@pytest.mark.parametrize("name", ["test_first_checkpoint_creates_a_private_repository_with_a_gitignore",
+                                  "test_secrets_are_never_committed_and_are_named",
+                                  "test_default_gitignore_keeps_out_env_keys_dbs_logs_caches",
+                                  "test_message_names_status_changes_and_results",
+                                  "test_a_checkpoint_while_a_writer_rewrites_the_queue_never_commits_a_half_file",
+                                  "test_root_checkpoint_counts_results_in_every_house"])
+def test_the_first_checkpoints_above_hold_on_both_paths(name, either_path, request, tmp_path):
+    test = globals()[name]
+    args = []
+    for p in test.__code__.co_varnames[:test.__code__.co_argcount]:
+        args.append(request.getfixturevalue(p) if p != "tmp_path" else tmp_path)
+    test(*args)
+
+
+def objects_text(folder) -> bytes:
+    """Every object in the repository's database, contents included."""
+    return subprocess.run(["git", "-C", str(folder), "cat-file", "--batch-all-objects", "--batch"],
+                          capture_output=True, check=True).stdout
+
+
+def tree_of(folder) -> str:
+    return subprocess.run(["git", "-C", str(folder), "ls-tree", "-r", "HEAD"], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def make_big_house(house, n: int) -> None:
+    """n results plus every kind of file the streamed path must hand to git or refuse."""
+    for i in range(1, n + 1):
+        write(house / "completed" / "archive" / f"TASK-{i:05d}.1.txt", f"The answer to TASK-{i:05d}.\n")
+    write(house / "notes" / "leak.md", f"the key: {SECRET_KEY}\n")
+    write(house / "deep" / "settings.yaml", "token: " + "t0K3n" * 8 + "\n")
+    write(house / "run.sh", "#!/bin/sh\necho hi\n")
+    os.chmod(house / "run.sh", 0o755)
+    os.symlink("notes/plain.md", house / "link.md")
+    write(house / "notes" / "plain.md", "nothing to see\n")
+    write(house / "big.txt", "x" * (cp.MAX_SCAN + 5000) + "\n")
+    write(house / "big-leak.txt", "OPENAI_API_KEY=" + "A" * 40 + "\n" + "y" * cp.MAX_SCAN + "\n")
+    write(house / ".gitattributes", "*.crlf text eol=lf\n")
+    with open(house / "dos.crlf", "wb") as f:
+        f.write(b"one\r\ntwo\r\n")
+    git.Repo.init(str(house / "sub"))
+    write(house / "sub" / "inner.md", "its own repository\n")
+
+
+def test_the_first_checkpoint_of_a_big_house_streams_what_it_scanned_and_commits_what_git_add_would(
+        one_wizard, tmp_path, monkeypatch):
+    s = one_wizard
+    n = cp.STREAM_MIN + 200
+    streamed = []
+    real = cp._stage_streamed
+    monkeypatch.setattr(cp, "_stage_streamed", lambda *a: streamed.append(real(*a)) or streamed[-1])
+    houses = {}
+    for kind in ("ordinary", "streamed"):
+        house = tmp_path / kind / "ezra"
+        make_big_house(house, n)
+        write(house / "WORK-QUEUE.md", read(s.qpath))
+        monkeypatch.setattr(cp, "STREAM_MIN", 10 ** 9 if kind == "ordinary" else 1000)
+        warnings = []
+        r = checkpoint(str(house), name="ezra", queues=(str(house / "WORK-QUEUE.md"),), now=T0, warn=warnings.append)
+        houses[kind] = (house, r, warnings)
+    assert len(streamed) == 1 and streamed[0] is not None, "the big first checkpoint took the streamed path"
+    (o_house, o, o_warn), (s_house, r, s_warn) = houses["ordinary"], houses["streamed"]
+    # The same commit content, file for file, mode for mode, as git add -A makes.
+    assert tree_of(s_house) == tree_of(o_house)
+    tree = tree_of(s_house)
+    assert "100755 blob" in next(x for x in tree.splitlines() if x.endswith("\trun.sh"))
+    assert "120000 blob" in next(x for x in tree.splitlines() if x.endswith("\tlink.md"))
+    assert "\tbig.txt" in tree and "\tsub" not in tree and "\tWORK-QUEUE.md" in tree
+    dos = git.Repo(str(s_house)).git.show("HEAD:dos.crlf", strip_newline_in_stdout=False)
+    assert dos == "one\ntwo\n"  # converted by git itself, under the .gitattributes rule
+    assert r.message == o.message == f"checkpoint 2026-11-22 06:00 UTC — first checkpoint, {n + 8} files, {n} results"
+    assert sorted(r.refused) == sorted(o.refused)
+    assert {x.path for x in r.refused} == {"notes/leak.md", "deep/settings.yaml", "big-leak.txt"}
+    assert sorted(s_warn) == sorted(w.replace(str(o_house), str(s_house)) for w in o_warn)
+    # No secret reached .git/objects; nothing of the run is left in .git; the index is clean.
+    blob = objects_text(s_house)
+    assert SECRET_KEY.encode() not in blob and b"t0K3n" not in blob and b"OPENAI_API_KEY" not in blob
+    assert not [x for x in os.listdir(s_house / ".git") if x.startswith("robe-marks-")]
+    assert stat.S_IMODE(os.stat(s_house / ".git").st_mode) == 0o700
+    repo = git.Repo(str(s_house))
+    assert repo.git.diff("--cached", "--name-only", "HEAD") == "" and repo.git.diff("--name-only") == ""
+    assert checkpoint(str(s_house), queues=(str(s_house / "WORK-QUEUE.md"),)).commit is None
+
+
+def test_a_file_changed_after_its_scan_is_committed_as_scanned_and_its_secret_never_reaches_git(
+        one_wizard, monkeypatch):
+    s = one_wizard
+    house = s.house()
+    make_big_house(house, cp.STREAM_MIN)
+    target = str(house / "completed" / "archive" / "TASK-00007.1.txt")
+    real = cp._snapshot
+
+    def snapshot_then_write(path):
+        got = real(path)
+        if path == target:  # a writer puts a secret in just after the scan read the file
+            with open(path, "w") as f:
+                f.write(f"now with {SECRET_KEY}\n")
+        return got
+
+    monkeypatch.setattr(cp, "_snapshot", snapshot_then_write)
+    r = checkpoint(str(house), queues=(s.qpath,))
+    assert r.commit
+    repo = git.Repo(str(house))
+    assert repo.git.show("HEAD:completed/archive/TASK-00007.1.txt") == "The answer to TASK-00007."
+    assert SECRET_KEY.encode() not in objects_text(house)
+    # The change is seen by the next checkpoint, which refuses it.
+    again = checkpoint(str(house), queues=(s.qpath,))
+    assert "completed/archive/TASK-00007.1.txt" in [x.path for x in again.refused]
+    assert SECRET_KEY.encode() not in objects_text(house)
+
+
+def test_a_failed_streamed_checkpoint_leaves_nothing_and_the_next_one_sweeps_stale_marks(one_wizard, monkeypatch):
+    s = one_wizard
+    house = s.house()
+    make_big_house(house, cp.STREAM_MIN)
+    real = cp._snapshot
+    seen = []
+
+    def breaks(path):
+        seen.append(path)
+        if len(seen) == 600:
+            raise OSError("the disk went away")
+        return real(path)
+
+    monkeypatch.setattr(cp, "_snapshot", breaks)
+    with pytest.raises(OSError, match="the disk went away"):
+        checkpoint(str(house), queues=(s.qpath,))
+    git_dir = house / ".git"
+    assert not [x for x in os.listdir(git_dir) if x.startswith("robe-marks-")]
+    assert not os.path.exists(git_dir / "index") and not git.Repo(str(house)).head.is_valid()
+    # A run killed outright leaves its marks file behind: the next one removes it.
+    write(git_dir / "robe-marks-99999", ":1 " + "0" * 40 + "\n")
+    monkeypatch.setattr(cp, "_snapshot", real)
+    r = checkpoint(str(house), queues=(s.qpath,))
+    assert r.commit and not os.path.exists(git_dir / "robe-marks-99999")
+    assert "\tcompleted/archive/TASK-00600.1.txt" in tree_of(house)
+
+
+def test_core_autocrlf_sends_the_first_checkpoint_the_ordinary_way(one_wizard, monkeypatch):
+    s = one_wizard
+    house = s.house()
+    make_big_house(house, cp.STREAM_MIN)
+    with open(house / "notes" / "dos.md", "wb") as f:
+        f.write(b"a\r\nb\r\n")
+    repo = git.Repo.init(str(house))
+    with repo.config_writer() as w:
+        w.set_value("core", "autocrlf", "input")
+    streamed = []
+    real = cp._stage_streamed
+    monkeypatch.setattr(cp, "_stage_streamed", lambda *a: streamed.append(real(*a)) or streamed[-1])
+    assert checkpoint(str(house), queues=(s.qpath,)).commit
+    assert streamed == [None]
+    assert repo.git.show("HEAD:notes/dos.md", strip_newline_in_stdout=False) == "a\nb\n"
+
+
+_FRAGMENTS = [b"sk-", b"x" * 20, b"KEY", b"_KEY", b"=", b"'", b"\n", b" ", b"\t", b"export ", b"key", b": ",
+              b"token", b"PASSWORD", b"-----BEGIN ", b"RSA ", b"PRIVATE KEY-----", b"A", b"abc", b"-", b"TASK-1",
+              b"password", b"secret", b"SECRET", b"#", b"\r", b"api_key", b"0123456789abcdef"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(_FRAGMENTS), max_size=12).map(b"".join), max_size=6))
+def test_scanning_files_together_finds_what_scanning_them_one_by_one_finds(datas):
+    assert cp.secret_in_any(datas) == any(cp.secret_in(d) for d in datas)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_every_secret_holds_one_of_the_hints(data):
+    pattern, _ = data.draw(st.sampled_from(cp.SECRETS))
+    text = data.draw(st.from_regex(pattern))
+    if cp.secret_in(text):
+        assert any(h in text for h in cp._HINTS), text
+        assert cp.secret_in_any([b"clean\n", text])
+
+
+def test_looks_secret_reads_up_to_max_scan_of_any_size(tmp_path):
+    near = tmp_path / "near"
+    near.write_bytes(b"y" * (cp.MAX_SCAN - 60) + f"\n{SECRET_KEY}\n".encode())
+    far = tmp_path / "far"
+    far.write_bytes(b"y" * cp.MAX_SCAN + f"\n{SECRET_KEY}\n".encode())
+    assert looks_secret(str(near)) == "an API key (sk-...)"
+    assert looks_secret(str(far)) is None  # beyond what is scanned, as before
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    assert looks_secret(str(empty)) is None
+
+
+def test_read_goes_on_when_the_file_grew_since_its_stat(tmp_path):
+    path = tmp_path / "grew"
+    path.write_bytes(b"z" * 300_000)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert cp._read(fd, 200_000, 10) == b"z" * 200_000  # fstat said 10 bytes; the file holds more
+    finally:
+        os.close(fd)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert cp._read(fd, 1 << 20, 300_000) == b"z" * 300_000
+    finally:
+        os.close(fd)
