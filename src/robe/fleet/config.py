@@ -19,7 +19,12 @@ DEFAULT_PORTS = (8643, 8699)
 DEFAULT_PRIORITY = "P2"
 PRIORITIES = ("P0", "P1", "P2", "P3")
 AGENT_KINDS = ("hermes", "openai", "command", "echo")
-NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+NAME_PATTERN = r"[a-z][a-z0-9]*(-[a-z0-9]+)*\Z"  # compiled on first use: a cached fleet never needs it
+
+
+def is_valid_name(name: str) -> bool:
+    """A wizard name: lower-case letters and digits, words joined by single dashes."""
+    return bool(re.match(NAME_PATTERN, name or ""))
 ROUTE_KEYS = ("assignee", "priority", "tags", "section", "id")
 DEFAULT_HEALTH = "http://127.0.0.1:{port}/health"
 DEFAULT_HERMES_GATEWAY = ("hermes", "gateway", "run")
@@ -485,7 +490,7 @@ def parse_fleet(text: str, path: str, problems: list | None = None) -> Fleet:
     if "wizards" in top:
         for name, kn, wn in c.mapping(top["wizards"][1], "wizards"):
             key = f"wizards.{name}"
-            if not NAME_RE.match(name):
+            if not is_valid_name(name):
                 c.fail(kn, key, "a wizard's name may hold only lower-case letters, digits and dashes",
                        f"rename it, e.g. {re.sub(r'[^a-z0-9-]+', '-', name.lower()).strip('-') or 'ezra'!r}")
             wizards.append(_wizard(c, name, kn, wn, root_dir, first, last))

@@ -12,7 +12,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 
-from .config import (AGENT_KINDS, FILE_NAME, NAME_RE, Fleet, FleetError, Wizard, find_fleet_file, load_fleet,
+from .config import (AGENT_KINDS, FILE_NAME, Fleet, FleetError, Wizard, find_fleet_file, is_valid_name, load_fleet,
                      parse_fleet, read_fleet_text)
 from .fleetfile import add_wizard_text, fleet_lock, new_fleet_text, remove_wizard_text, write_fleet_text
 from .houses import clone_soul, ensure_house, house_is_empty
@@ -29,7 +29,7 @@ class Created:
 
 
 def check_name(name: str) -> None:
-    if not NAME_RE.match(name or ""):
+    if not is_valid_name(name):
         raise FleetError(f"{name!r} is not a wizard name; use lower-case letters, digits and dashes, "
                          "starting with a letter (e.g. allegro-primus)")
 

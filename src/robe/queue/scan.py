@@ -18,6 +18,7 @@ import gc
 import re
 
 from .model import (
+    _FULL_ID_RE,
     DEFAULT_PRIORITY,
     ID_PATTERN,
     STATUS_ALIASES,
@@ -35,11 +36,11 @@ from .model import (
 BLANK, PARA, HEADING, SETEXT_RULE, ITEM, CODE, HTML, QUOTE, BREAK = range(9)
 TABLE_HEAD, TABLE_DELIM, TABLE_ROW = 9, 10, 11
 
-_FENCE_RE = re.compile(r"(`{3,}|~{3,})(.*)")
+# Patterns of rare lines stay strings, compiled by re's own cache on first use: compiling a
+# pattern costs as much as scanning ~300 lines, and most queues have no fences or rules.
+_FENCE = r"(`{3,}|~{3,})(.*)"
+_ATX_CLOSE = r"(?:^|[ \t]+)#+[ \t]*$"
 _ATX_RE = re.compile(r"(#{1,6})(?:[ \t]+|$)")
-_ATX_CLOSE_RE = re.compile(r"(?:^|[ \t]+)#+[ \t]*$")
-_BREAK_RE = re.compile(r"(?:(?:\*[ \t]*){3,}|(?:-[ \t]*){3,}|(?:_[ \t]*){3,})$")
-_SETEXT_RE = re.compile(r"(?:=+|-+)[ \t]*$")
 _ITEM_RE = re.compile(r"([-+*]|[0-9]{1,9}[.)])([ \t]+|$)")
 _HTML1 = r"<(script|pre|style|textarea)(?:[ \t>]|$)"
 _HTML6 = (
@@ -56,6 +57,19 @@ _HTML7 = (
 _html_res: list = []
 
 
+def _fence(t: str):
+    return re.match(_FENCE, t)
+
+
+def _is_break(t: str) -> bool:
+    """A thematic break: three or more of one of - * _, with only spaces or tabs between."""
+    c = t[0]
+    if c not in "-*_":
+        return False
+    core = t.replace(" ", "").replace("\t", "")
+    return len(core) >= 3 and not core.strip(c)
+
+
 def _html():
     """The HTML block start patterns, compiled on first use: most queues have no HTML."""
     if not _html_res:
@@ -65,17 +79,17 @@ def _html():
 # First characters that may start a block other than paragraph text ("|" too: a table).
 _BLOCK_CHARS = frozenset("#>`~<*-_+=|0123456789")
 _ID_AT_START = re.compile(rf"({ID_PATTERN})(?=$|[\s:\u2014\u2013-])")
-_FULL_ID_RE = re.compile(rf"{ID_PATTERN}\Z")
 _LIST_TASK_RE = re.compile(rf"(?:\[[ xX]\][ \t]+)?{ID_PATTERN}(?=$|[\s:\u2014\u2013-])")
 _LOOSE_ID = re.compile(r"([A-Za-z][A-Za-z0-9]*[-_][A-Za-z0-9_-]*[0-9][A-Za-z0-9_-]*)")
 _SEPARATOR_RE = re.compile(r"[ \t]*(?:[:\u2014\u2013]|-(?=[ \t]|$))?[ \t]*")
-_PRIORITY_HEADING_RE = re.compile(r"(P[0-3])(?=$|[\s:\u2014\u2013-])", re.I)
+_PRIORITY_HEADING_RE = re.compile(r"([Pp][0-3])(?=$|[\s:\u2014\u2013-])")
 _FIELD_RE = re.compile(
     r"(?P<b1>\*\*|__)?(?P<key>[A-Za-z][A-Za-z0-9 _/-]{0,40}?)(?P<b2>\*\*|__)?:(?P<b3>\*\*|__)?"
     r"(?:[ \t]+|$)(?P<value>.*?)[ \t]*$"
 )
 _WORD_RE = re.compile(r"(\*\*|`|\[|\()?([A-Za-z][A-Za-z0-9_-]*)(\*\*|`|\]|\))?")
 _CHECKBOX_RE = re.compile(r"\[([ xX])\][ \t]+")
+_DEPENDS_SPLIT_RE = re.compile(r"[,\s]+")
 _PAIRS = {None: None, "**": "**", "`": "`", "[": "]", "(": ")"}
 _KNOWN_KEYS = {"status", "priority", "assignee", "depends", "tags"}
 _STATUS_BY_WORD = {s.value: s for s in Status}
@@ -173,7 +187,11 @@ def row_cells(s: str, pipe: bool) -> list[tuple[int, int]]:
     return _split_cells(s, 0, len(s.rstrip(" \t")))
 
 
-_ALIGN_RE = re.compile(r" *:?-+:? *$")
+def _is_align(cell: str) -> bool:
+    """A delimiter row's cell (stripped): ``---``, ``:--``, ``--:`` or ``:-:``."""
+    core = cell[1:] if cell.startswith(":") else cell
+    core = core[:-1] if core.endswith(":") else core
+    return bool(core) and not core.strip("-")
 
 
 def _table_at(lines: list[str], i: int):
@@ -195,18 +213,21 @@ def _table_at(lines: list[str], i: int):
         cells = row_cells(head, pipe)
         aligns = row_cells(delim, pipe)
         if len(cells) != len(aligns) or not all(
-                _ALIGN_RE.match(delim[a:b].strip()) or not delim[a:b].strip() for a, b in aligns):
+                _is_align(delim[a:b].strip()) or not delim[a:b].strip() for a, b in aligns):
             return (_pipe_paragraph(lines, i + 2), pipe, i + 1, []) if pipe else None
         j = i + 2
         spans = []
         while j < len(lines):
             line = lines[j]
             if pipe:
-                if _pipe_inner(line) is None:
+                inner = _pipe_inner(line)
+                if inner is None:
                     break
+                row = _split_cells(line, *inner)
             elif "|" not in line or not line.strip(" \t"):
                 break
-            row = row_cells(line, pipe)
+            else:
+                row = row_cells(line, pipe)
             if len(row) != len(cells):
                 return (_pipe_paragraph(lines, j + 1), pipe, j, []) if pipe else None
             spans.append(row)
@@ -232,12 +253,12 @@ def _can_interrupt_paragraph(t: str) -> bool:
     if c == ">":
         return True
     if c in "`~":
-        return bool(_FENCE_RE.match(t)) and not (c == "`" and "`" in _FENCE_RE.match(t).group(2))
+        return bool(_fence(t)) and not (c == "`" and "`" in _fence(t).group(2))
     if c == "<":
         h1, h6, _ = _html()
         return bool(h1.match(t) or t.startswith(("<!--", "<?", "<![CDATA[")) or h6.match(t)
                     or (t.startswith("<!") and len(t) > 2 and t[2].isalpha()))
-    if c in "-*_" and _BREAK_RE.match(t):
+    if c in "-*_" and not t.strip("-*_ \t") and _is_break(t):
         return True
     m = _ITEM_RE.match(t)
     if m:
@@ -263,9 +284,9 @@ def _ends_list_item(t: str) -> bool:
 def _ends_quote(t: str) -> bool:
     """Whether a line without ">" ends a block quote instead of continuing it lazily."""
     c = t[0]
-    if c in "-*_" and _BREAK_RE.match(t):
+    if c in "-*_" and not t.strip("-*_ \t") and _is_break(t):
         return True
-    if c in "`~" and _FENCE_RE.match(t):
+    if c in "`~" and _fence(t):
         return True
     if _ITEM_RE.match(t):
         return True
@@ -368,13 +389,13 @@ def _blocks(lines: list[str]):
             if not in_quote:
                 stripped = inner.lstrip(" ")
                 quote_marker_only = (not stripped or len(inner) - len(stripped) >= 4
-                                     or bool(_FENCE_RE.match(stripped)))
+                                     or bool(_fence(stripped)))
             in_quote = True
             quote_lazy = not quote_marker_only and bool(inner.strip())
             in_para = False
             continue
         if c in "`~":
-            m = _FENCE_RE.match(t)
+            m = _fence(t)
             if m and not (c == "`" and "`" in m.group(2)):
                 kinds[i] = CODE
                 fence = (c, len(m.group(1)), col)
@@ -410,12 +431,17 @@ def _blocks(lines: list[str]):
             if m:
                 kinds[i] = HEADING
                 raw = t[m.end():]
-                text = _ATX_CLOSE_RE.sub("", raw) if raw.strip() else ""
+                if not raw.strip():
+                    text = ""
+                elif raw.rstrip(" \t").endswith("#"):  # a closing sequence only if it ends in #
+                    text = re.sub(_ATX_CLOSE, "", raw)
+                else:
+                    text = raw
                 stripped = text.strip()
                 headings.append(_Heading(i, i, len(m.group(1)), stripped, not stack and not in_quote))
                 in_para = False
                 continue
-        if in_para and c in "=-" and _SETEXT_RE.match(t):
+        if in_para and c in "=-" and not t.rstrip(" \t").strip(c):  # a setext underline: === or ---
             kinds[i] = SETEXT_RULE
             for j in range(para_start, i):
                 kinds[j] = HEADING
@@ -423,7 +449,7 @@ def _blocks(lines: list[str]):
             headings.append(_Heading(para_start, i, 1 if c == "=" else 2, text, not stack))
             in_para = False
             continue
-        if c in "-*_" and _BREAK_RE.match(t):
+        if c in "-*_" and not t.strip("-*_ \t") and _is_break(t):
             kinds[i] = BREAK
             in_para = False
             continue
@@ -527,16 +553,17 @@ class _Draft:
 
 
 def _field_match(content: str):
+    """(match, key stripped) of a ``Key: Value`` line, or None."""
     m = _FIELD_RE.match(content)
     if not m:
         return None
-    b1, b2, b3 = m.group("b1"), m.group("b2"), m.group("b3")
+    b1, b2, b3, key = m.group("b1", "b2", "b3", "key")
     if b1 and not (b2 or b3) or (b2 or b3) and not b1:
         return None
-    key = m.group("key").strip()
-    if _ID_AT_START.match(key) or key.startswith("[") or not key:
+    key = key.strip()
+    if not key or key[0] == "[" or _ID_AT_START.match(key):
         return None
-    return m
+    return m, key
 
 
 def _field_block(lines, offsets, kinds, start, stop, indent_limit, item_starts):
@@ -566,11 +593,13 @@ def _field_block(lines, offsets, kinds, start, stop, indent_limit, item_starts):
             if pos == len(s) or kinds[k] != PARA or col >= indent_limit + 4:
                 break
             cstart = pos
-        fm = _field_match(s[cstart:])
-        if not fm:
+        got = _field_match(s[cstart:])
+        if not got:
             break
-        found.append(_Field(fm.group("key").strip(), fm.group("value"), offsets[k] + cstart + fm.start("value"), k,
-                            s[:cstart + fm.start("key")], s[cstart + fm.end("key"):cstart + fm.start("value")]))
+        fm, key = got
+        ks, ke = fm.span("key")
+        vs = cstart + fm.start("value")
+        found.append(_Field(key, fm.group("value"), offsets[k] + vs, k, s[:cstart + ks], s[cstart + ke:vs]))
         k += 1
     if not found or not any(f.key.lower() in _KNOWN_KEYS for f in found):
         return [], start
@@ -631,11 +660,11 @@ def _apply_fields(draft: _Draft, fields: list[_Field], path: str) -> None:
             draft.assignee = a if a and a not in ("-", "none", "unassigned", "nobody") else None
         elif key == "depends":
             deps = []
-            for d in re.split(r"[,\s]+", v):
+            for d in _DEPENDS_SPLIT_RE.split(v):
                 d = d.strip("`*[]() ")
                 if not d or d.lower() in ("-", "none"):
                     continue
-                if not re.fullmatch(ID_PATTERN, d):
+                if not _FULL_ID_RE.match(d):
                     draft.problems.append(Problem(path, line, f"{draft.id} depends on '{d}', which is not a task ID",
                                                   "write task IDs such as TASK-001, separated by commas", draft.id,
                                                   code="depends"))
@@ -643,7 +672,7 @@ def _apply_fields(draft: _Draft, fields: list[_Field], path: str) -> None:
                 deps.append(d)
             draft.depends = tuple(dict.fromkeys(deps))
         elif key == "tags":
-            tags = [t.strip("`*# ").lower() for t in re.split(r"[,]" if "," in v else r"\s+", v)]
+            tags = [t.strip("`*# ").lower() for t in (v.split(",") if "," in v else v.split())]
             draft.tags = tuple(t for t in tags if t)
         else:
             draft.fields.append((f.key, v))
@@ -705,13 +734,17 @@ def _list_task(draft_args, lines, offsets, kinds, item: _Item, path, newline, it
     if checkbox:
         draft.checkbox_span = checkbox[:2]
     # Body: the item's other lines, de-indented; leading Key: Value lines are fields.
-    fields, after = _field_block(lines, offsets, kinds, item.line + 1, item.last + 1, item.content_col + 4,
-                                 item_starts)
-    if fields and kinds[fields[0].line] == ITEM:
-        ok = all(_indent(lines[f.line])[0] >= item.content_col for f in fields)
-        if not ok:
-            fields, after = [], item.line + 1
-    _apply_fields(draft, fields, path)
+    if item.last > item.line:
+        fields, after = _field_block(lines, offsets, kinds, item.line + 1, item.last + 1, item.content_col + 4,
+                                     item_starts)
+        if fields and kinds[fields[0].line] == ITEM:
+            ok = all(_indent(lines[f.line])[0] >= item.content_col for f in fields)
+            if not ok:
+                fields, after = [], item.line + 1
+        if fields:
+            _apply_fields(draft, fields, path)
+    else:  # a one-line item (the commonest list task): no fields, no body
+        after = item.line + 1
     if draft.status_span is None and draft.insert_at is None:
         draft.insert_at = base + cstart + priority_end
         glued = priority_end < len(content) and not content[priority_end].isspace()
@@ -723,12 +756,13 @@ def _list_task(draft_args, lines, offsets, kinds, item: _Item, path, newline, it
                                       f"{draft.id}'s checkbox says [{checkbox[2]}] but its status is {draft.status}",
                                       "the status word wins; robe keeps the box in step when it changes the status",
                                       draft.id, severity="warning", code="checkbox"))
-    body_lines = []
-    for j in range(after, item.last + 1):
-        t = lines[j]
-        c, p2 = _indent(t)
-        body_lines.append(t[p2:] if c <= item.content_col else " " * (c - item.content_col) + t[p2:])
-    draft.body = "\n".join(body_lines).strip("\n")
+    if after <= item.last:
+        body_lines = []
+        for j in range(after, item.last + 1):
+            t = lines[j]
+            c, p2 = _indent(t)
+            body_lines.append(t[p2:] if c <= item.content_col else " " * (c - item.content_col) + t[p2:])
+        draft.body = "\n".join(body_lines).strip("\n")
     return draft
 
 
@@ -780,7 +814,7 @@ def _table_tasks(table: _Table, rows, lines, offsets, context, path, problems):
                                 f"give every row {len(cols)} cells (write a | inside a cell as \\|)", code="table"))
         return []
     drafts = []
-    extra = [k for k in range(len(cols)) if k not in (ci, cs, ct)]
+    extra = [(k, table.raw_columns[k].strip("*_` ")) for k in range(len(cols)) if k not in (ci, cs, ct)]
     section, heading_priority = context(table.head)  # no heading can stand inside a table
     for r in rows:
         s = lines[r]
@@ -818,8 +852,7 @@ def _table_tasks(table: _Table, rows, lines, offsets, context, path, problems):
         if ct is not None and ct < len(cells):
             draft.title = cells[ct].strip().replace("\\|", "|")
         fields = []
-        for k in extra:
-            name = table.raw_columns[k]
+        for k, name in extra:
             v = cells[k].strip()
             if k == cp:
                 if v:
@@ -830,7 +863,7 @@ def _table_tasks(table: _Table, rows, lines, offsets, context, path, problems):
                                                       code="priority"))
                     draft.priority = p
                 continue
-            fields.append(_Field(name.strip("*_` "), v.replace("\\|", "|"), offsets[r] + spans[k][0], r))
+            fields.append(_Field(name, v.replace("\\|", "|") if "\\" in v else v, offsets[r] + spans[k][0], r))
         if fields:
             _apply_fields(draft, fields, path)
         drafts.append(draft)
@@ -968,14 +1001,21 @@ def _bad_id(path, line, word):
 
 def _validate(drafts, problems, text, path, newline, default_priority, known_assignees, partial=False) -> Queue:
     by_id: dict[str, list[_Draft]] = {}
-    for d in drafts:
-        by_id.setdefault(d.id, []).append(d)
-    all_ids = frozenset(by_id)
     bad: set[int] = set()
+    has_deps = False
     for d in drafts:
-        if any(p.severity == "error" for p in d.problems):
-            bad.add(id(d))
-        problems.extend(d.problems)
+        group = by_id.get(d.id)
+        if group is None:
+            by_id[d.id] = [d]
+        else:
+            group.append(d)
+        if d.problems:
+            if any(p.severity == "error" for p in d.problems):
+                bad.add(id(d))
+            problems.extend(d.problems)
+        if d.depends:
+            has_deps = True
+    all_ids = frozenset(by_id)
     next_free = None
     for tid, group in by_id.items():
         if len(group) > 1:
@@ -986,7 +1026,7 @@ def _validate(drafts, problems, text, path, newline, default_priority, known_ass
                                         f"give one of them a new ID, for example {next_free}", tid, code="duplicate"))
             for d in group:
                 bad.add(id(d))
-    for d in drafts:
+    for d in (drafts if has_deps or known_assignees is not None else ()):
         for dep in d.depends:
             if dep not in all_ids:
                 problems.append(Problem(path, d.line, f"{d.id} depends on {dep}, which is not in the queue",
@@ -998,7 +1038,7 @@ def _validate(drafts, problems, text, path, newline, default_priority, known_ass
                                     code="assignee"))
             bad.add(id(d))
     # Dependency cycles among tasks that are otherwise fine.
-    graph = {d.id: d.depends for d in drafts if id(d) not in bad}
+    graph = {d.id: d.depends for d in drafts if id(d) not in bad} if has_deps else {}
     for cycle in (_cycles(graph) if any(graph.values()) else ()):
         for tid in cycle:
             d = by_id[tid][0]
