@@ -287,14 +287,16 @@ def _dispatch_wizards(fleet, active, runs, queues: list[_QueueFile], report: Run
     names = {w.name for w in active}
     # Per wizard, one list per priority, each in (queue file, position) order: no sort needed.
     per_wizard: dict[str, list[list[tuple[Task, _QueueFile]]]] = {n: [[], [], [], []] for n in names}
+    rank = {p: priority_rank(p) for p in ("P0", "P1", "P2", "P3")}
+    pending_status = Status.PENDING
     for qf in queues:
-        router = Router(fleet, qf.path)
+        route = Router(fleet, qf.path).route
         for t in qf.queue.tasks:
-            if t.status is not Status.PENDING:
+            if t.status is not pending_status:
                 continue
-            r = router.route(t)
+            r = route(t)
             if r.wizard in names:
-                per_wizard[r.wizard][priority_rank(t.priority)].append((t, qf))
+                per_wizard[r.wizard][rank[t.priority]].append((t, qf))
             elif r.how == UNKNOWN:
                 report.skipped.append({"id": t.id, "assignee": t.assignee, "queue": qf.path, "line": t.line})
                 err(f"{qf.path}:{t.line}: {t.id} is assigned to '{t.assignee}', which is not a wizard of this fleet; "

@@ -84,8 +84,11 @@ def apply_changes(queue: Queue, changes: Iterable[Change]) -> tuple[str, list[Ou
     pieces: list[tuple[int, int, str]] = []
     outcomes = []
     seen = set()
+    changes = list(changes)
+    # Queue.get walks the tasks; the monitor's one write of 1,000 results would walk them 1,000 times.
+    get = {t.id: t for t in queue.tasks}.get if len(changes) > 4 else queue.get
     for ch in changes:
-        task = queue.get(ch.task_id)
+        task = get(ch.task_id)
         if task is None:
             why = "it has errors (see robe queue validate)" if ch.task_id in queue.all_ids else "it is not in the queue"
             outcomes.append(Outcome(ch.task_id, None, None, False, f"{ch.task_id} cannot be changed: {why}"))
