@@ -425,9 +425,14 @@ def _stage_streamed(repo, folder: str, name: str, entries, queue_rel: dict, warn
         err = proc.proc.stderr.read()
         raise git.GitCommandError(["git", "fast-import"], proc.proc.wait(), err) from None
     finally:
-        if proc.proc.poll() is None:
+        if proc.proc.poll() is None:  # robe failed half-way
             proc.proc.kill()
             proc.proc.wait()
+        for pipe in (proc.proc.stdin, proc.proc.stderr):
+            try:
+                pipe.close()
+            except OSError:  # BrokenPipeError flushing what fast-import never read
+                pass
         try:
             os.unlink(marks)
         except FileNotFoundError:
@@ -523,34 +528,37 @@ def checkpoint(folder: str, *, name: str = "", queues: tuple[str, ...] = (), pus
         repo, created = open_repo(folder)
     except (git.GitError, OSError) as e:
         return CheckpointResult(name, folder, error=f"cannot open or create a git repository in {folder}: {e}")
-    queue_rel = {}
-    for q in queues:
-        rq = os.path.realpath(q)
-        if rq.startswith(folder + os.sep):
-            queue_rel[os.path.relpath(rq, folder)] = q
+    try:  # closing ends GitPython's persistent cat-file processes, not left to the garbage collector
+        queue_rel = {}
+        for q in queues:
+            rq = os.path.realpath(q)
+            if rq.startswith(folder + os.sep):
+                queue_rel[os.path.relpath(rq, folder)] = q
 
-    entries = _status(repo)
-    refused = None
-    if (len(entries) >= STREAM_MIN and not repo.head.is_valid()
-            and not os.path.exists(os.path.join(repo.git_dir, "index"))):
-        refused = _stage_streamed(repo, folder, name, entries, queue_rel, warn)
-    if refused is None:
-        refused = _stage_scanned(repo, folder, name, entries, queue_rel, warn)
+        entries = _status(repo)
+        refused = None
+        if (len(entries) >= STREAM_MIN and not repo.head.is_valid()
+                and not os.path.exists(os.path.join(repo.git_dir, "index"))):
+            refused = _stage_streamed(repo, folder, name, entries, queue_rel, warn)
+        if refused is None:
+            refused = _stage_scanned(repo, folder, name, entries, queue_rel, warn)
 
-    staged = []
-    raw = repo.git.diff("--cached", "--name-status", "-z", "--no-renames")
-    bits = raw.split("\0")
-    for i in range(0, len(bits) - 1, 2):
-        staged.append((bits[i][:1], bits[i + 1]))
-    if not staged:
-        return CheckpointResult(name, folder, refused=tuple(refused), created=created)
-    message = _message(repo, staged, list(queue_rel), now or _now())
-    repo.git(c="commit.gpgsign=false").commit("-q", "--no-verify", "-m", message)
-    sha = repo.head.commit.hexsha
-    result = CheckpointResult(name, folder, sha, message, tuple(refused), created)
-    if push:
-        result = result._replace(**_push(repo, remote))
-    return result
+        staged = []
+        raw = repo.git.diff("--cached", "--name-status", "-z", "--no-renames")
+        bits = raw.split("\0")
+        for i in range(0, len(bits) - 1, 2):
+            staged.append((bits[i][:1], bits[i + 1]))
+        if not staged:
+            return CheckpointResult(name, folder, refused=tuple(refused), created=created)
+        message = _message(repo, staged, list(queue_rel), now or _now())
+        repo.git(c="commit.gpgsign=false").commit("-q", "--no-verify", "-m", message)
+        sha = repo.head.commit.hexsha
+        result = CheckpointResult(name, folder, sha, message, tuple(refused), created)
+        if push:
+            result = result._replace(**_push(repo, remote))
+        return result
+    finally:
+        repo.close()
 
 
 def _push(repo, remote: str) -> dict:
