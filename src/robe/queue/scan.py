@@ -122,11 +122,12 @@ class _Table:
     """A table: header line, normalised and raw column names, row lines, whether its rows are
     ``| ... |``, and the line of a row with the wrong number of cells (then it is no table)."""
 
-    __slots__ = ("head", "columns", "raw_columns", "rows", "pipe", "bad", "spans")
+    __slots__ = ("head", "columns", "raw_columns", "rows", "pipe", "bad", "inner")
 
-    def __init__(self, head, columns, raw_columns, rows, pipe, bad, spans):
+    def __init__(self, head, columns, raw_columns, rows, pipe, bad, inner):
         self.head, self.columns, self.raw_columns, self.rows = head, columns, raw_columns, rows
-        self.pipe, self.bad, self.spans = pipe, bad, dict(zip(rows, spans))
+        self.pipe, self.bad = pipe, bad
+        self.inner = dict(zip(rows, inner)) if inner else {}  # row -> (start, end) inside its pipes
 
 
 def _indent(s: str) -> tuple[int, int]:
@@ -197,9 +198,10 @@ def _is_align(cell: str) -> bool:
 def _table_at(lines: list[str], i: int):
     """The table whose header is line ``i``, read as mistune's table plugin reads it.
 
-    None when there is none; else (end, pipe, bad, spans): ``end`` is the line after its last
+    None when there is none; else (end, pipe, bad, inner): ``end`` is the line after its last
     row, ``pipe`` whether rows are ``| ... |``, ``bad`` the 0-based line of a row whose cell
-    count differs from the header's (or None), and ``spans`` each row's cell spans. (mistune renders such a pipe table as a
+    count differs from the header's (or None), ``inner`` each pipe row's span inside its outer
+    pipes. (mistune renders such a pipe table as a
     paragraph; robe reads no tasks from it and says so.)
     """
     if i + 1 >= len(lines):
@@ -214,25 +216,28 @@ def _table_at(lines: list[str], i: int):
         aligns = row_cells(delim, pipe)
         if len(cells) != len(aligns) or not all(
                 _is_align(delim[a:b].strip()) or not delim[a:b].strip() for a, b in aligns):
-            return (_pipe_paragraph(lines, i + 2), pipe, i + 1, []) if pipe else None
+            return (_pipe_paragraph(lines, i + 2), pipe, i + 1, None) if pipe else None
         j = i + 2
-        spans = []
+        width = len(cells)
+        inners = []
         while j < len(lines):
             line = lines[j]
+            # Only the number of cells matters here; a row's cells are split when a task is read.
             if pipe:
                 inner = _pipe_inner(line)
                 if inner is None:
                     break
-                row = _split_cells(line, *inner)
+                count = (line.count("|", *inner) + 1 if line.find("\\", *inner) < 0
+                         else len(_split_cells(line, *inner)))
+                inners.append(inner)
             elif "|" not in line or not line.strip(" \t"):
                 break
             else:
-                row = row_cells(line, pipe)
-            if len(row) != len(cells):
-                return (_pipe_paragraph(lines, j + 1), pipe, j, []) if pipe else None
-            spans.append(row)
+                count = len(row_cells(line, pipe))
+            if count != width:
+                return (_pipe_paragraph(lines, j + 1), pipe, j, None) if pipe else None
             j += 1
-        return j, pipe, None, spans
+        return j, pipe, None, inners
     return None
 
 
@@ -480,10 +485,10 @@ def _blocks(lines: list[str]):
         if "|" in t and not stack:  # mistune reads no tables inside list items
             found = _table_at(lines, i)
             if found is not None:
-                end, pipe, bad, spans = found
+                end, pipe, bad, inner = found
                 cells = [s[a:b].strip() for a, b in row_cells(s, pipe)]
                 table = _Table(i, [c.strip("*_` ").lower() for c in cells], cells, list(range(i + 2, end)), pipe, bad,
-                               spans)
+                               inner)
                 tables.append(table)
                 kind = TABLE_ROW if bad is None else PARA
                 kinds[i:end] = [kind] * (end - i)
@@ -816,9 +821,10 @@ def _table_tasks(table: _Table, rows, lines, offsets, context, path, problems):
     drafts = []
     extra = [(k, table.raw_columns[k].strip("*_` ")) for k in range(len(cols)) if k not in (ci, cs, ct)]
     section, heading_priority = context(table.head)  # no heading can stand inside a table
+    pipe, inner = table.pipe, table.inner
     for r in rows:
         s = lines[r]
-        spans = table.spans[r]
+        spans = _split_cells(s, *inner[r]) if pipe else row_cells(s, False)
         cells = [s[a:b] for a, b in spans]
         raw_id = cells[ci].strip().strip("`*") if ci < len(cells) else ""
         if not _FULL_ID_RE.match(raw_id):
