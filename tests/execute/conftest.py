@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,17 +14,10 @@ import pytest
 
 from robe.fleet.config import load_fleet
 from robe.fleet.houses import ensure_house
+from ..support import free_port  # noqa: F401  (tests import it from here too)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROBE = os.path.join(os.path.dirname(sys.executable), "robe")
-
-
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class FleetMaker:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import sys
-import textwrap
 
-VENV_BIN = os.path.dirname(sys.executable)
+from .. import support
+from ..support import VENV_BIN, read, write  # noqa: F401  (the tests import them from here)
+
 T0 = dt.datetime(2026, 11, 22, 6, 0, 0, tzinfo=dt.timezone.utc)
 
 
@@ -18,35 +18,7 @@ def bin_path(name: str) -> str:
 
 
 def write_fleet(root, wizards: dict, extra: str = "", default: str | None = None) -> str:
-    lines = ["root: .", "ports: {first: 21000, last: 21999}"]
-    if default:
-        lines.append(f"default_wizard: {default}")
-    lines.append("wizards:")
-    for i, (name, settings) in enumerate(wizards.items()):
-        lines.append(f"  {name}:")
-        settings = dict(settings)
-        settings.setdefault("port", 21000 + i)
-        settings.setdefault("agent", "echo")
-        for k, v in settings.items():
-            lines.append(f"    {k}: {json.dumps(v)}")
-    os.makedirs(str(root), exist_ok=True)
-    path = os.path.join(str(root), "fleet.yaml")
-    with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n" + extra)
-    return path
-
-
-def write(path, text: str) -> str:
-    path = str(path)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(textwrap.dedent(text).lstrip("\n"))
-    return path
-
-
-def read(path) -> str:
-    with open(path, encoding="utf-8") as f:
-        return f.read()
+    return support.write_fleet(root, wizards, default=default, extra=extra, ports=(21000, 21999))
 
 
 def queue_text(n: int, status: str = "PENDING", start: int = 1) -> str:

@@ -1,0 +1,69 @@
+"""Scaffolding shared by the parts' tests: files, a fleet.yaml, the venv's scripts, a free port."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import sys
+import textwrap
+
+VENV_BIN = os.path.dirname(sys.executable)
+
+
+def bin_path(name: str) -> str:
+    """A console script of this venv (robe, openclaw-work, ...), else the one on PATH."""
+    path = os.path.join(VENV_BIN, name)
+    if not os.path.exists(path):
+        path = shutil.which(name) or path
+    return path
+
+
+def write(path, text: str) -> str:
+    """Write dedented ``text`` to ``path`` (folders made); returns the path."""
+    path = str(path)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(textwrap.dedent(text).lstrip("\n"))
+    return path
+
+
+def read(path) -> str:
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def write_fleet(root, wizards: dict, routes=None, default=None, extra: str = "", ports=(20000, 20999)) -> str:
+    """fleet.yaml in ``root``; ``wizards`` maps name -> dict of settings (a port from ``ports``
+    and the echo agent unless given); ``routes`` is a list of (match, wizard)."""
+    lines = ["root: .", f"ports: {{first: {ports[0]}, last: {ports[1]}}}"]
+    if default:
+        lines.append(f"default_wizard: {default}")
+    lines.append("wizards:")
+    for i, (name, settings) in enumerate(wizards.items()):
+        lines.append(f"  {name}:")
+        settings = dict(settings)
+        settings.setdefault("port", ports[0] + i)
+        settings.setdefault("agent", "echo")
+        for k, v in settings.items():
+            lines.append(f"    {k}: {json.dumps(v)}")
+    if routes:
+        lines.append("routes:")
+        for match, wizard in routes:
+            lines.append(f"  - match: {json.dumps(match)}")
+            lines.append(f"    wizard: {wizard}")
+    os.makedirs(str(root), exist_ok=True)
+    path = os.path.join(str(root), "fleet.yaml")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n" + extra)
+    return path
