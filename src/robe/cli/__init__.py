@@ -94,25 +94,19 @@ def _run(command, argv, prog_name: str):
         code = e.code
     if code is None:
         code = 0
+    import atexit
+
     threads = sys.modules.get("threading")
-    if not isinstance(code, int) or (threads is not None and threads.active_count() > 1):
+    run_exitfuncs = getattr(atexit, "_run_exitfuncs", None)
+    if (not isinstance(code, int) or run_exitfuncs is None
+            or (threads is not None and threads.active_count() > 1)):
         sys.exit(code)
+    run_exitfuncs()  # runs and clears them: the usual exit below would not run them twice
     try:
         sys.stdout.flush()
         sys.stderr.flush()
     except Exception:
         sys.exit(code)  # the interpreter reports it as it always does
-    import atexit
-
-    run_exitfuncs = getattr(atexit, "_run_exitfuncs", None)
-    if run_exitfuncs is None:
-        sys.exit(code)
-    run_exitfuncs()
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except Exception:
-        sys.exit(code)
     os._exit(code & 0xFF)
 
 

@@ -258,7 +258,8 @@ def _can_interrupt_paragraph(t: str) -> bool:
     if c == ">":
         return True
     if c in "`~":
-        return bool(_fence(t)) and not (c == "`" and "`" in _fence(t).group(2))
+        m = _fence(t)
+        return bool(m) and not (c == "`" and "`" in m.group(2))
     if c == "<":
         h1, h6, _ = _html()
         return bool(h1.match(t) or t.startswith(("<!--", "<?", "<![CDATA[")) or h6.match(t)
