@@ -165,3 +165,12 @@ def test_a_known_parse_is_reused_only_while_the_file_is_unchanged(tmp_path):
     # so TASK-1's new status is seen and the precondition refuses the change.
     out = set_statuses(path, [Change("TASK-1", Status.IN_PROGRESS, (Status.PENDING,))], known=known)
     assert not out[0].applied and "COMPLETE now" in out[0].reason
+
+
+def test_next_free_id_does_not_depend_on_set_order():
+    # T-7 and T-007 are the same number written two ways: the answer (the wider writing)
+    # must not change with the order a set happens to iterate in (it varies with PYTHONHASHSEED).
+    from robe.queue.scan import next_free_id
+
+    ids = ["T-7", "T-007", "T-3"]
+    assert next_free_id(ids) == next_free_id(list(reversed(ids))) == "T-008"

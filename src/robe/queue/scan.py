@@ -1148,7 +1148,9 @@ def _next_free_id(ids, prefix: str | None = None) -> str:
     for tid in ids:
         p, _, num = tid.rpartition("-")
         counts[p] = counts.get(p, 0) + 1
-        if int(num) >= best.get(p, (-1, 0))[0]:
+        # The highest number; between equal numbers (T-7 and T-007) the wider writing, so the
+        # answer never depends on the set's order.
+        if (int(num), len(num)) > best.get(p, (-1, 0)):
             best[p] = (int(num), len(num))
     if prefix is None:
         prefix = max(counts, key=lambda p: (counts[p], p)) if counts else "TASK"
