@@ -8,11 +8,12 @@ resolve inside its folder.
 
 from __future__ import annotations
 
+from collections import namedtuple
 import json
 import os
 import re
 import time
-from typing import NamedTuple
+
 
 from ..queue import Task, fsync_dir, is_valid_id
 
@@ -185,12 +186,14 @@ def archive_result(completed_dir: str, task_id: str, fallback_attempt: int) -> l
 # --- liveness --------------------------------------------------------------------------------
 
 
-class ClaimState(NamedTuple):
-    task_id: str
-    #: the agent's answer is in completed/: the work is done, waiting for the monitor
-    finished: bool
-    #: heartbeat (or claim) younger than the lease, or the house's executor alive
-    live: bool
+class ClaimState(namedtuple("ClaimState", "task_id finished live")):
+    __slots__ = ()
+    # Fields:
+    #   task_id: str
+    #   the agent's answer is in completed/: the work is done, waiting for the monitor
+    #   finished: bool
+    #   heartbeat (or claim) younger than the lease, or the house's executor alive
+    #   live: bool
 
 
 def claim_states(work_dir: str, work_names: list[str], completed_names: set[str], lease_s: int,

@@ -11,9 +11,10 @@ except :func:`ready_tasks` when it is not told which tasks are already claimed.
 
 from __future__ import annotations
 
+from collections import namedtuple
 import os
 from fnmatch import fnmatchcase
-from typing import Iterable, NamedTuple
+from typing import Iterable
 
 from ..queue import Queue, Status, Task, priority_rank
 
@@ -21,13 +22,15 @@ from ..queue import Queue, Status, Task, priority_rank
 ASSIGNEE, ROUTE, DEFAULT, OWNER, UNKNOWN, NOBODY = "assignee", "route", "default", "owner", "unknown", "nobody"
 
 
-class Routing(NamedTuple):
+class Routing(namedtuple("Routing", "wizard how line", defaults=(0,))):
     """Where a task goes: ``wizard`` (None when nobody takes it) and why (``how``)."""
 
-    wizard: str | None
-    how: str
-    #: the route's line in fleet.yaml when ``how`` is "route"
-    line: int = 0
+    __slots__ = ()
+    # Fields:
+    #   wizard: str | None
+    #   how: str
+    #   the route's line in fleet.yaml when ``how`` is "route"
+    #   line: int = 0
 
 
 def queue_key(path: str) -> str:

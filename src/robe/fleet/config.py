@@ -7,10 +7,11 @@ constructor silently keeps the last one, which would hide a wizard named twice.
 
 from __future__ import annotations
 
+from collections import namedtuple
 import os
 import re
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any
 
 from ..errors import RobeError
 
@@ -45,14 +46,16 @@ class FleetError(RobeError):
     """A fleet.yaml that cannot be used, or a fleet operation that was refused."""
 
 
-class FleetProblem(NamedTuple):
+class FleetProblem(namedtuple("FleetProblem", "path line key message fix")):
     """A fault found between wizards (shared port, shared home) when loading leniently."""
 
-    path: str
-    line: int
-    key: str
-    message: str
-    fix: str
+    __slots__ = ()
+    # Fields:
+    #   path: str
+    #   line: int
+    #   key: str
+    #   message: str
+    #   fix: str
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}: {self.key}: {self.message}; {self.fix}"
@@ -68,16 +71,20 @@ class FleetProblem(NamedTuple):
 _EMPTY: Any = MappingProxyType({})
 
 
-class Agent(NamedTuple):
-    kind: str
-    model: str | None = None
-    provider: str | None = None
-    base_url: str | None = None
-    context_length: int | None = None
-    api_key_env: str | None = None
-    argv: tuple[str, ...] = ()
-    #: extra Hermes config.yaml settings, merged into the home's config.yaml
-    config: dict = _EMPTY
+class Agent(namedtuple(
+        "Agent", "kind model provider base_url context_length api_key_env argv config",
+        defaults=(None, None, None, None, None, (), _EMPTY))):
+    __slots__ = ()
+    # Fields:
+    #   kind: str
+    #   model: str | None = None
+    #   provider: str | None = None
+    #   base_url: str | None = None
+    #   context_length: int | None = None
+    #   api_key_env: str | None = None
+    #   argv: tuple[str, ...] = ()
+    #   extra Hermes config.yaml settings, merged into the home's config.yaml
+    #   config: dict = _EMPTY
 
     def to_dict(self) -> dict:
         d: dict[str, Any] = {"kind": self.kind}
@@ -91,47 +98,58 @@ class Agent(NamedTuple):
         return d
 
 
-class Gateway(NamedTuple):
-    start: tuple[str, ...]
-    #: health check with ``{port}`` already filled in: ``http://...`` or ``tcp://host:port``
-    health: str
+class Gateway(namedtuple("Gateway", "start health")):
+    __slots__ = ()
+    # Fields:
+    #   start: tuple[str, ...]
+    #   health check with ``{port}`` already filled in: ``http://...`` or ``tcp://host:port``
+    #   health: str
 
     def to_dict(self) -> dict:
         return {"start": list(self.start), "health": self.health}
 
 
-class Service(NamedTuple):
-    name: str
-    check: str | None
-    restart: tuple[str, ...] = ()
+class Service(namedtuple("Service", "name check restart", defaults=((),))):
+    __slots__ = ()
+    # Fields:
+    #   name: str
+    #   check: str | None
+    #   restart: tuple[str, ...] = ()
 
 
-class Route(NamedTuple):
-    match: dict
-    wizard: str = ""
-    line: int = 0
+class Route(namedtuple("Route", "match wizard line", defaults=("", 0))):
+    __slots__ = ()
+    # Fields:
+    #   match: dict
+    #   wizard: str = ""
+    #   line: int = 0
 
 
-class Wizard(NamedTuple):
-    name: str
-    port: int
-    house: str
-    home: str
-    queue: str
-    agent: Agent
-    gateway: Gateway | None
-    role: str = ""
-    lineage: str = ""
-    relationships: dict = _EMPTY
-    max_active: int = 1
-    max_parallel: int = 1
-    dispatch_floor: str = "P3"
-    timeout: int = 1800
-    lease: int = 600
-    max_attempts: int = 3
-    schedule: dict = _EMPTY
-    #: line of the wizard's name in fleet.yaml (0 when built in code)
-    line: int = 0
+class Wizard(namedtuple(
+        "Wizard", "name port house home queue agent gateway role lineage relationships max_active "
+        "max_parallel dispatch_floor timeout lease max_attempts schedule line",
+        defaults=("", "", _EMPTY, 1, 1, "P3", 1800, 600, 3, _EMPTY, 0))):
+    __slots__ = ()
+    # Fields:
+    #   name: str
+    #   port: int
+    #   house: str
+    #   home: str
+    #   queue: str
+    #   agent: Agent
+    #   gateway: Gateway | None
+    #   role: str = ""
+    #   lineage: str = ""
+    #   relationships: dict = _EMPTY
+    #   max_active: int = 1
+    #   max_parallel: int = 1
+    #   dispatch_floor: str = "P3"
+    #   timeout: int = 1800
+    #   lease: int = 600
+    #   max_attempts: int = 3
+    #   schedule: dict = _EMPTY
+    #   line of the wizard's name in fleet.yaml (0 when built in code)
+    #   line: int = 0
 
     @property
     def work_dir(self) -> str:
@@ -188,16 +206,20 @@ class Wizard(NamedTuple):
         }
 
 
-class Fleet(NamedTuple):
-    path: str
-    root: str
-    wizards: tuple[Wizard, ...] = ()
-    ports: tuple[int, int] = DEFAULT_PORTS
-    codebase: str | None = None
-    default_wizard: str | None = None
-    default_priority: str = DEFAULT_PRIORITY
-    services: tuple[Service, ...] = ()
-    routes: tuple[Route, ...] = ()
+class Fleet(namedtuple(
+        "Fleet", "path root wizards ports codebase default_wizard default_priority services routes",
+        defaults=((), DEFAULT_PORTS, None, None, DEFAULT_PRIORITY, (), ()))):
+    __slots__ = ()
+    # Fields:
+    #   path: str
+    #   root: str
+    #   wizards: tuple[Wizard, ...] = ()
+    #   ports: tuple[int, int] = DEFAULT_PORTS
+    #   codebase: str | None = None
+    #   default_wizard: str | None = None
+    #   default_priority: str = DEFAULT_PRIORITY
+    #   services: tuple[Service, ...] = ()
+    #   routes: tuple[Route, ...] = ()
 
     @property
     def folder(self) -> str:

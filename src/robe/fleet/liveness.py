@@ -6,10 +6,11 @@ more than it needs.
 
 from __future__ import annotations
 
+from collections import namedtuple
 import datetime as _dt
 import json
 import os
-from typing import NamedTuple
+
 
 from ..queue.events import now, parse_stamp
 from .config import Wizard
@@ -18,10 +19,12 @@ from .config import Wizard
 HEARTBEAT_STALE_S = 30.0
 
 
-class Executor(NamedTuple):
-    alive: bool
-    pid: int | None
-    detail: str
+class Executor(namedtuple("Executor", "alive pid detail")):
+    __slots__ = ()
+    # Fields:
+    #   alive: bool
+    #   pid: int | None
+    #   detail: str
 
     def to_dict(self) -> dict:
         return {"alive": self.alive, "pid": self.pid, "detail": self.detail}

@@ -24,12 +24,13 @@ GitPython is imported here only, so ``robe --version`` stays fast.
 
 from __future__ import annotations
 
+from collections import namedtuple
 import datetime as _dt
 import fcntl
 import os
 import re
 import stat
-from typing import Callable, NamedTuple
+from typing import Callable
 
 from ..queue.events import now as _now
 
@@ -91,20 +92,26 @@ IDENTITY = ("robe", "robe@localhost")
 _RESULT_RE = re.compile(r"(?:\A|/)completed/(?:archive/)?([A-Z][A-Z0-9]*-[0-9]+)(?:\.[0-9]+)*\.txt\Z")
 
 
-class Refused(NamedTuple):
-    path: str
-    why: str
+class Refused(namedtuple("Refused", "path why")):
+    __slots__ = ()
+    # Fields:
+    #   path: str
+    #   why: str
 
 
-class CheckpointResult(NamedTuple):
-    name: str                 # the wizard, or "root"
-    folder: str
-    commit: str | None = None
-    message: str = ""
-    refused: tuple = ()
-    created: bool = False
-    pushed: bool | None = None
-    error: str = ""
+class CheckpointResult(namedtuple(
+        "CheckpointResult", "name folder commit message refused created pushed error",
+        defaults=(None, "", (), False, None, ""))):
+    __slots__ = ()
+    # Fields:
+    #   name: str                 # the wizard, or "root"
+    #   folder: str
+    #   commit: str | None = None
+    #   message: str = ""
+    #   refused: tuple = ()
+    #   created: bool = False
+    #   pushed: bool | None = None
+    #   error: str = ""
 
     @property
     def failed(self) -> bool:

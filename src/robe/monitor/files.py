@@ -9,10 +9,11 @@ the next run (same inode), not copied twice. Every path comes from a validated t
 
 from __future__ import annotations
 
+from collections import namedtuple
 import json
 import os
 import re
-from typing import NamedTuple
+
 
 from ..queue import is_valid_id
 
@@ -20,13 +21,15 @@ _ARCHIVED_CLAIM_RE = re.compile(r"\A([A-Z][A-Z0-9]*-[0-9]+)\.([0-9]{1,9})\.activ
 MAX_JSON = 1 << 20
 
 
-class Listing(NamedTuple):
+class Listing(namedtuple("Listing", "work completed work_names completed_names")):
     """One look at a house: what is in work/ and completed/ (names only)."""
 
-    work: str
-    completed: str
-    work_names: frozenset
-    completed_names: frozenset
+    __slots__ = ()
+    # Fields:
+    #   work: str
+    #   completed: str
+    #   work_names: frozenset
+    #   completed_names: frozenset
 
     @property
     def claims(self) -> list[str]:

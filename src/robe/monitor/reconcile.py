@@ -23,9 +23,10 @@ result's attempt is already in ``work/archive/``, so it is archived, not applied
 
 from __future__ import annotations
 
+from collections import namedtuple
 import datetime as _dt
 import os
-from typing import Callable, NamedTuple
+from typing import Callable
 
 from ..queue import Change, QueueError, Status, parse, read_text, set_statuses
 from ..queue.events import append_event, events_path, read_events
@@ -43,17 +44,19 @@ def host() -> str:
     return os.uname().nodename
 
 
-class Transition(NamedTuple):
+class Transition(namedtuple("Transition", "wizard task kind from_ to attempt detail archived", defaults=("", ()))):
     """One thing the run did (or found), printed as one line."""
 
-    wizard: str
-    task: str
-    kind: str
-    from_: str | None
-    to: str | None
-    attempt: int | None
-    detail: str = ""
-    archived: tuple = ()
+    __slots__ = ()
+    # Fields:
+    #   wizard: str
+    #   task: str
+    #   kind: str
+    #   from_: str | None
+    #   to: str | None
+    #   attempt: int | None
+    #   detail: str = ""
+    #   archived: tuple = ()
 
     def line(self) -> str:
         a = f" (attempt {self.attempt})" if self.attempt else ""
@@ -85,23 +88,28 @@ class MonitorReport:
                 "queue_writes": self.writes, "killed": self.killed, "exit_code": self.exit_code}
 
 
-class _Item(NamedTuple):
+class _Item(namedtuple(
+        "_Item", "kind wizard task qkey qpath target expect attempt detail claim result result_attempt "
+        "event_kind events",
+        defaults=(False, False, 0, RESULT, ""))):
     """A decided transition, before the queue write."""
 
-    kind: str           # RESULT, REAP, ORPHAN, or "folded" (the queue already has it: archive only)
-    wizard: object      # the Wizard, or None for an orphan nobody's house holds
-    task: str
-    qkey: str
-    qpath: str
-    target: Status | None
-    expect: tuple
-    attempt: int
-    detail: str
-    claim: bool = False
-    result: bool = False
-    result_attempt: int = 0
-    event_kind: str = RESULT
-    events: str = ""
+    __slots__ = ()
+    # Fields:
+    #   kind: str           # RESULT, REAP, ORPHAN, or "folded" (the queue already has it: archive only)
+    #   wizard: object      # the Wizard, or None for an orphan nobody's house holds
+    #   task: str
+    #   qkey: str
+    #   qpath: str
+    #   target: Status | None
+    #   expect: tuple
+    #   attempt: int
+    #   detail: str
+    #   claim: bool = False
+    #   result: bool = False
+    #   result_attempt: int = 0
+    #   event_kind: str = RESULT
+    #   events: str = ""
 
 
 class _QueueFile:
@@ -138,10 +146,12 @@ def _take_lock(path: str, timeout: float) -> int | None:
 # --- reading results ---------------------------------------------------------------------------
 
 
-class _Result(NamedTuple):
-    status: str          # COMPLETE, FAILED or RETRY
-    error: str
-    attempt: int | None  # as the .json says
+class _Result(namedtuple("_Result", "status error attempt")):
+    __slots__ = ()
+    # Fields:
+    #   status: str          # COMPLETE, FAILED or RETRY
+    #   error: str
+    #   attempt: int | None  # as the .json says
 
 
 def _read_result(listing: fs.Listing, tid: str, t: float, bare_grace: float) -> _Result | None:

@@ -14,10 +14,11 @@ Where reports go: a report of the whole fleet (or of several wizards) goes to
 
 from __future__ import annotations
 
+from collections import namedtuple
 import datetime as _dt
 import json
 import os
-from typing import Callable, NamedTuple
+from typing import Callable
 
 from ..queue import QueueError, Status, load
 from ..queue.events import events_path, parse_stamp, read_events
@@ -28,9 +29,11 @@ UPTIME_WINDOW = _dt.timedelta(days=7)
 DAY = _dt.timedelta(days=1)
 
 
-class Report(NamedTuple):
-    markdown: str
-    data: dict
+class Report(namedtuple("Report", "markdown data")):
+    __slots__ = ()
+    # Fields:
+    #   markdown: str
+    #   data: dict
 
 
 def _fmt(t: _dt.datetime | None) -> str:
