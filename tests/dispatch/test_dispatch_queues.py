@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import robe.dispatch.run as run_module
 import robe.queue
 import robe.queue.scan as scan
 import robe.queue.store as store
@@ -27,8 +26,7 @@ def test_a_shared_queue_is_parsed_once_per_run_and_marked_in_one_write(tmp_path,
     def counting_write(*a, **k):
         writes.append(a[0])
         return real_atomic(*a, **k)
-    monkeypatch.setattr(run_module, "parse", counting_parse)
-    monkeypatch.setattr(store, "parse", counting_parse)
+    monkeypatch.setattr(scan, "parse", counting_parse)  # robe imports it from there when it needs it
     monkeypatch.setattr(store, "atomic_write", counting_write)
     monkeypatch.setattr(robe.queue, "atomic_write", counting_write)
     run = dispatch_run(path)
@@ -67,3 +65,39 @@ def test_tasks_no_rule_routes_are_named_once_per_run(tmp_path, dispatch_run):
     assert run.out == ["ezra: dispatched TASK-3 (P1) attempt 1"]
     assert (f"2 PENDING tasks route to no wizard (TASK-1, TASK-2); give them an Assignee, or add a route or "
             f"default_wizard to {path}") in run.err
+
+
+def test_cron_runs_reuse_the_parse_robe_kept_and_see_a_persons_edit(tmp_path):
+    # Each run writes the queue and keeps the parse of what it wrote (robe.queue.cache); the
+    # next run uses it without importing the scanner. A person's edit is seen at once.
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "fleet.yaml").write_text("root: .\nwizards:\n  ezra:\n    port: 8651\n    agent: echo\n"
+                                         "    max_active: 5\n")
+    (tmp_path / "ezra").mkdir()
+    queue = tmp_path / "ezra" / "WORK-QUEUE.md"
+    queue.write_text("## P0\n\n### TASK-001: one\n- Status: PENDING\n\n- [ ] TASK-002 PENDING two\n\n"
+                     "| ID | Status | Task |\n|----|--------|------|\n| TASK-003 | PENDING | three |\n")
+    probe = ("import sys\nfrom robe.cli import openclaw_work\n"
+             "try:\n    openclaw_work(['--fleet', 'fleet.yaml', '--no-gateway', '--max', '1'])\nexcept SystemExit:\n"
+             "    pass\nprint('scanner', 'robe.queue.scan' in sys.modules)\n")
+    env = dict(os.environ, ROBE_CACHE_DIR=str(tmp_path / "cache"))
+
+    def run():
+        r = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    first, second, third = run(), run(), run()
+    assert "dispatched TASK-001" in first and first.strip().endswith("scanner True")
+    assert "dispatched TASK-002" in second and second.strip().endswith("scanner False")
+    assert "dispatched TASK-003" in third and third.strip().endswith("scanner False")
+    text = queue.read_text()
+    assert text.count("IN_PROGRESS") == 3 and "[ ] TASK-002" in text
+    # A person adds a task and fixes a typo: the kept parse is not this text, so it is not used.
+    queue.write_text(text.replace("two", "2") + "| TASK-004 | PENDING | four |\n")
+    fourth = run()
+    assert "dispatched TASK-004" in fourth and fourth.strip().endswith("scanner True")
+    assert "PENDING two" not in queue.read_text() and "TASK-004 | IN_PROGRESS" in queue.read_text()

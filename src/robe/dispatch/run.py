@@ -14,11 +14,12 @@ twice.
 
 from __future__ import annotations
 
+from collections import namedtuple
 import fcntl
 import os
-from typing import Callable, NamedTuple
+from typing import Callable
 
-from ..queue import Change, QueueError, Status, Task, parse, priority_rank, read_text, set_statuses
+from ..queue import Change, QueueError, Status, Task, cache, priority_rank, read_text, set_statuses
 from ..fleet.liveness import executor_liveness
 from ..queue.events import append_event, events_path, stamp
 from . import claims as cl
@@ -28,14 +29,16 @@ from .routing import NOBODY, UNKNOWN, Router, is_ready, queue_key
 # ~3 ms of every openclaw-work start-up, and `logging` another ~4 ms (imported only on error).
 
 
-class Claimed(NamedTuple):
-    wizard: str
-    id: str
-    priority: str
-    attempt: int
-    title: str
-    queue: str
-    rerun: bool = False
+class Claimed(namedtuple("Claimed", "wizard id priority attempt title queue rerun", defaults=(False,))):
+    __slots__ = ()
+    # Fields:
+    #   wizard: str
+    #   id: str
+    #   priority: str
+    #   attempt: int
+    #   title: str
+    #   queue: str
+    #   rerun: bool = False
 
     def line(self, dry_run: bool = False) -> str:
         verb = "would dispatch" if dry_run else "dispatched"
@@ -155,6 +158,8 @@ class _QueueFile:
         self.readers: list[str] = []
         self.queue = None
         self.by_id: dict = {}
+        self.parsed = False  # parsed afresh this run (robe.queue.cache had no parse of this text)
+        self.written = False
 
 
 def _relevant(qf: _QueueFile, names: set, targets: set, text: str) -> bool:
@@ -212,6 +217,9 @@ def dispatch(fleet, wizards=None, *, max_claims: int | None = None, dry_run: boo
         queues = _read_queues(fleet, active, report, err, note)
         _dispatch_wizards(fleet, active, runs, queues, report, by=by, max_claims=max_claims, dry_run=dry_run,
                           out=out, err=err, note=note)
+        for qf in queues:
+            if qf.parsed and not qf.written and not dry_run:
+                cache.put(qf.queue)  # nothing written: the next run can start from this parse
         return report
     finally:
         for fd in fds:
@@ -242,7 +250,12 @@ def _read_queues(fleet, active, report: RunReport, err, note) -> list[_QueueFile
             continue
         if not _relevant(qf, names, targets, text):
             continue
-        q = parse(text, qf.path, default_priority=fleet.default_priority)
+        q = cache.get(qf.path, text, fleet.default_priority)
+        if q is None:  # a person changed the file since robe's last write (or this is the first run)
+            from ..queue.scan import parse
+
+            q = parse(text, qf.path, default_priority=fleet.default_priority)
+            qf.parsed = True
         if q.errors:
             n = len({p.line for p in q.errors})
             err(f"{qf.path}: {n} place{'s' if n != 1 else ''} with errors left out; "
@@ -334,15 +347,17 @@ def _dispatch_wizards(fleet, active, runs, queues: list[_QueueFile], report: Run
         _mark(fleet, by_key[key], items, runs, by=by, out=out, err=err)
 
 
-class _Pending(NamedTuple):
+class _Pending(namedtuple("_Pending", "kind wizard qf task_id claim record", defaults=(None, None))):
     """A status change a wizard needs in a queue file: a repair, or a fresh claim to mark."""
 
-    kind: str  # "repair" or "claim"
-    wizard: object
-    qf: _QueueFile
-    task_id: str
-    claim: Claimed | None = None
-    record: dict | None = None
+    __slots__ = ()
+    # Fields:
+    #   kind: str  # "repair" or "claim"
+    #   wizard: object
+    #   qf: _QueueFile
+    #   task_id: str
+    #   claim: Claimed | None = None
+    #   record: dict | None = None
 
 
 def _one_wizard(w, run: WizardRun, candidates, work_names, records, held, by_key, *, by, max_claims, dry_run,
@@ -452,6 +467,8 @@ def _mark(fleet, qf: _QueueFile, items: list[_Pending], runs, *, by, out, err) -
     changes = [Change(i.task_id, Status.IN_PROGRESS, (Status.PENDING,)) for i in items]
     try:
         outcomes = _write_statuses(qf, changes)
+        # A write keeps the parse of what it wrote (robe.queue.set_statuses) when it can.
+        qf.written = any(o.applied and o.before is not o.after for o in outcomes)
     except QueueError as e:
         # The claims stand (they are the truth); the next run repairs the markdown.
         for name in dict.fromkeys(i.wizard.name for i in items):

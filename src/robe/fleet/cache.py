@@ -22,21 +22,15 @@ from __future__ import annotations
 import marshal
 import os
 import sys
-import zlib
+
+from ..queue import cachefile
+from ..queue.cachefile import cache_dir  # noqa: F401 - where the cache lives; tests use it
 
 FORMAT = 1
 
 
-def cache_dir() -> str:
-    given = os.environ.get("ROBE_CACHE_DIR")
-    if given:
-        return given
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "robe")
-
-
 def _file(path: str) -> str:
-    return os.path.join(cache_dir(), "fleet", f"{zlib.crc32(path.encode('utf-8', 'surrogateescape')):08x}.marshal")
+    return cachefile.entry("fleet", path)
 
 
 def _key(path: str, text: str) -> tuple:
@@ -78,19 +72,9 @@ def _rebuild(t: tuple):
 
 def get(path: str, text: str):
     """The Fleet cached for this exact fleet.yaml, else None."""
-    try:
-        fd = os.open(_file(path), os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
-    except OSError:
+    data = cachefile.read(_file(path), 4 * 1024 * 1024)
+    if data is None:
         return None
-    try:
-        st = os.fstat(fd)
-        if st.st_uid != os.geteuid() or st.st_mode & 0o022 or st.st_size > 4 * 1024 * 1024:
-            return None
-        data = os.read(fd, st.st_size + 1)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
     try:
         key, resolved, plain = marshal.loads(data)
         if key != _key(path, text):
@@ -110,17 +94,4 @@ def put(path: str, text: str, fleet) -> None:
         data = marshal.dumps((_key(path, text), _resolved(fleet), _plain(fleet)))
     except ValueError:  # something marshal cannot store (a YAML date in an agent's config)
         return
-    tmp = f"{target}.{os.getpid()}.tmp"
-    try:
-        os.makedirs(os.path.dirname(target), mode=0o700, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
-        try:
-            os.write(fd, data)
-        finally:
-            os.close(fd)
-        os.replace(tmp, target)
-    except OSError:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+    cachefile.write(target, data)

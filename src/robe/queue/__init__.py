@@ -21,7 +21,6 @@ from .model import (
     parse_status,
     priority_rank,
 )
-from .scan import next_free_id, parse
 from .store import MAX_BYTES, atomic_write, flock_wait, fsync_dir, load, locked, read_text, update
 
 __all__ = [
@@ -31,3 +30,13 @@ __all__ = [
     "next_free_id", "parse", "MAX_BYTES", "atomic_write", "flock_wait", "fsync_dir", "load", "locked", "read_text",
     "update",
 ]
+
+
+def __getattr__(name: str):
+    # The scanner (its patterns take ~3 ms to compile) is imported on first use: a dispatch
+    # run that finds its parse in robe.queue.cache never needs it.
+    if name in ("parse", "next_free_id"):
+        from . import scan
+
+        return getattr(scan, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

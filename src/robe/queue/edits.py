@@ -7,8 +7,9 @@ Writing a status where none was written is the only structural edit. Every other
 
 from __future__ import annotations
 
+from collections import namedtuple
 import re
-from typing import Iterable, NamedTuple
+from typing import Iterable
 
 from .model import (
     ID_PATTERN,
@@ -19,24 +20,27 @@ from .model import (
     Status,
     Task,
 )
-from .scan import next_free_id, parse, split_lines
 from .store import update
 
 
-class Change(NamedTuple):
+class Change(namedtuple("Change", "task_id status expect", defaults=((),))):
     """Set ``task_id`` to ``status``, provided its status is one of ``expect`` (any if empty)."""
 
-    task_id: str
-    status: Status
-    expect: tuple[Status, ...] = ()
+    __slots__ = ()
+    # Fields:
+    #   task_id: str
+    #   status: Status
+    #   expect: tuple[Status, ...] = ()
 
 
-class Outcome(NamedTuple):
-    task_id: str
-    before: Status | None
-    after: Status | None
-    applied: bool
-    reason: str = ""
+class Outcome(namedtuple("Outcome", "task_id before after applied reason", defaults=("",))):
+    __slots__ = ()
+    # Fields:
+    #   task_id: str
+    #   before: Status | None
+    #   after: Status | None
+    #   applied: bool
+    #   reason: str = ""
 
 
 def _replacements(task: Task, status: Status) -> list[tuple[int, int, str]]:
@@ -81,6 +85,14 @@ def apply_changes(queue: Queue, changes: Iterable[Change]) -> tuple[str, list[Ou
     A change whose task is missing or whose status is not among its ``expect`` is refused
     (``applied=False`` with the reason); the others still apply.
     """
+    text, outcomes, _pieces, _statuses = _apply(queue, changes)
+    return text, outcomes
+
+
+def _apply(queue: Queue, changes: Iterable[Change]):
+    """apply_changes, plus the sorted (start, end, new) pieces and {ID: new status} of the
+    tasks whose text changed (what robe.queue.cache.derive needs)."""
+    statuses: dict[str, Status] = {}
     pieces: list[tuple[int, int, str]] = []
     outcomes = []
     seen = set()
@@ -106,16 +118,19 @@ def apply_changes(queue: Queue, changes: Iterable[Change]) -> tuple[str, list[Ou
             outcomes.append(Outcome(ch.task_id, task.status, ch.status, True, "unchanged"))
             continue
         pieces.extend(_align_cell(queue.text, task, _replacements(task, ch.status)))
+        statuses[ch.task_id] = ch.status
         outcomes.append(Outcome(ch.task_id, task.status, ch.status, True))
-    return _splice(queue.text, pieces), outcomes
+    pieces.sort(key=lambda p: (p[0], p[1]))
+    return _splice(queue.text, pieces), outcomes, pieces, statuses
 
 
 def _splice(text: str, pieces: list[tuple[int, int, str]]) -> str:
+    """``text`` with the sorted (start, end, new) ``pieces`` put in."""
     if not pieces:
         return text
     out = []
     pos = 0
-    for start, end, new in sorted(pieces, key=lambda p: (p[0], p[1])):
+    for start, end, new in pieces:
         out.append(text[pos:start])
         out.append(new)
         pos = end
@@ -135,24 +150,44 @@ def set_status(path: str, task_id: str, status: Status | str, *, expect: Iterabl
 
 
 def set_statuses(path: str, changes: list[Change], **kwargs) -> list[Outcome]:
-    """Apply several status changes in one locked write; refused ones are reported, not raised."""
+    """Apply several status changes in one locked write; refused ones are reported, not raised.
+
+    When the change was made on a parse of the whole file, the parse of the text written is
+    derived from it and kept for the next run (robe.queue.cache).
+    """
+    last: list = []
+
     def change(queue: Queue):
-        return apply_changes(queue, changes)
+        text, outcomes, pieces, statuses = _apply(queue, changes)
+        last[:] = [queue, text, pieces, statuses]
+        return text, outcomes
+
     kwargs.setdefault("parse_kwargs", {"only": {c.task_id for c in changes}})
-    return update(path, change, **kwargs)
+    outcomes = update(path, change, **kwargs)
+    if last and last[2] and not last[0].partial:
+        from . import cache
+
+        derived = cache.derive(*last)
+        if derived is not None:
+            cache.put(derived)
+    return outcomes
 
 
 # --- add -----------------------------------------------------------------------------------
 
 
-class NewTask(NamedTuple):
-    title: str
-    priority: str = "P2"
-    assignee: str | None = None
-    depends: tuple[str, ...] = ()
-    tags: tuple[str, ...] = ()
-    body: str = ""
-    status: Status = Status.PENDING
+class NewTask(namedtuple(
+        "NewTask", "title priority assignee depends tags body status",
+        defaults=("P2", None, (), (), "", Status.PENDING))):
+    __slots__ = ()
+    # Fields:
+    #   title: str
+    #   priority: str = "P2"
+    #   assignee: str | None = None
+    #   depends: tuple[str, ...] = ()
+    #   tags: tuple[str, ...] = ()
+    #   body: str = ""
+    #   status: Status = Status.PENDING
 
 
 def _check_new(task: NewTask) -> None:
@@ -177,6 +212,8 @@ def render_add(queue: Queue, new: NewTask, style: str | None = None, task_id: st
     for d in new.depends:
         if d not in queue.all_ids:
             raise QueueError(f"{d} is not in the queue; a new task can only depend on existing tasks")
+    from .scan import next_free_id
+
     tid = task_id or next_free_id(queue.all_ids)
     if tid in queue.all_ids:
         raise QueueError(f"{tid} is already in the queue")
@@ -199,6 +236,8 @@ def render_add(queue: Queue, new: NewTask, style: str | None = None, task_id: st
         return _insert_after_line(text, last.end_line, _list_line(queue, tid, new, nl, last), nl), tid
     level = 3
     if last is not None:
+        from .scan import split_lines
+
         lines, _ = split_lines(text)
         first = lines[last.line - 1].lstrip()
         level = len(first) - len(first.lstrip("#")) or 3
@@ -229,6 +268,8 @@ def _section(tid: str, new: NewTask, nl: str, level: int) -> str:
 def _list_line(queue: Queue | None, tid: str, new: NewTask, nl: str, last: Task | None = None) -> str:
     indent, marker, box = "", "-", "[ ] "
     if queue is not None and last is not None:
+        from .scan import split_lines
+
         lines, _ = split_lines(queue.text)
         src = lines[last.line - 1]
         m = re.match(r"([ \t]*)([-+*]|[0-9]{1,9}[.)])[ \t]+(\[[ xX]\][ \t]+)?", src)
@@ -254,7 +295,7 @@ def _list_line(queue: Queue | None, tid: str, new: NewTask, nl: str, last: Task 
 
 def _table_row(queue: Queue, last: Task, tid: str, new: NewTask) -> str:
     """A row for the table that holds ``last``, with cells in that table's column order."""
-    from .scan import _pipe_inner, row_cells
+    from .scan import _pipe_inner, row_cells, split_lines
 
     lines, _ = split_lines(queue.text)
     j = last.line - 1
@@ -275,6 +316,8 @@ def _table_row(queue: Queue, last: Task, tid: str, new: NewTask) -> str:
 
 def _insert_after_line(text: str, line_no: int, new: str, nl: str) -> str:
     """``new`` (ending in a newline) inserted after 1-based line ``line_no``."""
+    from .scan import split_lines
+
     lines, offsets = split_lines(text)
     if line_no < len(lines):
         at = offsets[line_no]
@@ -299,6 +342,8 @@ def add_task(path: str, new: NewTask, *, style: str | None = None, **kwargs) -> 
     def change(queue: Queue):
         text, tid = render_add(queue, new, style)
         # The new task must come back exactly as asked, or nothing is written.
+        from .scan import parse
+
         check = parse(text, queue.path).get(tid)
         if check is None or check.title != new.title.strip() or check.status is not new.status:
             raise QueueError(f"robe could not add the task cleanly to {path} (the file's layout around its "

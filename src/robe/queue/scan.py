@@ -13,9 +13,11 @@ that begin with a task ID into tasks; ``_validate`` then checks IDs and dependen
 
 from __future__ import annotations
 
+from collections import namedtuple
 import bisect
 import gc
 import re
+
 
 from .model import (
     _FULL_ID_RE,
@@ -80,6 +82,8 @@ def _html():
 _BLOCK_CHARS = frozenset("#>`~<*-_+=|0123456789")
 _ID_AT_START = re.compile(rf"({ID_PATTERN})(?=$|[\s:\u2014\u2013-])")
 _LIST_TASK_RE = re.compile(rf"(?:\[[ xX]\][ \t]+)?{ID_PATTERN}(?=$|[\s:\u2014\u2013-])")
+# What a list task and a near miss (_LOOSE_ID, after an optional checkbox) both begin with.
+_ITEM_WORD_RE = re.compile(r"(?:\[[ xX]\][ \t]+)?[A-Za-z][A-Za-z0-9]*[-_]")
 _LOOSE_ID = re.compile(r"([A-Za-z][A-Za-z0-9]*[-_][A-Za-z0-9_-]*[0-9][A-Za-z0-9_-]*)")
 _SEPARATOR_RE = re.compile(r"[ \t]*(?:[:\u2014\u2013]|-(?=[ \t]|$))?[ \t]*")
 _PRIORITY_HEADING_RE = re.compile(r"([Pp][0-3])(?=$|[\s:\u2014\u2013-])")
@@ -93,6 +97,8 @@ _DEPENDS_SPLIT_RE = re.compile(r"[,\s]+")
 _PAIRS = {None: None, "**": "**", "`": "`", "[": "]", "(": ")"}
 _KNOWN_KEYS = {"status", "priority", "assignee", "depends", "tags"}
 _STATUS_BY_WORD = {s.value: s for s in Status}
+_ASCII_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_KEY_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 _/-"  # _FIELD_RE's key
 
 
 class _Item:
@@ -529,16 +535,22 @@ def split_lines(text: str) -> tuple[list[str], list[int]]:
 # --- pass 2 ----------------------------------------------------------------------------
 
 
-class _Field:
+class _Field(namedtuple("_Field", "key value value_start line prefix sep", defaults=("", ": "))):
     """A ``Key: Value`` line: key and value as written, the file offset of the value, the
     line (0-based), the text before the key (indent, marker, bold opener) and between the
-    key and the value (so a new field can copy the style)."""
+    key and the value (so a new field can copy the style). Built with tuple.__new__ (_field)."""
 
-    __slots__ = ("key", "value", "value_start", "line", "prefix", "sep")
+    __slots__ = ()
+    # Fields:
+    #   key: str
+    #   value: str
+    #   value_start: int
+    #   line: int
+    #   prefix: str = ""
+    #   sep: str = ": "
 
-    def __init__(self, key, value, value_start, line, prefix="", sep=": "):
-        self.key, self.value, self.value_start, self.line, self.prefix, self.sep = (
-            key, value, value_start, line, prefix, sep)
+
+_tuple_new = tuple.__new__
 
 
 class _Draft:
@@ -558,9 +570,32 @@ class _Draft:
         self.body = ""
 
 
-def _field_match(content: str):
-    """(match, key stripped) of a ``Key: Value`` line, or None."""
-    m = _FIELD_RE.match(content)
+def _field_parts(s: str, cstart: int):
+    """(key stripped, value, key start, key end, value start) of a ``Key: Value`` line
+    beginning at ``s[cstart]``, or None; the positions are indexes into ``s``.
+
+    The common field (a plain key, a colon, a space) is read with str methods; anything else
+    (bold keys, odd characters) goes through _FIELD_RE, whose verdicts the plain reading
+    reproduces (tests/queue/test_scan_paths.py).
+    """
+    colon = s.find(":", cstart)
+    if colon < 0:
+        return None
+    raw = s[cstart:colon]
+    if (raw and colon - cstart <= 41 and raw[0] in _ASCII_LETTERS and not raw.strip(_KEY_CHARS)
+            and not raw.endswith("__")):
+        after = s[colon + 1:colon + 2]
+        if after and after not in " \t":
+            return None  # "Key:x", "Key:**": no field, as _FIELD_RE says
+        key = raw.strip()
+        if "-" in key and _ID_AT_START.match(key):
+            return None
+        vs = colon + 1
+        n = len(s)
+        while vs < n and s[vs] in " \t":
+            vs += 1
+        return key, s[vs:].rstrip(" \t"), cstart, colon, vs
+    m = _FIELD_RE.match(s, cstart)
     if not m:
         return None
     b1, b2, b3, key = m.group("b1", "b2", "b3", "key")
@@ -569,7 +604,8 @@ def _field_match(content: str):
     key = key.strip()
     if not key or key[0] == "[" or _ID_AT_START.match(key):
         return None
-    return m, key
+    ks, ke = m.span("key")
+    return key, m.group("value"), ks, ke, m.start("value")
 
 
 def _field_block(lines, offsets, kinds, start, stop, indent_limit, item_starts):
@@ -599,15 +635,13 @@ def _field_block(lines, offsets, kinds, start, stop, indent_limit, item_starts):
             if pos == len(s) or kinds[k] != PARA or col >= indent_limit + 4:
                 break
             cstart = pos
-        got = _field_match(s[cstart:])
+        got = _field_parts(s, cstart)
         if not got:
             break
-        fm, key = got
-        ks, ke = fm.span("key")
-        vs = cstart + fm.start("value")
-        found.append(_Field(key, fm.group("value"), offsets[k] + vs, k, s[:cstart + ks], s[cstart + ke:vs]))
+        key, value, ks, ke, vs = got
+        found.append(_tuple_new(_Field, (key, value, offsets[k] + vs, k, s[:ks], s[ke:vs])))
         k += 1
-    if not found or not any(f.key.lower() in _KNOWN_KEYS for f in found):
+    if not found or not any(f[0].lower() in _KNOWN_KEYS for f in found):
         return [], start
     if first_kind == PARA and k < stop and kinds[k] == PARA:
         return [], start  # the paragraph goes on with text that is not a field: it is body
@@ -632,26 +666,26 @@ def _status_problem(draft, path, line, word):
 
 def _apply_fields(draft: _Draft, fields: list[_Field], path: str) -> None:
     for f in fields:
-        key = f.key.lower()
-        v = f.value
-        line = f.line + 1
+        key = f[0].lower()
+        v = f[1]
+        line = f[3] + 1
         if key == "status":
             if draft.status_span is not None:
                 continue  # the first Status wins (a list task's inline word, or an earlier field)
             if v in _STATUS_BY_WORD:  # the common case: just the word, as robe writes it
                 draft.status = _STATUS_BY_WORD[v]
-                draft.status_span = (f.value_start, f.value_start + len(v))
+                draft.status_span = (f[2], f[2] + len(v))
                 continue
             w = _word(v)
             if not v:
-                draft.insert_at, draft.insert_template = f.value_start, "{status}"
+                draft.insert_at, draft.insert_template = f[2], "{status}"
                 continue
             st = parse_status(w[0]) if w else None
             if st is None:
                 _status_problem(draft, path, line, v.split()[0] if v.split() else v)
                 continue
             draft.status = st
-            draft.status_span = (f.value_start + w[1], f.value_start + w[2])
+            draft.status_span = (f[2] + w[1], f[2] + w[2])
         elif key == "priority":
             w = _word(v)
             p = parse_priority(w[0]) if w else None
@@ -679,9 +713,9 @@ def _apply_fields(draft: _Draft, fields: list[_Field], path: str) -> None:
             draft.depends = tuple(dict.fromkeys(deps))
         elif key == "tags":
             tags = [t.strip("`*# ").lower() for t in (v.split(",") if "," in v else v.split())]
-            draft.tags = tuple(t for t in tags if t)
+            draft.tags = tuple(filter(None, tags))
         else:
-            draft.fields.append((f.key, v))
+            draft.fields.append((f[0], v))
 
 
 def _inline_words(content: str, pos: int):
@@ -870,7 +904,8 @@ def _table_tasks(table: _Table, rows, lines, offsets, context, path, problems):
                                                       code="priority"))
                     draft.priority = p
                 continue
-            fields.append(_Field(name, v.replace("\\|", "|") if "\\" in v else v, offsets[r] + spans[k][0], r))
+            fields.append(_tuple_new(_Field, (name, v.replace("\\|", "|") if "\\" in v else v,
+                                              offsets[r] + spans[k][0], r, "", ": ")))
         if fields:
             _apply_fields(draft, fields, path)
         drafts.append(draft)
@@ -960,9 +995,11 @@ def _parse(text, path, default_priority, known_assignees, only) -> Queue:
                 continue
             out.append(d)
         for item in items:
-            if kinds[item.line] != ITEM or not hit(lines[item.line]):
+            # Most items are neither tasks nor near misses (the fields of section tasks): one
+            # cheap test first, of what both begin with.
+            if (not _ITEM_WORD_RE.match(lines[item.line], item.content_start) or kinds[item.line] != ITEM
+                    or not hit(lines[item.line])):
                 continue
-            # Most items are not tasks (the fields of section tasks): the cheap test first.
             d = None
             if _LIST_TASK_RE.match(lines[item.line], item.content_start):
                 d = _list_task(context(item.line), lines, offsets, kinds, item, path, newline, item_starts)
@@ -1062,16 +1099,17 @@ def _validate(drafts, problems, text, path, newline, default_priority, known_ass
             bad.add(id(d))
     tasks, rejected = [], []
     pending = Status.PENDING
-    make = Task._make  # positional: a 17-field record built by keyword costs twice as much
+    # tuple.__new__ builds a record in C; Task(...) and Task._make would run Python code per task.
+    new = tuple.__new__
     for d in drafts:
-        task = make((d.id, d.priority or d.heading_priority or default_priority, d.status or pending, d.title,
-                     d.body, d.assignee, d.depends, d.tags, tuple(d.fields), d.line, d.end_line, d.style,
-                     d.section, d.priority is not None, d.status_span is not None,
-                     Edit(d.status_span, d.insert_at, d.insert_template, d.checkbox_span, d.cell_span)))
+        task = new(Task, (d.id, d.priority or d.heading_priority or default_priority, d.status or pending, d.title,
+                          d.body, d.assignee, d.depends, d.tags, tuple(d.fields), d.line, d.end_line, d.style,
+                          d.section, d.priority is not None, d.status_span is not None,
+                          new(Edit, (d.status_span, d.insert_at, d.insert_template, d.checkbox_span, d.cell_span))))
         (rejected if id(d) in bad else tasks).append(task)
     problems.sort(key=lambda p: (p.line, p.code))
     return Queue(path, text, tuple(tasks), tuple(problems), text.startswith("\ufeff"), newline, all_ids,
-                 tuple(rejected), partial)
+                 tuple(rejected), partial, default_priority)
 
 
 def _cycles(graph: dict[str, tuple]) -> list[list[str]]:

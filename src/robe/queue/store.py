@@ -18,8 +18,7 @@ import time
 from contextlib import contextmanager
 from typing import Callable, Iterator, TypeVar
 
-from .model import LockTimeout, Queue, QueueError
-from .scan import parse
+from .model import DEFAULT_PRIORITY, LockTimeout, Queue, QueueError
 
 #: The largest queue robe reads. 10,000 tasks take ~1.5 MB; 8 MiB leaves ample room.
 MAX_BYTES = 8 * 1024 * 1024
@@ -95,6 +94,8 @@ def decode(data: bytes, path: str) -> str:
 
 def load(path: str, **kwargs) -> Queue:
     """Read and parse a queue file."""
+    from .scan import parse
+
     return parse(read_text(path), path, **kwargs)
 
 
@@ -283,6 +284,16 @@ def _sweep_temps(target: str) -> None:
                 pass
 
 
+def _cached(path: str, text: str, parse_kwargs: dict) -> Queue | None:
+    """A whole-file parse of exactly ``text`` kept by an earlier run, when it can stand in for
+    the parse asked for (a partial parse is a subset of it; a check of assignees is not)."""
+    if "known_assignees" in parse_kwargs:
+        return None
+    from . import cache
+
+    return cache.get(path, text, parse_kwargs.get("default_priority", DEFAULT_PRIORITY))
+
+
 def update(path: str, change: Callable[[Queue], tuple[str | None, T]], *, timeout: float = LOCK_TIMEOUT,
            parse_kwargs: dict | None = None, known: Queue | None = None,
            _hook: Callable[[str], None] | None = None, attempts: int = 5) -> T:
@@ -313,7 +324,12 @@ def update(path: str, change: Callable[[Queue], tuple[str | None, T]], *, timeou
                 if data == known_bytes:
                     queue = known
                 else:
-                    queue = parse(decode(data, path), path, **parse_kwargs)
+                    text = decode(data, path)
+                    queue = _cached(path, text, parse_kwargs)
+                    if queue is None:
+                        from .scan import parse
+
+                        queue = parse(text, path, **parse_kwargs)
                 new_text, result = change(queue)
                 if new_text is None or new_text == queue.text:
                     return result

@@ -1,0 +1,234 @@
+"""Parses of queue files kept between runs, so cron need not parse an unchanged file again.
+
+Cron runs openclaw-work every 15 minutes and task-monitor between them; a run parses the
+whole queue (~20 ms per 1,000 tasks) and usually changes one status word. So a parse is
+kept in the private cache folder (``cachefile``), one file per queue path:
+
+- whoever parsed the whole file may store that parse (``put``);
+- robe's writer, after changing only status words, stores the parse of the text it wrote,
+  derived from the parse it had (``derive``: offsets after each edit shift, the edited tasks
+  get their new status) instead of parsing again;
+- a reader uses a stored parse only when the file's text is exactly the text stored with
+  it (compared whole, not hashed) and it was made by this robe and this Python, for the
+  same path and default priority. Anything else is a miss, and a miss is only slower.
+
+``derive`` gives up (returns None) on anything but word replacements on one line each,
+such as writing a status where none was written: that changes lines, and the next reader
+parses afresh. The property tests check that a derived parse equals a fresh parse of the
+new text, field by field (tests/queue/test_cache.py).
+"""
+
+from __future__ import annotations
+
+import marshal
+import sys
+
+from . import cachefile
+from .model import Edit, Problem, Queue, Status, Task
+
+FORMAT = 1
+LIMIT = 256 * 1024 * 1024  # a 50 MB queue's parse stays far below this
+
+_STATUS = {s.value: s for s in Status}
+_new = tuple.__new__
+
+
+def _file(path: str) -> str:
+    return cachefile.entry("queue", path)
+
+
+def _key(path: str, default_priority: str) -> tuple:
+    from .. import __version__
+
+    return (FORMAT, __version__, sys.hexversion, path, default_priority)
+
+
+def _plain_task(t: Task) -> tuple:
+    return (*t[:2], t[2].value, *t[3:15], tuple(t[15]))
+
+
+def _task(t: tuple) -> Task:
+    return _new(Task, t[:2] + (_STATUS[t[2]],) + t[3:15] + (_new(Edit, t[15]),))
+
+
+def get(path: str, text: str, default_priority: str) -> Queue | None:
+    """The stored parse of exactly this text of the queue at ``path``, else None."""
+    data = cachefile.read(_file(path), LIMIT)
+    if data is None:
+        return None
+    try:
+        key, plain = marshal.loads(data)
+        if key != _key(path, default_priority) or plain[1] != text:
+            return None
+        q = _new(Queue, plain)
+        return q._replace(tasks=tuple(map(_task, q.tasks)), rejected=tuple(map(_task, q.rejected)),
+                          problems=tuple(_new(Problem, p) for p in q.problems))
+    except Exception:  # a damaged or foreign file is a miss, never an error
+        return None
+
+
+def put(queue: Queue) -> None:
+    """Store a whole-file parse (never a partial one); silently does nothing when it cannot."""
+    if queue.partial:
+        return
+    plain = (*queue[:2], tuple(map(_plain_task, queue.tasks)), tuple(map(tuple, queue.problems)), *queue[4:7],
+             tuple(map(_plain_task, queue.rejected)), *queue[8:])
+    try:
+        data = marshal.dumps((_key(queue.path, queue.default_priority), plain))
+    except ValueError:
+        return
+    cachefile.write(_file(queue.path), data)
+
+
+def derive(queue: Queue, text: str, pieces: list[tuple[int, int, str]], statuses: dict[str, Status]) -> Queue | None:
+    """The parse of ``text``, made from ``queue`` and the edits ``pieces`` that set ``statuses``.
+
+    ``pieces`` are (start, end, new text) replacements in ``queue.text``, sorted and apart;
+    ``statuses`` maps each edited task's ID to its new status. Every task keeps its record
+    with its offsets moved past the edits; an edited task gets its new status and spans; a
+    task whose body holds an edited line (a section's body holds the checklist under it)
+    gets that line changed in its body. None when an edit is more than a replacement within
+    one line (writing a status where none was moves lines) or anything does not line up.
+    """
+    if queue.partial or not pieces or not statuses:
+        return None
+    old = queue.text
+    for start, end, new in pieces:
+        if "\n" in new or "\r" in new or "\n" in old[start:end] or "\r" in old[start:end]:
+            return None
+    from bisect import bisect_left, bisect_right
+
+    starts = [p[0] for p in pieces]
+    shifts = [0]
+    for start, end, new in pieces:
+        shifts.append(shifts[-1] + len(new) - (end - start))
+    total = shifts[-1]
+    first, last_end = starts[0], pieces[-1][1]
+
+    def at(pos: int) -> int:
+        """Where ``pos`` (never inside a piece) is in the new text: past every piece before it."""
+        return pos + shifts[bisect_left(starts, pos)]
+
+    def span(sp):
+        return None if sp is None else (at(sp[0]), at(sp[1]))
+
+    # Each piece's line (1-based) and its place from the end of that line, which a body keeps
+    # (a list item's body is de-indented, but only the indentation changes).
+    placed = []  # (line, start, end, new, distance of start from line end, of end from line end)
+    line, pos = 1, 0
+    for start, end, new in pieces:
+        line += old.count("\n", pos, start)
+        pos = start
+        stop = old.find("\n", end)
+        stop = len(old) if stop < 0 else stop
+        if stop > 0 and old[stop - 1] == "\r":
+            stop -= 1
+        line_start = old.rfind("\n", 0, start) + 1
+        if not old[line_start:start].strip(" \t\ufeff") and start > line_start:
+            return None  # the piece touches the line's indentation, which a list body rewrites
+        placed.append((line, start, end, new, stop - start, stop - end))
+    piece_lines = [p[0] for p in placed]
+    first_line, last_line = piece_lines[0], piece_lines[-1]
+
+    def _moved(e: Edit) -> Edit:
+        points = [x for sp in (e.status_span, e.checkbox_span, e.cell_span) if sp is not None for x in sp]
+        if e.insert_at is not None:
+            points.append(e.insert_at)
+        if not points or max(points) < first or (min(points) >= last_end and not total):
+            return e  # before every edit, or after them all with no change of length
+        return _new(Edit, (span(e.status_span), None if e.insert_at is None else at(e.insert_at),
+                           e.insert_template, span(e.checkbox_span), span(e.cell_span)))
+
+    def own(e: Edit, start: int) -> bool:
+        return any(sp is not None and sp[0] <= start < max(sp[1], sp[0] + 1)
+                   for sp in (e.status_span, e.checkbox_span, e.cell_span))
+
+    def body_of(t: Task) -> str | None:
+        """The task's body with the edits on its lines (not its own) made; None if lost."""
+        k = bisect_right(piece_lines, t.line)
+        mine = [p for p in placed[k:bisect_right(piece_lines, t.end_line)] if not own(t.edit, p[1])]
+        if not mine:
+            return t.body
+        rows = t.body.split("\n")
+        cuts = []  # found on the rows as they were, then made from the right
+        for ln, start, end, new, from_start, from_end in mine:
+            i = len(rows) - 1 - (t.end_line - ln)
+            if i < 0:
+                return None
+            row = rows[i]
+            a, b = len(row) - from_start, len(row) - from_end
+            if a < 0 or row[a:b] != old[start:end] or row[b:] != old[end:end + from_end]:
+                return None
+            cuts.append((i, a, b, new))
+        for i, a, b, new in reversed(cuts):
+            rows[i] = rows[i][:a] + new + rows[i][b:]
+        return "\n".join(rows)
+
+    def changed(t: Task, status: Status | None) -> Task | None:
+        e = t.edit
+        if status is None:
+            if t.end_line < first_line:
+                return t  # before every edit
+            if t.line > last_line:  # after every edit: each offset moves by the same amount
+                if not total:
+                    return t
+                return _new(Task, (*t[:15], _new(Edit, (
+                    e.status_span and (e.status_span[0] + total, e.status_span[1] + total),
+                    e.insert_at and e.insert_at + total, e.insert_template,
+                    e.checkbox_span and (e.checkbox_span[0] + total, e.checkbox_span[1] + total),
+                    e.cell_span and (e.cell_span[0] + total, e.cell_span[1] + total)))))
+        body = body_of(t)
+        if body is None:
+            return None
+        if status is None:
+            moved = _moved(e)
+            if moved is e and body is t.body:
+                return t
+            return _new(Task, (*t[:4], body, *t[5:15], moved))
+        if e.status_span is None:
+            return None
+        s0, s1 = e.status_span
+        word = status.value
+        k = bisect_left(starts, e.cell_span[0] if e.cell_span is not None else s0)
+        if k >= len(pieces):
+            return None
+        a, b, new = pieces[k]
+        if e.cell_span is not None:
+            # The piece is the whole cell, re-padded: the word keeps its place in it.
+            if (a, b) != e.cell_span or new[s0 - a:s0 - a + len(word)] != word:
+                return None
+            status_span = (at(a) + s0 - a, at(a) + s0 - a + len(word))
+            cell_span = (at(a), at(a) + len(new))
+        else:
+            if (a, b, new) != (s0, s1, word):
+                return None
+            status_span, cell_span = (at(s0), at(s0) + len(word)), None
+        box = None
+        if e.checkbox_span is not None:
+            c0, c1 = e.checkbox_span
+            k = bisect_left(starts, c0)
+            if k >= len(pieces) or pieces[k][:2] != (c0, c1):
+                return None
+            box = (at(c0), at(c0) + len(pieces[k][2]))
+        return _new(Task, (*t[:2], status, t[3], body, *t[5:14], True,
+                           _new(Edit, (status_span, None, None, box, cell_span))))
+
+    tasks = []
+    for t in queue.tasks:
+        nt = changed(t, statuses.get(t.id))
+        if nt is None:
+            return None
+        tasks.append(nt)
+    if len([t for t in queue.tasks if t.id in statuses]) != len(statuses):
+        return None
+    rejected = []
+    for t in queue.rejected:
+        nt = changed(t, None)
+        if nt is None:
+            return None
+        rejected.append(nt)
+    problems = queue.problems
+    if any(p.code == "checkbox" and p.task_id in statuses for p in problems):
+        # robe keeps a box in step with the status it writes: that warning is gone.
+        problems = tuple(p for p in problems if not (p.code == "checkbox" and p.task_id in statuses))
+    return queue._replace(text=text, tasks=tuple(tasks), problems=problems, rejected=tuple(rejected))
