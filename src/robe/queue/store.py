@@ -93,10 +93,21 @@ def decode(data: bytes, path: str) -> str:
 
 
 def load(path: str, **kwargs) -> Queue:
-    """Read and parse a queue file."""
-    from .scan import parse
+    """Read and parse a queue file (a whole-file parse: kept for the next run, robe.queue.cache)."""
+    text = read_text(path)
+    if "only" in kwargs:
+        from .scan import parse
 
-    return parse(read_text(path), path, **kwargs)
+        return parse(text, path, **kwargs)
+    queue = _cached(path, text, kwargs)
+    if queue is None:
+        from . import cache
+        from .scan import parse
+
+        queue = parse(text, path, **kwargs)
+        if "known_assignees" not in kwargs:
+            cache.put(queue)
+    return queue
 
 
 def real_path(path: str) -> str:
