@@ -72,7 +72,7 @@ def make_case(root: str, n: int, multi: bool) -> tuple[str, str]:
     return os.path.join(root, "fleet.yaml"), os.path.join(root, "WORK-QUEUE.md")
 
 
-def reset(root: str) -> None:
+def reset(root: str, queue: bool = True) -> None:
     """The queue as generated and no claims; the houses' folders, lock and log stay.
 
     That is the state cron meets every 15 minutes: a house made once by 'robe wizard
@@ -80,7 +80,8 @@ def reset(root: str) -> None:
     folders again on every timed run (the first version of this benchmark did) measured a
     fresh house's one-off mkdirs, not a dispatch.
     """
-    shutil.copy(os.path.join(root, "pristine.md"), os.path.join(root, "WORK-QUEUE.md"))
+    if queue:
+        shutil.copy(os.path.join(root, "pristine.md"), os.path.join(root, "WORK-QUEUE.md"))
     for name in os.listdir(root):
         work = os.path.join(root, name, "work")
         if os.path.isdir(work):
@@ -113,6 +114,7 @@ def main() -> int:
     subprocess.run([sys.executable, "-m", "compileall", "-q", os.path.dirname(package.__file__)], env=ENV, check=True)
     sizes = [int(s) for s in args.sizes.split(",")]
     work = tempfile.mkdtemp(prefix="robe-dispatch-bench-")
+    ENV["ROBE_CACHE_DIR"] = os.path.join(work, "cache")  # robe's kept parses, private to this run
     naive = os.path.join(work, "naive.sh")
     with open(naive, "w") as f:
         f.write(NAIVE)
@@ -127,7 +129,14 @@ def main() -> int:
         one = os.path.join(work, f"one{n}")
         fl, q = make_case(one, n, multi=False)
         cmds[f"bash+sed naive {n}"] = ([(["bash", naive, q, os.path.join(one, "work")], one, False)], one)
+        # The queue as generated, i.e. not as robe last wrote it: what follows a person's edit.
+        # robe's kept parse (robe.queue.cache) does not match it, so the run parses it.
         cmds[f"1 wizard {n}"] = ([([ocw, "--fleet", fl], one, True)], one)
+        # Cron's steady state: the queue as the previous run wrote it (that run kept the parse
+        # of what it wrote); only the claims are cleared, so every run claims the next task.
+        steady = os.path.join(work, f"steady{n}")
+        fls, _ = make_case(steady, n, multi=False)
+        cmds[f"1 wizard {n}, as robe left it"] = ([([ocw, "--fleet", fls], steady, True)], (steady, False))
         many = os.path.join(work, f"many{n}")
         fl10, _ = make_case(many, n, multi=True)
         cmds[f"10 wizards, one run {n}"] = ([([ocw, "--fleet", fl10], many, True)], many)
@@ -137,7 +146,9 @@ def main() -> int:
     times: dict[str, list[float]] = {k: [] for k in cmds}
     for rnd in range(args.runs + 1):  # the first round warms the page cache and .pyc files
         for name, (steps, case) in cmds.items():
-            if case:
+            if isinstance(case, tuple):
+                reset(*case)
+            elif case:
                 reset(case)
             total = sum(timed(argv, cwd, expect) for argv, cwd, expect in steps)
             if rnd:
@@ -146,7 +157,7 @@ def main() -> int:
     low = {k: min(v) * 1000 for k, v in times.items()}  # the unslowed run (see queue_bench.py)
     base = med["robe --version"]
     result: dict = {"runs": args.runs, "median_ms": med, "min_ms": low, "targets": {}}
-    print(f"{'command (median of ' + str(args.runs) + ')':<30}{'ms':>9}{'over --version':>16}{'x bash+sed':>12}"
+    print(f"{'command (median of ' + str(args.runs) + ')':<34}{'ms':>9}{'over --version':>16}{'x bash+sed':>12}"
           f"{'min over':>10}")
     for name in cmds:
         m = re.search(r"(\d+)$", name)
@@ -154,17 +165,20 @@ def main() -> int:
         over = "" if name in ("python -c pass", "robe --version") else f"{med[name] - base:+16.1f}"
         ratio = f"{med[name] / bash:12.1f}" if bash and not name.startswith("bash") else ""
         low_over = "" if name in ("python -c pass", "robe --version") else f"{low[name] - low['robe --version']:+10.1f}"
-        print(f"{name:<30}{med[name]:>9.1f}{over:>16}{ratio:>12}{low_over}")
+        print(f"{name:<34}{med[name]:>9.1f}{over:>16}{ratio:>12}{low_over}")
     ok = True
     print()
     for n in sizes:
-        over = med[f"1 wizard {n}"] - base
         limit = TARGETS.get(n)
-        if limit is not None:
+        for name, what in ((f"1 wizard {n}, as robe left it", "as robe left it (cron's steady state)"),
+                           (f"1 wizard {n}", "after a person's edit (parsed afresh)")):
+            if limit is None:
+                break
+            over = med[name] - base
             met = over <= limit
             ok &= met
-            result["targets"][f"1 wizard {n}"] = {"over_ms": over, "limit_ms": limit, "ok": met}
-            print(f"1 wizard, {n} tasks: {over:+.1f} ms over robe --version (target <= {limit:g}) "
+            result["targets"][name] = {"over_ms": over, "limit_ms": limit, "ok": met}
+            print(f"1 wizard, {n} tasks, {what}: {over:+.1f} ms over robe --version (target <= {limit:g}) "
                   f"{'OK' if met else 'MISSED'}")
         one_run, ten_runs = med[f"10 wizards, one run {n}"], med[f"10 wizards, 10 runs {n}"]
         met = one_run < ten_runs

@@ -107,6 +107,7 @@ def main() -> int:
     subprocess.run([sys.executable, "-m", "compileall", "-q", os.path.dirname(package.__file__)], env=ENV, check=True)
     sizes = [int(s) for s in args.sizes.split(",")]
     work = tempfile.mkdtemp(prefix="robe-bench-")
+    ENV["ROBE_CACHE_DIR"] = os.path.join(work, "cache")  # robe's kept parses, private to this run
     files = {}
     for n in sizes:
         path = os.path.join(work, f"q{n}.md")
@@ -114,17 +115,36 @@ def main() -> int:
             f.write(generate(n))
         files[n] = path
     cmds = {"python -c pass": [sys.executable, "-c", "pass"], "robe --version": [robe, "--version"]}
+    prep: dict[str, str] = {}  # command -> queue file a person edits before each run
     for n in sizes:
         cmds[f"list {n}"] = [robe, "queue", "list", "-f", files[n], "--json"]
         target = f"TASK-{n // 2:05d}"
         # Alternate between two statuses so every run really rewrites the file.
         cmds[f"set {n}"] = [robe, "queue", "set", target, "IN_PROGRESS", "-f", files[n]]
         cmds[f"unset {n}"] = [robe, "queue", "set", target, "PENDING", "-f", files[n]]
+        # The same on a copy a "person" edits before every run (outside the timing): robe's kept
+        # parse (robe.queue.cache) is of the text robe last wrote, so these runs parse afresh.
+        edited = os.path.join(work, f"e{n}.md")
+        shutil.copy(files[n], edited)
+        cmds[f"set {n}, after an edit"] = [robe, "queue", "set", target, "IN_PROGRESS", "-f", edited]
+        cmds[f"unset {n}, after an edit"] = [robe, "queue", "set", target, "PENDING", "-f", edited]
+        prep[f"set {n}, after an edit"] = prep[f"unset {n}, after an edit"] = edited
     times: dict[str, list[float]] = {k: [] for k in cmds}
+
+    def person_edits(path: str) -> None:
+        with open(path, "r+", encoding="utf-8") as f:
+            text = f.read()
+            f.seek(0)
+            f.write(text.replace("# Work queue\n", "# Work queue.\n", 1) if text.startswith("# Work queue\n")
+                    else text.replace("# Work queue.\n", "# Work queue\n", 1))
+            f.truncate()
+
     for name, argv in cmds.items():  # warm the page cache and .pyc files
         run(argv, work)
     for _ in range(args.runs):
         for name, argv in cmds.items():
+            if name in prep:
+                person_edits(prep[name])
             times[name].append(run(argv, work)[0])
     med = {k: statistics.median(v) * 1000 for k, v in times.items()}
     # The fastest run beside the median: this VM alternates between a fast and a ~1.5x slower
@@ -133,25 +153,27 @@ def main() -> int:
     base = med["robe --version"]
     rows = []
     result = {"runs": args.runs, "median_ms": med, "min_ms": low, "targets": {}, "peak_rss_mib": {}}
-    print(f"{'command':<22}{'median ms':>10}{'over --version':>16}{'min ms':>9}{'min over':>10}")
+    print(f"{'command':<30}{'median ms':>10}{'over --version':>16}{'min ms':>9}{'min over':>10}")
     for name in cmds:
         if name.startswith("unset"):
             continue
         over = med[name] - base if name not in ("python -c pass", "robe --version") else None
         rows.append((name, med[name], over))
         low_over = "" if over is None else f"{low[name] - low['robe --version']:>+10.1f}"
-        print(f"{name:<22}{med[name]:>10.1f}{'' if over is None else f'{over:>+16.1f}':>16}{low[name]:>9.1f}{low_over}")
+        print(f"{name:<30}{med[name]:>10.1f}{'' if over is None else f'{over:>+16.1f}':>16}{low[name]:>9.1f}{low_over}")
     ratio = base / med["python -c pass"]
     print(f"robe --version / python -c pass: {ratio:.2f}x (target: within 5x)")
     result["version_ratio"] = ratio
     ok = ratio <= 5
     for n, limit in TARGETS.items():
         if n in sizes:
-            over = med[f"set {n}"] - base
-            result["targets"][f"set {n}"] = {"over_ms": over, "limit_ms": limit, "ok": over <= limit}
-            print(f"robe queue set, {n} tasks: {over:+.1f} ms over --version (target <= {limit:g} ms)"
-                  f" {'OK' if over <= limit else 'MISSED'}")
-            ok &= over <= limit
+            for name, what in ((f"set {n}", "on the file as robe left it"),
+                               (f"set {n}, after an edit", "after a person's edit")):
+                over = med[name] - base
+                result["targets"][name] = {"over_ms": over, "limit_ms": limit, "ok": over <= limit}
+                print(f"robe queue set, {n} tasks, {what}: {over:+.1f} ms over --version (target <= {limit:g} ms)"
+                      f" {'OK' if over <= limit else 'MISSED'}")
+                ok &= over <= limit
     peak = 0
     for n in sizes:
         for name in (f"list {n}", f"set {n}"):

@@ -22,15 +22,20 @@ from __future__ import annotations
 
 import marshal
 import sys
+import zlib
 
 from . import cachefile
 from .model import Edit, Problem, Queue, Status, Task
 
-FORMAT = 1
+FORMAT = 2
 LIMIT = 256 * 1024 * 1024  # a 50 MB queue's parse stays far below this
 
 _STATUS = {s.value: s for s in Status}
 _new = tuple.__new__
+
+
+def _crc(text: str) -> int:
+    return zlib.crc32(text.encode("utf-8", "surrogatepass"))
 
 
 def _file(path: str) -> str:
@@ -57,8 +62,14 @@ def get(path: str, text: str, default_priority: str) -> Queue | None:
     if data is None:
         return None
     try:
-        key, plain = marshal.loads(data)
-        if key != _key(path, default_priority) or plain[1] != text:
+        # A small head first (the key, the text's length and CRC): a miss is told without
+        # loading the whole parse, then the whole text is compared.
+        n = int.from_bytes(data[:4], "little")
+        key, length, crc = marshal.loads(data[4:4 + n])
+        if key != _key(path, default_priority) or length != len(text) or crc != _crc(text):
+            return None
+        plain = marshal.loads(data[4 + n:])
+        if plain[1] != text:
             return None
         q = _new(Queue, plain)
         return q._replace(tasks=tuple(map(_task, q.tasks)), rejected=tuple(map(_task, q.rejected)),
@@ -74,7 +85,8 @@ def put(queue: Queue) -> None:
     plain = (*queue[:2], tuple(map(_plain_task, queue.tasks)), tuple(map(tuple, queue.problems)), *queue[4:7],
              tuple(map(_plain_task, queue.rejected)), *queue[8:])
     try:
-        data = marshal.dumps((_key(queue.path, queue.default_priority), plain))
+        head = marshal.dumps((_key(queue.path, queue.default_priority), len(queue.text), _crc(queue.text)))
+        data = len(head).to_bytes(4, "little") + head + marshal.dumps(plain)
     except ValueError:
         return
     cachefile.write(_file(queue.path), data)
