@@ -7,6 +7,7 @@ import os
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+import robe.queue
 from robe.queue import Change, Status, parse, set_status, set_statuses
 from robe.queue import cache
 from robe.queue.edits import _apply
@@ -125,16 +126,18 @@ def test_the_writer_keeps_the_parse_of_what_it_wrote(tmp_path):
     set_status(path, "TASK-004", "IN_PROGRESS")
     text = _read(path)
     assert cache.get(path, text, "P2") is None
-    # A write made on a whole-file parse keeps the parse of the text it wrote...
-    cache.put(parse(text, path))
-    set_statuses(path, [Change("TASK-002", Status.COMPLETE), Change("TASK-005", Status.PENDING)])
+    # A write made on a whole-file parse (the dispatcher's) keeps the parse of the text it wrote...
+    set_statuses(path, [Change("TASK-002", Status.COMPLETE), Change("TASK-005", Status.PENDING)],
+                 known=parse(text, path))
     text = _read(path)
     kept = cache.get(path, text, "P2")
     assert kept is not None and kept == parse(text, path)
-    # ... and the next write uses it (and keeps the next one).
+    # ... which the next whole-file reader uses; an edit's own partial parse costs less, so a
+    # lone set_status parses only its task (and keeps nothing).
+    assert robe.queue.load(path) == kept
     set_status(path, "TASK-001", "FAILED")
     text = _read(path)
-    assert cache.get(path, text, "P2") == parse(text, path)
+    assert cache.get(path, text, "P2") is None
     # A person's edit: the kept parse no longer matches and is not used.
     with open(path, "a") as f:
         f.write("\n### TASK-007: added by hand\n- Status: PENDING\n")
