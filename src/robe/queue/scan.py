@@ -595,6 +595,11 @@ def _field_parts(s: str, cstart: int):
         while vs < n and s[vs] in " \t":
             vs += 1
         return key, s[vs:].rstrip(" \t"), cstart, colon, vs
+    return _field_parts_by_regex(s, cstart)
+
+
+def _field_parts_by_regex(s: str, cstart: int):
+    """_field_parts read by _FIELD_RE alone: bold keys, odd characters (and the tests' reference)."""
     m = _FIELD_RE.match(s, cstart)
     if not m:
         return None
