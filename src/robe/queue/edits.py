@@ -167,9 +167,7 @@ def set_statuses(path: str, changes: list[Change], **kwargs) -> list[Outcome]:
     if last and last[2] and not last[0].partial:
         from . import cache
 
-        derived = cache.derive(*last)
-        if derived is not None:
-            cache.put(derived)
+        cache.keep_derived(*last)
     return outcomes
 
 
