@@ -199,3 +199,11 @@ def test_cli_bad_fleet_exit_1_and_nothing_written(tmp_path, runner, text, line):
         assert lines[0].startswith(f"Error: {path}:{line}: "), err
     assert sorted(os.listdir(tmp_path)) == before
     assert path.read_text() == text
+
+
+def test_a_fleet_file_with_a_byte_order_mark_loads(tmp_path):
+    from robe.fleet.config import load_fleet
+
+    (tmp_path / "fleet.yaml").write_bytes(b"\xef\xbb\xbfroot: .\nwizards:\n  ezra:\n    port: 8650\n")
+    fleet = load_fleet(str(tmp_path / "fleet.yaml"))
+    assert [w.name for w in fleet.wizards] == ["ezra"]

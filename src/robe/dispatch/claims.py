@@ -9,13 +9,13 @@ resolve inside its folder.
 from __future__ import annotations
 
 from collections import namedtuple
-import json
 import os
 import re
 import time
 
 
 from ..queue import Task, fsync_dir, is_valid_id
+from ..queue.events import to_json
 
 _ARCHIVED_RE = re.compile(r"\A([A-Z][A-Z0-9]*-[0-9]+)\.([0-9]{1,9})\.active\Z")
 
@@ -73,7 +73,7 @@ def create_claim(work_dir: str, record: dict) -> bool:
     """Create ``work/<ID>.active`` holding ``record``; False if a claim already exists."""
     target = claim_path(work_dir, record["id"])
     tmp = inside(work_dir, f".{record['id']}.active.{os.getpid()}.tmp")
-    data = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+    data = (to_json(record, compact=False) + "\n").encode("utf-8")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
     try:
         view = memoryview(data)
@@ -103,7 +103,10 @@ def remove_claim(work_dir: str, task_id: str) -> None:
 def read_claim(work_dir: str, task_id: str) -> dict | None:
     try:
         with open(claim_path(work_dir, task_id), "rb") as f:
-            data = json.loads(f.read(1 << 20))
+            raw = f.read(1 << 20)
+        import json  # only when a claim exists: a run that finds none need not import it
+
+        data = json.loads(raw)
         return data if isinstance(data, dict) else None
     except (OSError, ValueError):
         return None
@@ -169,7 +172,10 @@ def archive_result(completed_dir: str, task_id: str, fallback_attempt: int) -> l
     attempt = fallback_attempt
     try:
         with open(js, "rb") as f:
-            meta = json.loads(f.read(1 << 20))
+            raw = f.read(1 << 20)
+        import json
+
+        meta = json.loads(raw)
         if isinstance(meta, dict) and isinstance(meta.get("attempt"), int) and meta["attempt"] > 0:
             attempt = meta["attempt"]
     except (OSError, ValueError):

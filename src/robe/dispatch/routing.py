@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections import namedtuple
 import os
-from fnmatch import fnmatchcase
 from typing import Iterable
 
 from ..queue import Queue, Status, Task, priority_rank
@@ -42,6 +41,12 @@ def readers(fleet, path: str) -> list[str]:
     """Names of the wizards whose queue is the file at ``path``."""
     key = queue_key(path)
     return [w.name for w in fleet.wizards if queue_key(w.queue) == key]
+
+
+def fnmatchcase(name: str, pattern: str) -> bool:
+    from fnmatch import fnmatchcase as glob  # only fleets with section or id routes need it
+
+    return glob(name, pattern)
 
 
 def _fits(match: dict, task: Task) -> bool:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections import namedtuple
 import datetime as _dt
-import json
 import os
 
 
@@ -49,7 +48,10 @@ def executor_liveness(w: Wizard, *, at: _dt.datetime | None = None, stale_after:
     """Alive = written on this host, its pid alive, and a heartbeat younger than ``stale_after``."""
     try:
         with open(w.executor_file, encoding="utf-8") as f:
-            d = json.load(f)
+            raw = f.read()
+        import json  # only when an executor has run: most dispatch runs of a fresh house need not
+
+        d = json.loads(raw)
     except FileNotFoundError:
         return Executor(False, None, "no executor has run")
     except (OSError, ValueError):

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections import namedtuple
 import bisect
-import gc
 import re
 
 
@@ -32,6 +31,7 @@ from .model import (
     Task,
     parse_priority,
     parse_status,
+    without_gc,
 )
 
 # Line kinds of pass 1.
@@ -925,22 +925,7 @@ def parse(text: str, path: str = "WORK-QUEUE.md", *, default_priority: str = DEF
     depend on, judged exactly as in a full parse; it is marked ``partial``. Edits that touch
     a few tasks use it: on a 10,000-task file it skips most of the work.
     """
-    # A parse makes tens of thousands of small objects and no reference cycles: the cyclic
-    # garbage collector's passes over them cost ~20% of a large parse and find nothing. Nor
-    # is that cost only deferred: the young-generation collection that the first allocations
-    # after the parse would make (~9 ms after 10,000 tasks) is skipped by moving the objects
-    # to the oldest generation at once (freeze, then unfreeze: two list splices). They stay
-    # collectable there; only a full collection looks at them, as at any long-lived object.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return _parse(text, path, default_priority, known_assignees, only)
-    finally:
-        if enabled:
-            if not gc.get_freeze_count():  # never thaw what someone else froze on purpose
-                gc.freeze()
-                gc.unfreeze()
-            gc.enable()
+    return without_gc(_parse, text, path, default_priority, known_assignees, only)  # see model.without_gc
 
 
 def _parse(text, path, default_priority, known_assignees, only) -> Queue:
