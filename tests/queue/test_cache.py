@@ -132,12 +132,13 @@ def test_the_writer_keeps_the_parse_of_what_it_wrote(tmp_path):
     text = _read(path)
     kept = cache.get(path, text, "P2")
     assert kept is not None and kept == parse(text, path)
-    # ... which the next whole-file reader uses; an edit's own partial parse costs less, so a
-    # lone set_status parses only its task (and keeps nothing).
+    # ... which the next whole-file reader uses, and so does a lone set_status, which then
+    # keeps the parse of what it wrote in turn.
     assert robe.queue.load(path) == kept
     set_status(path, "TASK-001", "FAILED")
     text = _read(path)
-    assert cache.get(path, text, "P2") is None
+    kept = cache.get(path, text, "P2")
+    assert kept is not None and kept == parse(text, path) and kept.get("TASK-001").status is Status.FAILED
     # A person's edit: the kept parse no longer matches and is not used.
     with open(path, "a") as f:
         f.write("\n### TASK-007: added by hand\n- Status: PENDING\n")

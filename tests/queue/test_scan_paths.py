@@ -28,3 +28,21 @@ FIELDISH = st.text(alphabet=st.sampled_from(list("StausPrioy -_/:*\t`[]TASK-01é
 def test_field_reading_equals_the_regex(prefix, rest):
     s = prefix + rest
     assert scan._field_parts(s, len(prefix)) == scan._field_parts_by_regex(s, len(prefix))
+
+
+PRIORITYISH = st.text(alphabet=st.sampled_from(list("Pp0134 \t:-\u2014\u2013\u00a0\u2003xé")), max_size=6)
+
+
+@SETTINGS
+@given(PRIORITYISH)
+@example("P0")
+@example("p3 — Later")
+@example("P1:")
+@example("P2\u00a0x")
+@example("P4 nope")
+@example("P10")
+def test_priority_heading_reading_equals_the_regex(text):
+    import re
+
+    m = re.match(r"([Pp][0-3])(?=$|[\s:\u2014\u2013-])", text)
+    assert scan._priority_heading(text) == (m.group(1).upper() if m else None)

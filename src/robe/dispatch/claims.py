@@ -17,7 +17,7 @@ import time
 from ..queue import Task, fsync_dir, is_valid_id
 from ..queue.events import to_json
 
-_ARCHIVED_RE = re.compile(r"\A([A-Z][A-Z0-9]*-[0-9]+)\.([0-9]{1,9})\.active\Z")
+_ARCHIVED = r"\A([A-Z][A-Z0-9]*-[0-9]+)\.([0-9]{1,9})\.active\Z"  # compiled on first use (re's cache)
 
 
 class UnsafePath(ValueError):
@@ -136,7 +136,7 @@ def archived_attempts(work_dir: str) -> dict[str, int]:
     except (FileNotFoundError, NotADirectoryError):
         return out
     for n in names:
-        m = _ARCHIVED_RE.match(n)
+        m = re.match(_ARCHIVED, n)
         if m:
             tid, k = m.group(1), int(m.group(2))
             if k > out.get(tid, 0):

@@ -6,7 +6,7 @@ This is the only code in robe that touches a queue file, and it imports nothing 
 from .edits import Change, NewTask, Outcome, add_task, apply_changes, render_add, set_status, set_statuses
 from .model import (
     DEFAULT_PRIORITY,
-    ID_RE,
+    ID_PATTERN,
     PRIORITIES,
     STATUS_WORDS,
     ConflictError,
@@ -33,6 +33,10 @@ __all__ = [
 
 
 def __getattr__(name: str):
+    if name == "ID_RE":  # compiled on first use: no command of robe's own needs it
+        import re
+
+        return re.compile(ID_PATTERN)
     # The scanner (its patterns take ~3 ms to compile) is imported on first use: a dispatch
     # run that finds its parse in robe.queue.cache never needs it.
     if name in ("parse", "next_free_id"):

@@ -13,7 +13,6 @@ from enum import Enum
 
 #: A task ID: upper-case letters and digits, a dash, a number (TASK-001, BUG-17).
 ID_PATTERN = r"[A-Z][A-Z0-9]*-[0-9]+"
-ID_RE = re.compile(ID_PATTERN)
 _FULL_ID_RE = re.compile(rf"\A{ID_PATTERN}\Z")
 
 PRIORITIES = ("P0", "P1", "P2", "P3")

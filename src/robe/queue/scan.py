@@ -81,13 +81,13 @@ def _html():
 # First characters that may start a block other than paragraph text ("|" too: a table).
 _BLOCK_CHARS = frozenset("#>`~<*-_+=|0123456789")
 _ID_AT_START = re.compile(rf"({ID_PATTERN})(?=$|[\s:\u2014\u2013-])")
-_LIST_TASK_RE = re.compile(rf"(?:\[[ xX]\][ \t]+)?{ID_PATTERN}(?=$|[\s:\u2014\u2013-])")
 # What a list task and a near miss (_LOOSE_ID, after an optional checkbox) both begin with.
 _ITEM_WORD_RE = re.compile(r"(?:\[[ xX]\][ \t]+)?[A-Za-z][A-Za-z0-9]*[-_]")
 _LOOSE_ID = re.compile(r"([A-Za-z][A-Za-z0-9]*[-_][A-Za-z0-9_-]*[0-9][A-Za-z0-9_-]*)")
 _SEPARATOR_RE = re.compile(r"[ \t]*(?:[:\u2014\u2013]|-(?=[ \t]|$))?[ \t]*")
-_PRIORITY_HEADING_RE = re.compile(r"([Pp][0-3])(?=$|[\s:\u2014\u2013-])")
-_FIELD_RE = re.compile(
+# A ``Key: Value`` line as a pattern: the reference of _field_parts' plain reading, and its
+# fallback (bold keys, odd characters), compiled on first use.
+_FIELD = (
     r"(?P<b1>\*\*|__)?(?P<key>[A-Za-z][A-Za-z0-9 _/-]{0,40}?)(?P<b2>\*\*|__)?:(?P<b3>\*\*|__)?"
     r"(?:[ \t]+|$)(?P<value>.*?)[ \t]*$"
 )
@@ -98,7 +98,15 @@ _PAIRS = {None: None, "**": "**", "`": "`", "[": "]", "(": ")"}
 _KNOWN_KEYS = {"status", "priority", "assignee", "depends", "tags"}
 _STATUS_BY_WORD = {s.value: s for s in Status}
 _ASCII_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
-_KEY_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 _/-"  # _FIELD_RE's key
+_KEY_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 _/-"  # _FIELD's key
+
+
+def _priority_heading(text: str) -> str | None:
+    """``P0``..``P3`` when a heading's text begins with one as a word (``## P1 — Soon``), else None."""
+    if text[:1] in ("P", "p") and text[1:2] in ("0", "1", "2", "3") and (
+            len(text) == 2 or text[2].isspace() or text[2] in ":\u2014\u2013-"):
+        return text[:2].upper()
+    return None
 
 
 class _Item:
@@ -575,7 +583,7 @@ def _field_parts(s: str, cstart: int):
     beginning at ``s[cstart]``, or None; the positions are indexes into ``s``.
 
     The common field (a plain key, a colon, a space) is read with str methods; anything else
-    (bold keys, odd characters) goes through _FIELD_RE, whose verdicts the plain reading
+    (bold keys, odd characters) goes through the _FIELD pattern, whose verdicts the plain reading
     reproduces (tests/queue/test_scan_paths.py).
     """
     colon = s.find(":", cstart)
@@ -586,7 +594,7 @@ def _field_parts(s: str, cstart: int):
             and not raw.endswith("__")):
         after = s[colon + 1:colon + 2]
         if after and after not in " \t":
-            return None  # "Key:x", "Key:**": no field, as _FIELD_RE says
+            return None  # "Key:x", "Key:**": no field, as the _FIELD pattern says
         key = raw.strip()
         if "-" in key and _ID_AT_START.match(key):
             return None
@@ -599,8 +607,9 @@ def _field_parts(s: str, cstart: int):
 
 
 def _field_parts_by_regex(s: str, cstart: int):
-    """_field_parts read by _FIELD_RE alone: bold keys, odd characters (and the tests' reference)."""
-    m = _FIELD_RE.match(s, cstart)
+    """_field_parts read by the _FIELD pattern alone: bold keys, odd characters (and the tests'
+    reference)."""
+    m = re.compile(_FIELD).match(s, cstart)  # compiled once, by re's own cache
     if not m:
         return None
     b1, b2, b3, key = m.group("b1", "b2", "b3", "key")
@@ -740,8 +749,6 @@ def _inline_words(content: str, pos: int):
 
 def _list_task(draft_args, lines, offsets, kinds, item: _Item, path, newline, item_starts):
     s = lines[item.line]
-    if not _LIST_TASK_RE.match(s, item.content_start):
-        return None
     base = offsets[item.line]
     content = s[item.content_start:]
     cstart = item.content_start
@@ -949,8 +956,7 @@ def _parse(text, path, default_priority, known_assignees, only) -> Queue:
         parent = open_[-1][1] if open_ else None
         parents.append(parent)
         open_.append((h, idx))
-        m = _PRIORITY_HEADING_RE.match(h.text)
-        prio = m.group(1).upper() if m else (contexts[parent][1] if parent is not None else None)
+        prio = _priority_heading(h.text) or (contexts[parent][1] if parent is not None else None)
         contexts.append((h.text, prio))
     # A section task's block ends before the next heading of the same or a higher level.
     for idx, h in enumerate(top):
@@ -980,7 +986,7 @@ def _parse(text, path, default_priority, known_assignees, only) -> Queue:
             d = _section_task((sec, pr), lines, offsets, kinds, h, ends[idx], path, newline, item_starts)
             if d is None:
                 lm = _LOOSE_ID.match(h.text)
-                if lm and h.text[lm.end():lm.end() + 1] == ":" and not _PRIORITY_HEADING_RE.match(h.text):
+                if lm and h.text[lm.end():lm.end() + 1] == ":" and not _priority_heading(h.text):
                     problems.append(_bad_id(path, h.start + 1, lm.group(1)))
                 continue
             out.append(d)
@@ -990,9 +996,7 @@ def _parse(text, path, default_priority, known_assignees, only) -> Queue:
             if (not _ITEM_WORD_RE.match(lines[item.line], item.content_start) or kinds[item.line] != ITEM
                     or not hit(lines[item.line])):
                 continue
-            d = None
-            if _LIST_TASK_RE.match(lines[item.line], item.content_start):
-                d = _list_task(context(item.line), lines, offsets, kinds, item, path, newline, item_starts)
+            d = _list_task(context(item.line), lines, offsets, kinds, item, path, newline, item_starts)
             if d is None:
                 content = lines[item.line][item.content_start:]
                 cb = _CHECKBOX_RE.match(content)
