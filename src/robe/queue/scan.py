@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from collections import namedtuple
 import bisect
+from itertools import accumulate
+import operator
 import re
 
 
@@ -317,10 +319,25 @@ def _ends_quote(t: str) -> bool:
     return False
 
 
-def _blocks(lines: list[str]):
-    """Pass 1: the kind of each line, the list items, the headings and the tables."""
-    n = len(lines)
-    kinds = [BLANK] * n
+def _atx_text(t: str, m) -> str:
+    """The text of the ATX heading line ``t`` (de-indented) that ``_ATX_RE`` matched as ``m``."""
+    raw = t[m.end():]
+    if not raw.strip():
+        return ""
+    if raw.rstrip(" \t").endswith("#"):  # a closing sequence only if it ends in #
+        raw = re.sub(_ATX_CLOSE, "", raw)
+    return raw.strip()
+
+
+def _blocks(lines: list[str], lo: int = 0, hi: int | None = None, kinds: list | None = None):
+    """Pass 1: the kind of each line, the list items, the headings and the tables.
+
+    ``lo``/``hi``: only the lines from ``lo`` to before ``hi``, read as if ``lo`` began the file
+    (a segment, see _Segments), their kinds written into ``kinds``.
+    """
+    n = len(lines) if hi is None else hi
+    if kinds is None:
+        kinds = [BLANK] * len(lines)
     items: list[_Item] = []
     headings: list[_Heading] = []
     tables: list[_Table] = []
@@ -335,7 +352,7 @@ def _blocks(lines: list[str]):
     in_quote = False
     skip_to = -1  # lines up to here belong to a table read whole
     last_nb = nb_before = -1
-    for i in range(n):
+    for i in range(lo, n):
         if i <= skip_to:
             continue
         s = lines[i]
@@ -450,15 +467,7 @@ def _blocks(lines: list[str]):
             m = _ATX_RE.match(t)
             if m:
                 kinds[i] = HEADING
-                raw = t[m.end():]
-                if not raw.strip():
-                    text = ""
-                elif raw.rstrip(" \t").endswith("#"):  # a closing sequence only if it ends in #
-                    text = re.sub(_ATX_CLOSE, "", raw)
-                else:
-                    text = raw
-                stripped = text.strip()
-                headings.append(_Heading(i, i, len(m.group(1)), stripped, not stack and not in_quote))
+                headings.append(_Heading(i, i, len(m.group(1)), _atx_text(t, m), not stack and not in_quote))
                 in_para = False
                 continue
         if in_para and c in "=-" and not t.rstrip(" \t").strip(c):  # a setext underline: === or ---
@@ -525,16 +534,12 @@ def _blocks(lines: list[str]):
 
 def split_lines(text: str) -> tuple[list[str], list[int]]:
     """Lines without their ``\\n``/``\\r\\n`` ending, and the offset where each starts."""
-    raw = text.split("\n")
-    offsets = [0] * len(raw)
-    pos = 0
-    lines = raw
-    for i, line in enumerate(raw):
-        offsets[i] = pos
-        pos += len(line) + 1
-        if line.endswith("\r"):
-            lines[i] = line[:-1]
-    if lines and lines[0].startswith("\ufeff"):
+    lines = text.split("\n")
+    # Line i starts after the lengths of the lines before it and their i newlines (in C).
+    offsets = [0, *map(operator.add, accumulate(map(len, lines)), range(1, len(lines)))]
+    if "\r" in text:
+        lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+    if lines[0].startswith("\ufeff"):
         lines[0] = lines[0][1:]
         offsets[0] = 1
     return lines, offsets
@@ -932,14 +937,105 @@ def parse(text: str, path: str = "WORK-QUEUE.md", *, default_priority: str = DEF
     depend on, judged exactly as in a full parse; it is marked ``partial``. Edits that touch
     a few tasks use it: on a 10,000-task file it skips most of the work.
     """
-    return without_gc(_parse, text, path, default_priority, known_assignees, only)  # see model.without_gc
+    try:
+        return without_gc(_parse, text, path, default_priority, known_assignees, only)  # see model.without_gc
+    except _Unplanned:  # a segment did not read as _Segments expects: pass 1 over the whole text
+        return without_gc(_parse, text, path, default_priority, known_assignees, only, False)
 
 
-def _parse(text, path, default_priority, known_assignees, only) -> Queue:
+class _Unplanned(Exception):
+    """A segment of pass 1 did not read as the segment plan said it would."""
+
+
+# Lines after which a top-level ATX heading at column 0 might not be one, or not the only
+# kind of top-level heading: fences, HTML blocks, block quotes, setext underlines, indented
+# ATX headings, a heading holding a pipe (a row of a table without outer pipes).
+# Written to begin with a newline (searched in "\n" + text): re then skips to newlines in C.
+_UNSEGMENTED = r"\n(?:[ \t]*(?:```|~~~|[<>])|[ \t]*(?:=+|-+)[ \t]*\r?(?=\n|\Z)| {1,3}#|#[^\n]*\|)"
+
+
+class _Segments:
+    """Pass 1 a segment at a time, for a partial parse of a queue without long-range blocks.
+
+    In a queue with none of _UNSEGMENTED's lines, every line that begins with an ATX heading at
+    column 0 is a top-level heading, and pass 1 leaves the same state after each of them (no
+    open list item, paragraph, quote, fence or HTML block). So the text splits into segments
+    at those lines, each read by pass 1 on its own exactly as a reading of the whole text
+    reads it, and a partial parse reads only the segments that hold its tasks: on a
+    1,000-task queue, a handful of lines instead of ~3,000. Whatever a segment holds that the
+    plan did not expect (another top-level heading) raises _Unplanned, and the whole text is
+    read instead. The property tests compare partial and whole parses.
+    """
+
+    def __init__(self, lines, bounds, headings):
+        self.lines = lines
+        self.bounds = bounds  # the first line of each segment; 0 first
+        self.headings = headings  # the top-level headings: one per segment but maybe the first
+        self.kinds = [BLANK] * len(lines)
+        for h in headings:
+            self.kinds[h.start] = HEADING
+        self.items: list[_Item] = []
+        self.tables: list[_Table] = []
+        self.read: set[int] = set()
+
+    @classmethod
+    def plan(cls, text: str, lines: list[str], offsets: list[int]):
+        """The segments of ``text``, or None when it holds a line that defeats them."""
+        if re.search(_UNSEGMENTED, "\n" + text.lstrip("\ufeff")):
+            return None
+        rows = [0] if lines[0][:1] == "#" else []  # line 0 (maybe after a BOM) has no newline before it
+        pos = text.find("\n#")
+        while pos >= 0:  # the other lines that begin with "#", found in C
+            rows.append(bisect.bisect_left(offsets, pos + 1))
+            pos = text.find("\n#", pos + 1)
+        bounds = [0]
+        headings = []
+        for i in rows:
+            s = lines[i]
+            m = _ATX_RE.match(s)
+            if m:
+                headings.append(_Heading(i, i, len(m.group(1)), _atx_text(s, m), True))
+                if i:
+                    bounds.append(i)
+        return cls(lines, bounds, headings)
+
+    def segment_of(self, line: int) -> int:
+        return bisect.bisect_right(self.bounds, line) - 1
+
+    def read_segment(self, k: int) -> None:
+        if k in self.read:
+            return
+        self.read.add(k)
+        lo = self.bounds[k]
+        hi = self.bounds[k + 1] if k + 1 < len(self.bounds) else len(self.lines)
+        _, items, headings, tables = _blocks(self.lines, lo, hi, self.kinds)
+        if [h.start for h in headings if h.top] != ([lo] if self.kinds[lo] == HEADING else []):
+            raise _Unplanned
+        self.items.extend(items)
+        self.tables.extend(tables)
+
+    def cover(self, wanted, text: str, offsets: list[int]) -> None:
+        """Read every segment with a line that mentions a wanted ID. (A section task's block
+        may run on under deeper headings, but pass 2 takes only its body's text from there:
+        its fields follow its heading, and the kinds of the segments' first lines are known.)"""
+        for w in wanted:
+            pos = text.find(w)
+            while pos >= 0:
+                line = bisect.bisect_right(offsets, pos) - 1
+                self.read_segment(self.segment_of(line))
+                nl = text.find("\n", pos)
+                pos = text.find(w, nl) if nl >= 0 else -1
+
+
+def _parse(text, path, default_priority, known_assignees, only, segmented=True) -> Queue:
     lines, offsets = split_lines(text)
     crlf = text.count("\r\n")
     newline = "\r\n" if crlf and crlf * 2 >= text.count("\n") else "\n"
-    kinds, items, headings, tables = _blocks(lines)
+    segments = _Segments.plan(text, lines, offsets) if only is not None and segmented else None
+    if segments is None:
+        kinds, items, headings, tables = _blocks(lines)
+    else:
+        kinds, items, headings, tables = segments.kinds, segments.items, segments.headings, segments.tables
     problems: list[Problem] = []
 
     # The heading context (enclosing section and priority) of any line, by a sweep.
@@ -961,8 +1057,12 @@ def _parse(text, path, default_priority, known_assignees, only) -> Queue:
     # A section task's block ends before the next heading of the same or a higher level.
     for idx, h in enumerate(top):
         e = ends[idx]
-        while e > h.end and kinds[e] == BLANK:
-            e -= 1
+        if segments is None:
+            while e > h.end and kinds[e] == BLANK:
+                e -= 1
+        else:  # not read yet; with no fence or HTML block, a BLANK line is a blank line
+            while e > h.end and not lines[e].lstrip(" \t"):
+                e -= 1
         ends[idx] = e
 
     def context(line0: int):
@@ -1021,6 +1121,9 @@ def _parse(text, path, default_priority, known_assignees, only) -> Queue:
         # them exactly as a full parse would (duplicates, missing deps, cycles).
         wanted = set(only)
         while True:
+            if segments is not None:
+                segments.cover(wanted, text, offsets)
+                item_starts.update((it.line, it) for it in items)
             problems.clear()
             drafts = build(wanted)
             more = {dep for d in drafts for dep in d.depends} - wanted
