@@ -18,7 +18,8 @@ import threading
 from dataclasses import dataclass, field
 
 from ..errors import RobeError
-from ..queue import fsync_dir, is_valid_id
+from ..queue import is_valid_id
+from ..queue.store import write_atomic  # noqa: F401 - the executor's writes (loop.py imports it here)
 
 CLAIM_SUFFIX = ".active"
 #: the answer is cut here unless the executor is told otherwise (contracts: 1 MiB)
@@ -251,33 +252,6 @@ class ClaimLock:
 
 # ---------------------------------------------------------------------------------------------
 # Writing files
-
-
-def write_atomic(path: str, data: bytes, *, mode: int = 0o600, sync: bool = True) -> None:
-    """Temp file beside ``path``, fsync, rename over ``path`` (a symlink there is replaced,
-    never followed), fsync the folder."""
-    folder = os.path.dirname(path)
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.{threading.get_ident()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                n = os.write(fd, view)
-                view = view[n:]
-            if sync:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    if sync:
-        fsync_dir(folder)
 
 
 def json_bytes(data: dict) -> bytes:

@@ -59,20 +59,11 @@ def read(path: str, limit: int) -> bytes | None:
 
 
 def write(path: str, data: bytes) -> None:
-    """Replace the file with ``data`` (temp file + rename); silently does nothing on failure."""
-    tmp = f"{path}.{os.getpid()}.tmp"
+    """Replace the file with ``data`` (temp file + rename, no fsync); silently does nothing on failure."""
+    from .store import write_atomic
+
     try:
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
+        write_atomic(path, data, sync=False)
     except OSError:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        pass

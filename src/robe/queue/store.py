@@ -14,6 +14,7 @@ import errno
 import fcntl
 import os
 import stat
+import threading
 import time
 from contextlib import contextmanager
 from typing import Callable, Iterator, TypeVar
@@ -158,7 +159,41 @@ def fsync_dir(folder: str) -> None:
         os.close(fd)
 
 
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def write_atomic(path: str, data: bytes, *, mode: int = 0o600, sync: bool = True) -> None:
+    """Temp file beside ``path``, fsync, rename over ``path`` (a symlink there is replaced,
+    never followed), fsync the folder; ``sync=False`` for files that are only a shortcut.
+
+    The plain writer of robe's own files (claims, results, heartbeats, caches). The queue,
+    which people edit too, has ``atomic_write`` with its checks and exchange."""
+    folder = os.path.dirname(path)
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.{threading.get_ident()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    try:
+        try:
+            _write_all(fd, data)
+            if sync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    if sync:
+        fsync_dir(folder)
+
+
 _AT_FDCWD, _RENAME_EXCHANGE = -100, 2
+
 _renameat2: list = []  # [function, get_errno] once looked up; [None, None] when the system has none
 
 
@@ -240,10 +275,7 @@ def atomic_write(path: str, data: bytes, *, mode: int | None = None, check: Call
         raise QueueError(f"cannot write in {folder}: {e.strerror}; nothing was changed") from None
     try:
         try:
-            view = memoryview(data)
-            while view:
-                n = os.write(fd, view)
-                view = view[n:]
+            _write_all(fd, data)
             os.fchmod(fd, keep_mode)
             if owner and owner != (os.geteuid(), os.getegid()):
                 try:
