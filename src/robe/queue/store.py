@@ -330,10 +330,11 @@ def _sweep_temps(target: str) -> None:
 def _cached(path: str, text: str, parse_kwargs: dict) -> Queue | None:
     """A whole-file parse of exactly ``text`` kept by an earlier run (robe.queue.cache), if any.
 
-    An edit that asks for a partial parse (``only``) takes the whole one too when it is kept:
-    loading it costs less than even a partial parse, and the writer can then keep the parse
-    of what it wrote for the next command. Not for a check of assignees, which the kept parse
-    was not made with.
+    An edit that asks for a partial parse (``only``) takes the whole one too when it is kept,
+    so that the writer can keep the parse of what it wrote: cron's next dispatch then need not
+    parse the whole file. (At 10,000 tasks this costs the edit itself more than its partial
+    parse, ~130 against ~65 ms; at 1,000 they are even.) Not for a check of assignees, which
+    the kept parse was not made with.
     """
     if "known_assignees" in parse_kwargs:
         return None
