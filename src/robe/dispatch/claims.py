@@ -8,7 +8,7 @@ resolve inside its folder.
 
 from __future__ import annotations
 
-from collections import namedtuple
+from ..records import record
 import os
 import re
 import time
@@ -192,7 +192,7 @@ def archive_result(completed_dir: str, task_id: str, fallback_attempt: int) -> l
 # --- liveness --------------------------------------------------------------------------------
 
 
-class ClaimState(namedtuple("ClaimState", "task_id finished live")):
+class ClaimState(record("ClaimState", "task_id finished live")):
     __slots__ = ()
     # Fields:
     #   task_id: str

@@ -11,7 +11,7 @@ except :func:`ready_tasks` when it is not told which tasks are already claimed.
 
 from __future__ import annotations
 
-from collections import namedtuple
+from ..records import record
 import os
 from typing import Iterable
 
@@ -21,7 +21,7 @@ from ..queue import Queue, Status, Task, priority_rank
 ASSIGNEE, ROUTE, DEFAULT, OWNER, UNKNOWN, NOBODY = "assignee", "route", "default", "owner", "unknown", "nobody"
 
 
-class Routing(namedtuple("Routing", "wizard how line", defaults=(0,))):
+class Routing(record("Routing", "wizard how line", defaults=(0,))):
     """Where a task goes: ``wizard`` (None when nobody takes it) and why (``how``)."""
 
     __slots__ = ()

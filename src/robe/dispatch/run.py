@@ -14,7 +14,7 @@ twice.
 
 from __future__ import annotations
 
-from collections import namedtuple
+from ..records import record
 import fcntl
 import os
 from typing import Callable
@@ -29,7 +29,7 @@ from .routing import NOBODY, UNKNOWN, Router, is_ready, queue_key
 # ~3 ms of every openclaw-work start-up, and `logging` another ~4 ms (imported only on error).
 
 
-class Claimed(namedtuple("Claimed", "wizard id priority attempt title queue rerun", defaults=(False,))):
+class Claimed(record("Claimed", "wizard id priority attempt title queue rerun", defaults=(False,))):
     __slots__ = ()
     # Fields:
     #   wizard: str
@@ -347,7 +347,7 @@ def _dispatch_wizards(fleet, active, runs, queues: list[_QueueFile], report: Run
         _mark(fleet, by_key[key], items, runs, by=by, out=out, err=err)
 
 
-class _Pending(namedtuple("_Pending", "kind wizard qf task_id claim record", defaults=(None, None))):
+class _Pending(record("_Pending", "kind wizard qf task_id claim record", defaults=(None, None))):
     """A status change a wizard needs in a queue file: a repair, or a fresh claim to mark."""
 
     __slots__ = ()

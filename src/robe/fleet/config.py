@@ -7,7 +7,7 @@ constructor silently keeps the last one, which would hide a wizard named twice.
 
 from __future__ import annotations
 
-from collections import namedtuple
+from ..records import record
 import os
 import re
 from types import MappingProxyType
@@ -46,7 +46,7 @@ class FleetError(RobeError):
     """A fleet.yaml that cannot be used, or a fleet operation that was refused."""
 
 
-class FleetProblem(namedtuple("FleetProblem", "path line key message fix")):
+class FleetProblem(record("FleetProblem", "path line key message fix")):
     """A fault found between wizards (shared port, shared home) when loading leniently."""
 
     __slots__ = ()
@@ -71,7 +71,7 @@ class FleetProblem(namedtuple("FleetProblem", "path line key message fix")):
 _EMPTY: Any = MappingProxyType({})
 
 
-class Agent(namedtuple(
+class Agent(record(
         "Agent", "kind model provider base_url context_length api_key_env argv config",
         defaults=(None, None, None, None, None, (), _EMPTY))):
     __slots__ = ()
@@ -98,7 +98,7 @@ class Agent(namedtuple(
         return d
 
 
-class Gateway(namedtuple("Gateway", "start health")):
+class Gateway(record("Gateway", "start health")):
     __slots__ = ()
     # Fields:
     #   start: tuple[str, ...]
@@ -109,7 +109,7 @@ class Gateway(namedtuple("Gateway", "start health")):
         return {"start": list(self.start), "health": self.health}
 
 
-class Service(namedtuple("Service", "name check restart", defaults=((),))):
+class Service(record("Service", "name check restart", defaults=((),))):
     __slots__ = ()
     # Fields:
     #   name: str
@@ -117,7 +117,7 @@ class Service(namedtuple("Service", "name check restart", defaults=((),))):
     #   restart: tuple[str, ...] = ()
 
 
-class Route(namedtuple("Route", "match wizard line", defaults=("", 0))):
+class Route(record("Route", "match wizard line", defaults=("", 0))):
     __slots__ = ()
     # Fields:
     #   match: dict
@@ -125,7 +125,7 @@ class Route(namedtuple("Route", "match wizard line", defaults=("", 0))):
     #   line: int = 0
 
 
-class Wizard(namedtuple(
+class Wizard(record(
         "Wizard", "name port house home queue agent gateway role lineage relationships max_active "
         "max_parallel dispatch_floor timeout lease max_attempts schedule line",
         defaults=("", "", _EMPTY, 1, 1, "P3", 1800, 600, 3, _EMPTY, 0))):
@@ -206,7 +206,7 @@ class Wizard(namedtuple(
         }
 
 
-class Fleet(namedtuple(
+class Fleet(record(
         "Fleet", "path root wizards ports codebase default_wizard default_priority services routes",
         defaults=((), DEFAULT_PORTS, None, None, DEFAULT_PRIORITY, (), ()))):
     __slots__ = ()

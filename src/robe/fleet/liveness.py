@@ -6,7 +6,7 @@ more than it needs.
 
 from __future__ import annotations
 
-from collections import namedtuple
+from ..records import record
 import datetime as _dt
 import os
 
@@ -18,7 +18,7 @@ from .config import Wizard
 HEARTBEAT_STALE_S = 30.0
 
 
-class Executor(namedtuple("Executor", "alive pid detail")):
+class Executor(record("Executor", "alive pid detail")):
     __slots__ = ()
     # Fields:
     #   alive: bool

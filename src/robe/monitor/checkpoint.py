@@ -24,7 +24,7 @@ GitPython is imported here only, so ``robe --version`` stays fast.
 
 from __future__ import annotations
 
-from collections import namedtuple
+from ..records import record
 import datetime as _dt
 import fcntl
 import os
@@ -92,14 +92,14 @@ IDENTITY = ("robe", "robe@localhost")
 _RESULT_RE = re.compile(r"(?:\A|/)completed/(?:archive/)?([A-Z][A-Z0-9]*-[0-9]+)(?:\.[0-9]+)*\.txt\Z")
 
 
-class Refused(namedtuple("Refused", "path why")):
+class Refused(record("Refused", "path why")):
     __slots__ = ()
     # Fields:
     #   path: str
     #   why: str
 
 
-class CheckpointResult(namedtuple(
+class CheckpointResult(record(
         "CheckpointResult", "name folder commit message refused created pushed error",
         defaults=(None, "", (), False, None, ""))):
     __slots__ = ()

@@ -9,7 +9,7 @@ the next run (same inode), not copied twice. Every path comes from a validated t
 
 from __future__ import annotations
 
-from collections import namedtuple
+from ..records import record
 import json
 import os
 import re
@@ -21,7 +21,7 @@ _ARCHIVED_CLAIM_RE = re.compile(r"\A([A-Z][A-Z0-9]*-[0-9]+)\.([0-9]{1,9})\.activ
 MAX_JSON = 1 << 20
 
 
-class Listing(namedtuple("Listing", "work completed work_names completed_names")):
+class Listing(record("Listing", "work completed work_names completed_names")):
     """One look at a house: what is in work/ and completed/ (names only)."""
 
     __slots__ = ()

@@ -23,7 +23,7 @@ result's attempt is already in ``work/archive/``, so it is archived, not applied
 
 from __future__ import annotations
 
-from collections import namedtuple
+from ..records import record
 import datetime as _dt
 import os
 from typing import Callable
@@ -44,7 +44,7 @@ def host() -> str:
     return os.uname().nodename
 
 
-class Transition(namedtuple("Transition", "wizard task kind from_ to attempt detail archived", defaults=("", ()))):
+class Transition(record("Transition", "wizard task kind from_ to attempt detail archived", defaults=("", ()))):
     """One thing the run did (or found), printed as one line."""
 
     __slots__ = ()
@@ -88,7 +88,7 @@ class MonitorReport:
                 "queue_writes": self.writes, "killed": self.killed, "exit_code": self.exit_code}
 
 
-class _Item(namedtuple(
+class _Item(record(
         "_Item", "kind wizard task qkey qpath target expect attempt detail claim result result_attempt "
         "event_kind events",
         defaults=(False, False, 0, RESULT, ""))):
@@ -146,7 +146,7 @@ def _take_lock(path: str, timeout: float) -> int | None:
 # --- reading results ---------------------------------------------------------------------------
 
 
-class _Result(namedtuple("_Result", "status error attempt")):
+class _Result(record("_Result", "status error attempt")):
     __slots__ = ()
     # Fields:
     #   status: str          # COMPLETE, FAILED or RETRY

@@ -14,7 +14,7 @@ Where reports go: a report of the whole fleet (or of several wizards) goes to
 
 from __future__ import annotations
 
-from collections import namedtuple
+from ..records import record
 import datetime as _dt
 import json
 import os
@@ -29,7 +29,7 @@ UPTIME_WINDOW = _dt.timedelta(days=7)
 DAY = _dt.timedelta(days=1)
 
 
-class Report(namedtuple("Report", "markdown data")):
+class Report(record("Report", "markdown data")):
     __slots__ = ()
     # Fields:
     #   markdown: str

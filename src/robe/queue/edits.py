@@ -7,7 +7,7 @@ Writing a status where none was written is the only structural edit. Every other
 
 from __future__ import annotations
 
-from collections import namedtuple
+from ..records import record
 import re
 from typing import Iterable
 
@@ -23,7 +23,7 @@ from .model import (
 from .store import update
 
 
-class Change(namedtuple("Change", "task_id status expect", defaults=((),))):
+class Change(record("Change", "task_id status expect", defaults=((),))):
     """Set ``task_id`` to ``status``, provided its status is one of ``expect`` (any if empty)."""
 
     __slots__ = ()
@@ -33,7 +33,7 @@ class Change(namedtuple("Change", "task_id status expect", defaults=((),))):
     #   expect: tuple[Status, ...] = ()
 
 
-class Outcome(namedtuple("Outcome", "task_id before after applied reason", defaults=("",))):
+class Outcome(record("Outcome", "task_id before after applied reason", defaults=("",))):
     __slots__ = ()
     # Fields:
     #   task_id: str
@@ -174,7 +174,7 @@ def set_statuses(path: str, changes: list[Change], **kwargs) -> list[Outcome]:
 # --- add -----------------------------------------------------------------------------------
 
 
-class NewTask(namedtuple(
+class NewTask(record(
         "NewTask", "title priority assignee depends tags body status",
         defaults=("P2", None, (), (), "", Status.PENDING))):
     __slots__ = ()

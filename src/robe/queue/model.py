@@ -5,7 +5,7 @@ Nothing here reads or writes files; see ``store`` for that and ``scan`` for pars
 
 from __future__ import annotations
 
-from collections import namedtuple
+from ..records import record
 import gc
 import re
 from enum import Enum
@@ -99,7 +99,7 @@ def priority_rank(priority: str) -> int:
     return PRIORITIES.index(priority)
 
 
-class Edit(namedtuple(
+class Edit(record(
         "Edit", "status_span insert_at insert_template checkbox_span cell_span",
         defaults=(None, None, None, None, None))):
     """Where a task's status lives in the text, so it can be rewritten alone.
@@ -121,10 +121,10 @@ class Edit(namedtuple(
 
 
 # Records are named tuples: immutable like frozen dataclasses, but a 10,000-task queue builds
-# them six times faster. They are collections.namedtuple classes rather than typing.NamedTuple
-# ones: with postponed annotations typing's version took ~0.4 ms more per class to define
-# (1.5 M instructions against 0.45 M), and an openclaw-work run defines 19 of them.
-class Task(namedtuple(
+# them six times faster. They are made by robe.records.record, not typing.NamedTuple (1.5 M
+# instructions a class to define under postponed annotations) nor collections.namedtuple
+# (0.45 M, compiling source for each), and an openclaw-work run defines 19 of them.
+class Task(record(
         "Task", "id priority status title body assignee depends tags fields line end_line style section "
         "priority_written status_written edit",
         defaults=("", None, (), (), (), 0, 0, "section", None, True, True, Edit()))):
@@ -171,7 +171,7 @@ class Task(namedtuple(
         }
 
 
-class Problem(namedtuple(
+class Problem(record(
         "Problem", "path line message hint task_id severity code",
         defaults=("", None, "error", ""))):
     """Something wrong in the queue, with where it is and how to fix it."""
@@ -205,7 +205,7 @@ class Problem(namedtuple(
         }
 
 
-class Queue(namedtuple(
+class Queue(record(
         "Queue", "path text tasks problems bom newline all_ids rejected partial default_priority",
         defaults=((), False, "\n", frozenset(), (), False, DEFAULT_PRIORITY))):
     """A parsed WORK-QUEUE.md: its text, the usable tasks and the problems found."""

@@ -13,7 +13,7 @@ that begin with a task ID into tasks; ``_validate`` then checks IDs and dependen
 
 from __future__ import annotations
 
-from collections import namedtuple
+from ..records import record
 import bisect
 from itertools import accumulate
 import operator
@@ -548,7 +548,7 @@ def split_lines(text: str) -> tuple[list[str], list[int]]:
 # --- pass 2 ----------------------------------------------------------------------------
 
 
-class _Field(namedtuple("_Field", "key value value_start line prefix sep", defaults=("", ": "))):
+class _Field(record("_Field", "key value value_start line prefix sep", defaults=("", ": "))):
     """A ``Key: Value`` line: key and value as written, the file offset of the value, the
     line (0-based), the text before the key (indent, marker, bold opener) and between the
     key and the value (so a new field can copy the style). Built with tuple.__new__ (_field)."""
