@@ -96,8 +96,31 @@ def test_cron_runs_reuse_the_parse_robe_kept_and_see_a_persons_edit(tmp_path):
     assert "dispatched TASK-003" in third and third.strip().endswith("scanner False")
     text = queue.read_text()
     assert text.count("IN_PROGRESS") == 3 and "[ ] TASK-002" in text
-    # A person adds a task and fixes a typo: the kept parse is not this text, so it is not used.
+    # A person adds a task and fixes a typo: the kept parse is not of this text, so the scanner
+    # re-reads where they differ (or parses).
     queue.write_text(text.replace("two", "2") + "| TASK-004 | PENDING | four |\n")
     fourth = run()
     assert "dispatched TASK-004" in fourth and fourth.strip().endswith("scanner True")
     assert "PENDING two" not in queue.read_text() and "TASK-004 | IN_PROGRESS" in queue.read_text()
+
+
+def test_after_a_person_s_edit_the_kept_parse_is_re_read_not_parsed_again(tmp_path, dispatch_run, monkeypatch):
+    from robe.queue import cache
+
+    path = write_fleet(tmp_path, {"ezra": {"max_active": 9}})
+    queue = tmp_path / "ezra" / "WORK-QUEUE.md"
+    write(queue, "## P1\n\n" + "".join(f"### TASK-{i}: task {i}\n- Status: PENDING\n\nbody {i}\n\n" for i in range(1, 9)))
+    parses = []
+    real_parse = scan.parse
+    monkeypatch.setattr(scan, "parse", lambda *a, **k: (parses.append(k.get("only")), real_parse(*a, **k))[1])
+    assert [c.id for c in dispatch_run(path, max_claims=1).report.claims] == ["TASK-1"]
+    assert parses == [None]
+    # A person fixes a typo in one body and appends a task; cron's next run re-reads.
+    text = queue.read_text()
+    write(queue, text.replace("body 5", "body five") + "### TASK-9: appended\n- Status: PENDING\n")
+    assert [c.id for c in dispatch_run(path, max_claims=1).report.claims] == ["TASK-2"]
+    assert parses == [None], "no second parse: the kept parse was re-read"
+    final = queue.read_text()
+    assert "body five" in final and "TASK-9: appended" in final and final.count("IN_PROGRESS") == 2
+    kept = cache.get(str(queue), final, "P2")
+    assert kept is not None and kept == real_parse(final, str(queue))

@@ -250,8 +250,10 @@ def _read_queues(fleet, active, report: RunReport, err, note) -> list[_QueueFile
             continue
         if not _relevant(qf, names, targets, text):
             continue
-        q = cache.get(qf.path, text, fleet.default_priority)
-        if q is None:  # a person changed the file since robe's last write (or this is the first run)
+        # The parse kept by robe's last write; after a person's edit, that parse re-read where
+        # the texts differ; else (the first run, or an edit re-reading cannot follow) a parse.
+        q, qf.parsed = cache.recall(qf.path, text, fleet.default_priority)
+        if q is None:
             from ..queue.scan import parse
 
             q = parse(text, qf.path, default_priority=fleet.default_priority)

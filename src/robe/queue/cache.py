@@ -96,17 +96,39 @@ def _store(path: str, text: str, default_priority: str, plain: tuple) -> None:
 
 def get(path: str, text: str, default_priority: str) -> Queue | None:
     """The stored parse of exactly this text of the queue at ``path``, else None."""
+    return recall(path, text, default_priority, reread=False)[0]
+
+
+def recall(path: str, text: str, default_priority: str, *, reread: bool = True) -> tuple[Queue | None, bool]:
+    """(parse, re-read) for this text of the queue at ``path``: the stored parse when it is of
+    exactly this text; else, with ``reread``, the stored parse of an earlier text re-read where
+    the two differ (scan.reread: what follows a person's edit), and True, since that parse is
+    worth keeping; else (None, False) and the caller parses."""
     data = cachefile.read(_file(path), LIMIT)
     if data is None:
-        return None
+        return None, False
     try:
         n = int.from_bytes(data[:4], "little")
         key, kept = marshal.loads(data[4:4 + n])
-        if kept != text or key != _key(path, default_priority):
-            return None
-        return without_gc(_load, text, data[4 + n:])
+        if key != _key(path, default_priority):
+            return None, False
+        if kept == text:
+            return without_gc(_load, text, data[4 + n:]), False
+        if not reread:
+            return None, False
+        old = without_gc(_load, kept, data[4 + n:])
     except Exception:  # a damaged or foreign file is a miss, never an error
-        return None
+        return None, False
+    from .scan import reread as reread_text
+
+    try:
+        queue = reread_text(old, text)
+    except Exception:  # never let a shortcut stop cron: the caller parses afresh
+        import logging
+
+        logging.getLogger(__name__).warning("queue %s: re-reading from the kept parse failed", path, exc_info=True)
+        return None, False
+    return queue, queue is not None
 
 
 def _load(text: str, body: bytes) -> Queue:
