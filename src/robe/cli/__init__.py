@@ -36,6 +36,35 @@ COMMANDS = {
 }
 
 
+def _short_options_without_difflib() -> None:
+    """Let click match ``-f`` without importing difflib.
+
+    click tries every option as a long one first; when ``-f`` is not one, it builds a "did
+    you mean" list with difflib (importing it: ~3 M instructions, ~1.5 ms a command here),
+    then drops that error and matches the short option. For such an argument (one that does
+    not begin with a two-character prefix such as ``--``, so the short match always follows)
+    the first miss is raised without the suggestions nobody sees. A mistyped long option
+    still gets them. Skipped if this click's parser is not shaped as expected.
+    """
+    from click import parser
+
+    cls = getattr(parser, "_OptionParser", None) or getattr(parser, "OptionParser", None)
+    match = getattr(cls, "_match_long_opt", None)
+    if match is None or getattr(match, "_robe", False):
+        return
+
+    def _match_long_opt(self, opt, explicit_value, state):
+        if opt not in self._long_opt and opt[:2] not in self._opt_prefixes:
+            raise click.NoSuchOption(opt, ctx=self.ctx)
+        return match(self, opt, explicit_value, state)
+
+    _match_long_opt._robe = True
+    cls._match_long_opt = _match_long_opt
+
+
+_short_options_without_difflib()
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx):
         return sorted(set(super().list_commands(ctx)) | set(COMMANDS))
