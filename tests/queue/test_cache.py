@@ -146,3 +146,34 @@ def test_the_writer_keeps_the_parse_of_what_it_wrote(tmp_path):
     assert cache.get(path, text, "P2") is None
     set_status(path, "TASK-007", "IN_PROGRESS")
     assert parse(_read(path), path).get("TASK-007").status is Status.IN_PROGRESS
+
+
+def test_a_re_read_keeps_its_segment_plan_so_the_next_one_searches_only_the_change(tmp_path, monkeypatch):
+    import pytest
+
+    from robe.queue import scan
+
+    path = str(tmp_path / "Q.md")
+    t0 = BENCH_LIKE
+    q0 = parse(t0, path)
+    cache.put(q0)  # a fresh parse: its plan is not known
+    t1 = t0.replace("Body of the first.", "Body of the first, edited.")
+    q1, reread = cache.recall(path, t1, q0.default_priority)
+    assert reread and q1 == parse(t1, path)
+    new, _, pieces, statuses = _apply(q1, [Change("TASK-005", Status.IN_PROGRESS)])
+    assert cache.keep_derived(q1, new, pieces, statuses)
+    monkeypatch.setattr(scan._Segments, "plan", classmethod(lambda *a: pytest.fail("the whole text was searched")))
+    t2 = new.replace("another", "another one")
+    q2, reread = cache.recall(path, t2, q0.default_priority)
+    assert reread and q2 == parse(t2, path)
+    # An edit that brings a line defeating segments is still caught.
+    q3, reread = cache.recall(path, new.replace("Body of the first", "```\nBody of the first"), q0.default_priority)
+    assert (q3, reread) == (None, False)
+
+
+def test_only_the_latest_plans_are_remembered():
+    texts = [f"# H{i}\n" for i in range(cache._PLANS_KEPT + 3)]
+    for t in texts:
+        cache._know_plan(t, ((0,), (1,), (t,)))
+    assert cache._plan_of(texts[-1]) == ((0,), (1,), (texts[-1],))
+    assert cache._plan_of(texts[0]) is None and len(cache._plans) <= cache._PLANS_KEPT

@@ -13,13 +13,28 @@ from .test_properties import SETTINGS
 from .test_segments import PLAIN
 
 
+def _plan(text: str):
+    lines, offsets = scan.split_lines(text)
+    segments = scan._Segments.plan(text, lines, offsets)
+    return None if segments is None else segments.kept()
+
+
 def _same(old_text: str, new_text: str, path: str = "Q.md"):
-    """reread's answer, checked against a fresh parse when it gives one."""
-    got = reread(parse(old_text, path), new_text)
+    """reread's answer, checked against a fresh parse when it gives one; and the same given
+    the old text's segment plan (as robe.queue.cache keeps it), whose answer must agree."""
+    old = parse(old_text, path)
+    got = reread(old, new_text)
     if got is not None:
         fresh = parse(new_text, path)
         assert got == fresh
         assert got.problems == fresh.problems  # (part of ==, but says which when it fails)
+    plan = _plan(old_text)
+    if plan is not None:
+        planned = scan.reread_planned(old, new_text, plan)
+        assert (planned is None) == (got is None)
+        if planned is not None:
+            assert planned[0] == got
+            assert planned[1] == _plan(new_text)
     return got
 
 
@@ -150,3 +165,11 @@ def test_common_prefix_and_suffix_across_chunks():
         assert scan._common_suffix(a, b, len(a) - i) == len(a) - i - 1
     assert scan._common_prefix(a, a + "z") == len(a)
     assert scan._common_suffix(a, "z" + a, len(a)) == len(a)
+
+
+@SETTINGS
+@given(st.text(" \t\r#=-`~<>|a", max_size=8))
+def test_one_line_is_judged_as_the_pattern_judges_it(line):
+    import re
+
+    assert scan._defeats_segments(line) == bool(re.match(scan._UNSEGMENTED, "\n" + line + "\n"))

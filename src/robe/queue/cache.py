@@ -27,7 +27,7 @@ import sys
 from . import cachefile
 from .model import Edit, Problem, Queue, Status, Task, without_gc
 
-FORMAT = 3
+FORMAT = 4
 LIMIT = 256 * 1024 * 1024  # a 50 MB queue's parse stays far below this
 
 _STATUS = {s.value: s for s in Status}
@@ -84,11 +84,32 @@ def _queue(text: str, plain: tuple) -> Queue:
                         _tasks(rejected), partial_, default_priority))
 
 
-def _store(path: str, text: str, default_priority: str, plain: tuple) -> None:
+# The segment plans (scan._Segments.kept) of texts this process knows to have one, by the
+# text's id(), holding the text itself so the id stays its own: a kept or re-read parse brings
+# its plan, and the parse derived from it or stored again keeps that plan beside it. Only the
+# latest few: a long-running process (the executor, the monitor) reads queues again and again.
+_plans: dict[int, tuple[str, tuple]] = {}
+_PLANS_KEPT = 8
+
+
+def _plan_of(text: str) -> tuple | None:
+    known = _plans.get(id(text))
+    return known[1] if known is not None and known[0] is text else None
+
+
+def _know_plan(text: str, plan: tuple | None) -> None:
+    if plan is not None:
+        _plans.pop(id(text), None)
+        _plans[id(text)] = (text, plan)
+        while len(_plans) > _PLANS_KEPT:
+            del _plans[next(iter(_plans))]
+
+
+def _store(path: str, text: str, default_priority: str, plain: tuple, plan: tuple | None = None) -> None:
     try:
         # The head holds the key and the whole text: a miss is told before the parse is loaded.
         head = marshal.dumps((_key(path, default_priority), text))
-        data = len(head).to_bytes(4, "little") + head + marshal.dumps(plain)
+        data = len(head).to_bytes(4, "little") + head + marshal.dumps((plain, plan))
     except ValueError:
         return
     cachefile.write(_file(path), data)
@@ -119,27 +140,32 @@ def recall(path: str, text: str, default_priority: str, *, reread: bool = True) 
         old = without_gc(_load, kept, data[4 + n:])
     except Exception:  # a damaged or foreign file is a miss, never an error
         return None, False
-    from .scan import reread as reread_text
+    from .scan import reread_planned
 
     try:
-        queue = reread_text(old, text)
+        got = reread_planned(old, text, _plan_of(kept))
     except Exception:  # never let a shortcut stop cron: the caller parses afresh
         import logging
 
         logging.getLogger(__name__).warning("queue %s: re-reading from the kept parse failed", path, exc_info=True)
         return None, False
-    return queue, queue is not None
+    if got is None:
+        return None, False
+    _know_plan(text, got[1])
+    return got[0], True
 
 
 def _load(text: str, body: bytes) -> Queue:
-    return _queue(text, marshal.loads(body))
+    plain, plan = marshal.loads(body)
+    _know_plan(text, plan)
+    return _queue(text, plain)
 
 
 def put(queue: Queue) -> None:
     """Store a whole-file parse (never a partial one); silently does nothing when it cannot."""
     if queue.partial:
         return
-    without_gc(lambda: _store(queue.path, queue.text, queue.default_priority, _plain(queue)))
+    without_gc(lambda: _store(queue.path, queue.text, queue.default_priority, _plain(queue), _plan_of(queue.text)))
 
 
 def keep_derived(queue: Queue, text: str, pieces, statuses) -> bool:
@@ -147,7 +173,10 @@ def keep_derived(queue: Queue, text: str, pieces, statuses) -> bool:
     plain = without_gc(_derive_plain, queue, text, pieces, statuses)
     if plain is None:
         return False
-    without_gc(_store, queue.path, text, queue.default_priority, plain)
+    # Status words changed within lines: the headings, and so the segment plan, are the same.
+    plan = _plan_of(queue.text)
+    _know_plan(text, plan)
+    without_gc(_store, queue.path, text, queue.default_priority, plain, plan)
     return True
 
 

@@ -955,6 +955,32 @@ class _Unplanned(Exception):
 _UNSEGMENTED = r"\n(?:[ \t]*(?:```|~~~|[<>])|[ \t]*(?:=+|-+)[ \t]*\r?(?=\n|\Z)| {1,3}#|#[^\n]*\|)"
 
 
+def _top_headings(lines: list[str], rows) -> list[_Heading]:
+    """The ATX headings among ``rows``, lines that begin with "#"."""
+    out = []
+    for i in rows:
+        s = lines[i]
+        m = _ATX_RE.match(s)
+        if m:
+            out.append(_Heading(i, i, len(m.group(1)), _atx_text(s, m), True))
+    return out
+
+
+def _defeats_segments(line: str) -> bool:
+    """Whether one line (as written, maybe ending in "\\r") is one of _UNSEGMENTED's: the same
+    test without compiling that pattern, for the few lines of an edit."""
+    t = line.lstrip(" \t")
+    if t.startswith(("```", "~~~", "<", ">")):
+        return True
+    core = (line[:-1] if line.endswith("\r") else line).strip(" \t")
+    if core and (not core.strip("=") or not core.strip("-")):
+        return True
+    spaces = len(line) - len(line.lstrip(" "))
+    if 1 <= spaces <= 3 and line[spaces:spaces + 1] == "#":
+        return True
+    return line[:1] == "#" and "|" in line
+
+
 class _Segments:
     """Pass 1 a segment at a time, for a partial parse of a queue without long-range blocks.
 
@@ -989,16 +1015,28 @@ class _Segments:
         while pos >= 0:  # the other lines that begin with "#", found in C
             rows.append(bisect.bisect_left(offsets, pos + 1))
             pos = text.find("\n#", pos + 1)
-        bounds = [0]
-        headings = []
-        for i in rows:
-            s = lines[i]
-            m = _ATX_RE.match(s)
-            if m:
-                headings.append(_Heading(i, i, len(m.group(1)), _atx_text(s, m), True))
-                if i:
-                    bounds.append(i)
-        return cls(lines, bounds, headings)
+        return cls._of(lines, _top_headings(lines, rows))
+
+    @classmethod
+    def moved(cls, lines: list[str], kept: tuple, c0: int, c1: int, last0: int, dl: int):
+        """The segments of a text whose lines c0..c1 replaced lines c0..last0 of a text with the
+        plan ``kept`` (see ``kept``), neither text holding a line that defeats segments."""
+        starts, levels, texts = kept
+        k0, k1 = bisect.bisect_left(starts, c0), bisect.bisect_right(starts, last0)
+        headings = [_Heading(a, a, lv, tx, True) for a, lv, tx in zip(starts[:k0], levels[:k0], texts[:k0])]
+        headings += _top_headings(lines, [i for i in range(c0, c1 + 1) if lines[i][:1] == "#"])
+        headings += [_Heading(a + dl, a + dl, lv, tx, True) for a, lv, tx in zip(starts[k1:], levels[k1:], texts[k1:])]
+        return cls._of(lines, headings)
+
+    @classmethod
+    def _of(cls, lines, headings):
+        return cls(lines, [0] + [h.start for h in headings if h.start], headings)
+
+    def kept(self) -> tuple:
+        """The plan in a form robe.queue.cache can store: the top-level headings' lines, levels
+        and texts."""
+        hs = self.headings
+        return tuple(h.start for h in hs), tuple(h.level for h in hs), tuple(h.text for h in hs)
 
     def segment_of(self, line: int) -> int:
         return bisect.bisect_right(self.bounds, line) - 1
@@ -1180,12 +1218,22 @@ def reread(old: Queue, text: str) -> Queue | None:
     that defeats segments, or a segment does not read as planned. The property tests compare
     it with a fresh parse of the new text (tests/queue/test_reread.py).
     """
+    got = reread_planned(old, text)
+    return None if got is None else got[0]
+
+
+def reread_planned(old: Queue, text: str, plan: tuple | None = None) -> tuple[Queue, tuple] | None:
+    """``reread``, given the segment plan of ``old.text`` when it is known (``plan``: the
+    line, level and text of every top-level heading of a text without lines that defeat
+    segments; robe.queue.cache keeps it beside the parse). Then only the changed lines are
+    searched for such lines and scanned for headings, instead of the whole text. Returns
+    (the parse, the plan of ``text``), or None."""
     if old.partial or text.startswith("\ufeff") != old.bom:
         return None
     if text == old.text:
-        return old
+        return old, plan
     try:
-        return without_gc(_reread, old, text)
+        return without_gc(_reread, old, text, plan)
     except _Unplanned:
         return None
 
@@ -1255,7 +1303,7 @@ _edit_new = partial(_tuple_new, Edit)
 _LINE = operator.itemgetter(9)
 
 
-def _reread(old: Queue, text: str) -> Queue | None:
+def _reread(old: Queue, text: str, kept_plan: tuple | None) -> tuple[Queue, tuple] | None:
     t0 = old.text
     n0, n1 = len(t0), len(text)
     p = _common_prefix(t0, text)
@@ -1265,9 +1313,6 @@ def _reread(old: Queue, text: str) -> Queue | None:
     newline = _newline(text)
     if newline != old.newline:
         return None  # inserts written by the kept tasks use the newline style
-    plan = _Segments.plan(text, lines, offsets)
-    if plan is None:
-        return None
     # Lines c0..c1 of the new text hold the change; in the old text they were c0..c1 - dl, and
     # every line after them has moved by dl lines and dc characters.
     c0 = bisect.bisect_right(offsets, p) - 1
@@ -1277,19 +1322,27 @@ def _reread(old: Queue, text: str) -> Queue | None:
     last0 = c1 - dl  # the old text's last changed line
     end0 = t0.find("\n", e0)
     region0 = "\n" + t0[offsets[c0]:n0 if end0 < 0 else end0].lstrip("\ufeff")
-    if re.search(_UNSEGMENTED, region0):
-        return None  # the old text was read otherwise than in segments around the change
+    if kept_plan is None:
+        plan = _Segments.plan(text, lines, offsets)
+        if plan is None or re.search(_UNSEGMENTED, region0):
+            return None  # the old text was read otherwise than in segments around the change
+    else:
+        # The old text had no line that defeats segments: only the changed lines can.
+        end1 = text.find("\n", e1)
+        if any(map(_defeats_segments, text[offsets[c0]:n1 if end1 < 0 else end1].split("\n"))):
+            return None
+        plan = _Segments.moved(lines, kept_plan, c0, c1, last0, dl)
     top = plan.headings
     outline = _Outline(top, lines, None)
     seg_of = plan.segment_of
     dirty = set(range(seg_of(c0), seg_of(c1) + 1))
     starts, reach = outline.starts, outline.reach
     # Section tasks whose block reaches the change, or touches it (a line after the block
-    # decides how a new Status line is written).
+    # decides how a new Status line is written). Other headings (a "## P0" over everything
+    # below it) make no task, and their problems depend on their own text only.
     for idx in range(bisect.bisect_right(starts, c1 + 1)):
-        h = top[idx]
-        if reach[idx] + 1 >= c0 and h.text[:1].isalpha():
-            dirty.add(seg_of(h.start))
+        if reach[idx] + 1 >= c0 and _ID_AT_START.match(top[idx].text):
+            dirty.add(seg_of(top[idx].start))
     default = old.default_priority
     kept_problems = [q for q in old.problems if not _judged(q)]
     olds = old.tasks if not old.rejected else sorted(old.tasks + old.rejected, key=_LINE)
@@ -1376,7 +1429,7 @@ def _reread(old: Queue, text: str) -> Queue | None:
     fresh, fresh_bad = _records(drafts, problems, default)
     bad |= fresh_bad
     tasks = sorted(kept + fresh, key=_LINE)
-    return _judge(tasks, bad, problems, text, old.path, newline, default, None)
+    return _judge(tasks, bad, problems, text, old.path, newline, default, None), plan.kept()
 
 
 def _looks_like_task_words(rest: str) -> bool:
