@@ -1303,84 +1303,52 @@ _edit_new = partial(_tuple_new, Edit)
 _LINE = operator.itemgetter(9)
 
 
+class _Change:
+    """Where a new text differs from an old one, by lines: new lines c0..c1 replaced old lines
+    c0..last0, and every later line moved by ``dl`` lines and ``dc`` characters."""
+
+    __slots__ = ("c0", "c1", "last0", "dl", "dc", "old_lines")
+
+    def __init__(self, t0: str, text: str, offsets: list[int]):
+        n0, n1 = len(t0), len(text)
+        p = _common_prefix(t0, text)
+        e0 = n0 - _common_suffix(t0, text, min(n0, n1) - p)
+        e1 = e0 + n1 - n0  # the change: t0[p:e0] became text[p:e1]
+        self.c0 = bisect.bisect_right(offsets, p) - 1
+        self.c1 = bisect.bisect_right(offsets, e1) - 1
+        self.dl = text.count("\n", p, e1) - t0.count("\n", p, e0)
+        self.dc = n1 - n0
+        self.last0 = self.c1 - self.dl
+        end0 = t0.find("\n", e0)
+        self.old_lines = t0[offsets[self.c0]:n0 if end0 < 0 else end0].lstrip("\ufeff")  # c0..last0
+
+    def new_line(self, line0: int) -> int | None:
+        """The new 0-based line of old line ``line0``; None inside the change."""
+        if line0 < self.c0:
+            return line0
+        return line0 + self.dl if line0 > self.last0 else None
+
+
 def _reread(old: Queue, text: str, kept_plan: tuple | None) -> tuple[Queue, tuple] | None:
-    t0 = old.text
-    n0, n1 = len(t0), len(text)
-    p = _common_prefix(t0, text)
-    s = _common_suffix(t0, text, min(n0, n1) - p)
-    e0, e1 = n0 - s, n1 - s  # the change: t0[p:e0] became text[p:e1]
     lines, offsets = split_lines(text)
     newline = _newline(text)
     if newline != old.newline:
         return None  # inserts written by the kept tasks use the newline style
-    # Lines c0..c1 of the new text hold the change; in the old text they were c0..c1 - dl, and
-    # every line after them has moved by dl lines and dc characters.
-    c0 = bisect.bisect_right(offsets, p) - 1
-    c1 = bisect.bisect_right(offsets, e1) - 1
-    dl = text.count("\n", p, e1) - t0.count("\n", p, e0)
-    dc = n1 - n0
-    last0 = c1 - dl  # the old text's last changed line
-    end0 = t0.find("\n", e0)
-    region0 = "\n" + t0[offsets[c0]:n0 if end0 < 0 else end0].lstrip("\ufeff")
+    ch = _Change(old.text, text, offsets)
     if kept_plan is None:
         plan = _Segments.plan(text, lines, offsets)
-        if plan is None or re.search(_UNSEGMENTED, region0):
+        if plan is None or re.search(_UNSEGMENTED, "\n" + ch.old_lines):
             return None  # the old text was read otherwise than in segments around the change
     else:
         # The old text had no line that defeats segments: only the changed lines can.
-        end1 = text.find("\n", e1)
-        if any(map(_defeats_segments, text[offsets[c0]:n1 if end1 < 0 else end1].split("\n"))):
+        if any(map(_defeats_segments, lines[ch.c0:ch.c1 + 1])):
             return None
-        plan = _Segments.moved(lines, kept_plan, c0, c1, last0, dl)
-    top = plan.headings
-    outline = _Outline(top, lines, None)
-    seg_of = plan.segment_of
-    dirty = set(range(seg_of(c0), seg_of(c1) + 1))
-    starts, reach = outline.starts, outline.reach
-    # Section tasks whose block reaches the change, or touches it (a line after the block
-    # decides how a new Status line is written). Other headings (a "## P0" over everything
-    # below it) make no task, and their problems depend on their own text only.
-    for idx in range(bisect.bisect_right(starts, c1 + 1)):
-        if reach[idx] + 1 >= c0 and _ID_AT_START.match(top[idx].text):
-            dirty.add(seg_of(top[idx].start))
-    default = old.default_priority
-    kept_problems = [q for q in old.problems if not _judged(q)]
+        plan = _Segments.moved(lines, kept_plan, ch.c0, ch.c1, ch.last0, ch.dl)
+    outline = _Outline(plan.headings, lines, None)
     olds = old.tasks if not old.rejected else sorted(old.tasks + old.rejected, key=_LINE)
-
-    def new_line(line0: int) -> int | None:
-        """The new 0-based line of old line ``line0``; None inside the change."""
-        if line0 < c0:
-            return line0
-        return line0 + dl if line0 > last0 else None
-
-    # Old tasks whose block reached the change, or touched it: the change may have cut them
-    # short (a heading written under a list item ends it) or grown them.
-    for line0 in [t[9] - 1 for t in olds[:bisect.bisect_right(olds, last0 + 2, key=_LINE)] if t[10] >= c0]:
-        line = new_line(line0)
-        if line is not None:
-            dirty.add(seg_of(line))
-
-    if "\n#" in region0 or any(lines[i][:1] == "#" for i in range(c0, c1 + 1)):
-        # Headings changed: a kept task must still have its section, inherited priority and end.
-        for t in olds:
-            line = new_line(t[9] - 1)
-            if line is None or seg_of(line) in dirty:
-                continue
-            if t[11] == "section":
-                idx = bisect.bisect_left(starts, line)
-                sec, pr = outline.section_context(idx)
-                ok = outline.ends[idx] + 1 == t[10] + (0 if line < c0 else dl)
-            else:
-                sec, pr = outline.context(line)
-                ok = True
-            if not ok or t[12] != sec or (not t[13] and t[1] != (pr or default)):
-                dirty.add(seg_of(line))
-    if dl:
-        for q in kept_problems:
-            line = new_line(q.line - 1)
-            if q.code == "table" and line is not None:
-                dirty.add(seg_of(line))  # its message quotes a line number
-    # The dirty segments as ranges of new lines, and the same ranges in the old text.
+    kept_problems = [q for q in old.problems if not _judged(q)]
+    dirty = _dirty_segments(ch, plan, outline, olds, kept_problems, lines, old.default_priority)
+    # The dirty segments as ranges of new lines; the tasks and problems outside them are kept.
     bounds = plan.bounds
     ranges = []
     for k in sorted(dirty):
@@ -1389,21 +1357,10 @@ def _reread(old: Queue, text: str, kept_plan: tuple | None) -> tuple[Queue, tupl
             ranges[-1][1] = b
         else:
             ranges.append([a, b])
-    old_ranges = [(a, b if b <= c0 else b - dl) if a <= c0 else (a - dl, b - dl) for a, b in ranges]
-    kept: list[Task] = []
-    pos = 0
-    for a, b in old_ranges:
-        i = bisect.bisect_left(olds, a + 1, pos, key=_LINE)  # olds[i:] start on or after old line a
-        kept.extend(olds[pos:i])
-        pos = bisect.bisect_left(olds, b + 1, i, key=_LINE)
-    kept.extend(olds[pos:])
-    if dl or dc:
-        k = bisect.bisect_left(kept, last0 + 2, key=_LINE)  # kept[k:] start after the change
-        kept[k:] = _moved(kept[k:], dl, dc)
-    # Problems of kept lines stay (moved); those of the dirty segments are found again.
+    kept = _kept_tasks(olds, ranges, ch)
     problems = []
     for q in kept_problems:
-        line = new_line(q.line - 1)
+        line = ch.new_line(q.line - 1)
         if line is None or any(a <= line < b for a, b in ranges):
             continue
         problems.append(q if line == q.line - 1 else q._replace(line=line + 1))
@@ -1418,18 +1375,81 @@ def _reread(old: Queue, text: str, kept_plan: tuple | None) -> tuple[Queue, tupl
         for t in kept:
             if t[0] in own and any(t[9] <= ln <= t[10] for ln in own[t[0]]):
                 bad.add(id(t))
+    # The dirty segments read again.
     for k in sorted(dirty):
         plan.read_segment(k)
-    item_starts = {it.line: it for it in plan.items}
+    top = plan.headings
     skip = 0 if top and top[0].start == 0 else 1  # segment k begins with top heading k - skip
     heads = [k - skip for k in sorted(dirty) if k >= skip]
+    item_starts = {it.line: it for it in plan.items}
     drafts = _drafts(outline, plan.items, plan.tables, lines, offsets, plan.kinds, old.path, newline, item_starts,
                      problems, None, heads)
     drafts.sort(key=lambda d: d.line)
-    fresh, fresh_bad = _records(drafts, problems, default)
+    fresh, fresh_bad = _records(drafts, problems, old.default_priority)
     bad |= fresh_bad
     tasks = sorted(kept + fresh, key=_LINE)
-    return _judge(tasks, bad, problems, text, old.path, newline, default, None), plan.kept()
+    return _judge(tasks, bad, problems, text, old.path, newline, old.default_priority, None), plan.kept()
+
+
+def _dirty_segments(ch: _Change, plan: _Segments, outline: _Outline, olds, kept_problems, lines,
+                    default: str) -> set[int]:
+    """The segments of the new text to read again: those holding the change, and those of the
+    tasks the change may alter from afar."""
+    seg_of = plan.segment_of
+    c0, c1 = ch.c0, ch.c1
+    dirty = set(range(seg_of(c0), seg_of(c1) + 1))
+    top, starts, reach = outline.top, outline.starts, outline.reach
+    # Section tasks whose block reaches the change, or touches it (a line after the block
+    # decides how a new Status line is written). Other headings (a "## P0" over everything
+    # below it) make no task, and their problems depend on their own text only.
+    for idx in range(bisect.bisect_right(starts, c1 + 1)):
+        if reach[idx] + 1 >= c0 and _ID_AT_START.match(top[idx].text):
+            dirty.add(seg_of(top[idx].start))
+    # Old tasks whose block reached the change, or touched it: the change may have cut them
+    # short (a heading written under a list item ends it) or grown them.
+    for line0 in [t[9] - 1 for t in olds[:bisect.bisect_right(olds, ch.last0 + 2, key=_LINE)] if t[10] >= c0]:
+        line = ch.new_line(line0)
+        if line is not None:
+            dirty.add(seg_of(line))
+    if "\n#" in "\n" + ch.old_lines or any(lines[i][:1] == "#" for i in range(c0, c1 + 1)):
+        # Headings changed: a kept task must still have its section, inherited priority and end.
+        for t in olds:
+            line = ch.new_line(t[9] - 1)
+            if line is None or seg_of(line) in dirty:
+                continue
+            if t[11] == "section":
+                idx = bisect.bisect_left(starts, line)
+                sec, pr = outline.section_context(idx)
+                ok = outline.ends[idx] + 1 == t[10] + (0 if line < c0 else ch.dl)
+            else:
+                sec, pr = outline.context(line)
+                ok = True
+            if not ok or t[12] != sec or (not t[13] and t[1] != (pr or default)):
+                dirty.add(seg_of(line))
+    if ch.dl:
+        for q in kept_problems:
+            line = ch.new_line(q.line - 1)
+            if q.code == "table" and line is not None:
+                dirty.add(seg_of(line))  # its message quotes a line number
+    return dirty
+
+
+def _kept_tasks(olds, ranges, ch: _Change) -> list[Task]:
+    """The old tasks (in line order) that start outside the ``ranges`` of new lines read again,
+    those after the change moved."""
+    c0, dl = ch.c0, ch.dl
+    kept: list[Task] = []
+    pos = 0
+    for a, b in ranges:  # in old lines: a range holding the change ends dl lines earlier there
+        a0, b0 = (a, b if b <= c0 else b - dl) if a <= c0 else (a - dl, b - dl)
+        i = bisect.bisect_left(olds, a0 + 1, pos, key=_LINE)  # olds[i:] start on or after old line a0
+        kept.extend(olds[pos:i])
+        pos = bisect.bisect_left(olds, b0 + 1, i, key=_LINE)
+    kept.extend(olds[pos:])
+    if dl or ch.dc:
+        k = bisect.bisect_left(kept, ch.last0 + 2, key=_LINE)  # kept[k:] start after the change
+        kept[k:] = _moved(kept[k:], dl, ch.dc)
+    return kept
 
 
 def _looks_like_task_words(rest: str) -> bool:
