@@ -173,3 +173,32 @@ def test_one_line_is_judged_as_the_pattern_judges_it(line):
     import re
 
     assert scan._defeats_segments(line) == bool(re.match(scan._UNSEGMENTED, "\n" + line + "\n"))
+
+
+@SETTINGS
+@given(edited(), st.data())
+def test_a_partial_parse_planned_from_another_text_equals_one_planned_afresh(pair, data):
+    old, new = pair
+    plan = _plan(old)
+    q = parse(new, "Q.md")
+    ids = [t.id for t in q.tasks + q.rejected]
+    if plan is None or not ids:
+        return
+    only = {data.draw(st.sampled_from(ids))}
+    assert parse(new, "Q.md", only=only, hint=(old, plan)) == parse(new, "Q.md", only=only)
+
+
+def test_an_edit_after_a_person_s_edit_plans_its_segments_from_the_kept_plan(tmp_path, monkeypatch):
+    from robe.queue import Status, cache, set_status
+
+    path = tmp_path / "Q.md"
+    path.write_text(PLAIN, encoding="utf-8")
+    cache.put(parse(PLAIN, str(path)))  # a fresh parse is kept with its plan
+    edited_text = PLAIN.replace("Body.", "Body, edited by a person.")
+    path.write_text(edited_text, encoding="utf-8")
+    monkeypatch.setattr(scan, "_UNSEGMENTED", "(")  # the whole-text search would fail to compile
+    set_status(str(path), "TASK-007", Status.IN_PROGRESS)
+    text = path.read_text(encoding="utf-8")
+    assert "Body, edited by a person." in text  # the person's edit is kept
+    assert parse(text).get("TASK-007").status is Status.IN_PROGRESS
+    assert text.count("IN_PROGRESS") == 1

@@ -12,6 +12,11 @@ kept in the private cache folder (``cachefile``), one file per queue path:
   it (compared whole, not hashed) and it was made by this robe and this Python, for the
   same path and default priority. Anything else is a miss, and a miss is only slower.
 
+Beside a parse, the segment plan of its text (scan.segment_plan: the top-level headings of a
+text that can be read in segments) is kept. After a person's edit, the dispatcher re-reads
+the kept parse where the texts differ (``recall``, scan.reread) and an edit's partial parse
+plans its segments from the kept plan (``lookup``), both looking only at the changed lines.
+
 ``derive`` gives up (returns None) on anything but word replacements on one line each,
 such as writing a status where none was written: that changes lines, and the next reader
 parses afresh. The property tests check that a derived parse equals a fresh parse of the
@@ -27,7 +32,7 @@ import sys
 from . import cachefile
 from .model import Edit, Problem, Queue, Status, Task, without_gc
 
-FORMAT = 4
+FORMAT = 5
 LIMIT = 256 * 1024 * 1024  # a 50 MB queue's parse stays far below this
 
 _STATUS = {s.value: s for s in Status}
@@ -84,20 +89,32 @@ def _queue(text: str, plain: tuple) -> Queue:
                         _tasks(rejected), partial_, default_priority))
 
 
-# The segment plans (scan._Segments.kept) of texts this process knows to have one, by the
-# text's id(), holding the text itself so the id stays its own: a kept or re-read parse brings
-# its plan, and the parse derived from it or stored again keeps that plan beside it. Only the
-# latest few: a long-running process (the executor, the monitor) reads queues again and again.
+# The segment plans (scan.segment_plan: a tuple, or False for a text that cannot be read in
+# segments) of texts this process knows, by the text's id(), holding the text itself so the id
+# stays its own: a kept or re-read parse brings its plan, and the parse derived from it or
+# stored again keeps that plan beside it; a parse stored without one gets it computed once
+# (scan is loaded then: the parse was made here). Only the latest few: a long-running process
+# (the executor, the monitor) reads queues again and again.
 _plans: dict[int, tuple[str, tuple]] = {}
 _PLANS_KEPT = 8
 
 
-def _plan_of(text: str) -> tuple | None:
+def _plan_of(text: str) -> tuple | bool | None:
     known = _plans.get(id(text))
     return known[1] if known is not None and known[0] is text else None
 
 
-def _know_plan(text: str, plan: tuple | None) -> None:
+def _plan_to_keep(text: str) -> tuple | bool:
+    plan = _plan_of(text)
+    if plan is None:
+        from .scan import segment_plan
+
+        plan = segment_plan(text)
+        _know_plan(text, plan)
+    return plan
+
+
+def _know_plan(text: str, plan: tuple | bool | None) -> None:
     if plan is not None:
         _plans.pop(id(text), None)
         _plans[id(text)] = (text, plan)
@@ -105,11 +122,13 @@ def _know_plan(text: str, plan: tuple | None) -> None:
             del _plans[next(iter(_plans))]
 
 
-def _store(path: str, text: str, default_priority: str, plain: tuple, plan: tuple | None = None) -> None:
+def _store(path: str, text: str, default_priority: str, plain: tuple, plan: tuple | bool | None = None) -> None:
     try:
         # The head holds the key and the whole text: a miss is told before the parse is loaded.
-        head = marshal.dumps((_key(path, default_priority), text))
-        data = len(head).to_bytes(4, "little") + head + marshal.dumps((plain, plan))
+        # The segment plan rides in the head too: an edit's partial parse of another text can
+        # use it without loading the parse (scan.parse's ``hint``).
+        head = marshal.dumps((_key(path, default_priority), text, plan))
+        data = len(head).to_bytes(4, "little") + head + marshal.dumps(plain)
     except ValueError:
         return
     cachefile.write(_file(path), data)
@@ -117,33 +136,43 @@ def _store(path: str, text: str, default_priority: str, plain: tuple, plan: tupl
 
 def get(path: str, text: str, default_priority: str) -> Queue | None:
     """The stored parse of exactly this text of the queue at ``path``, else None."""
-    return recall(path, text, default_priority, reread=False)[0]
+    return lookup(path, text, default_priority)[0]
 
 
-def recall(path: str, text: str, default_priority: str, *, reread: bool = True) -> tuple[Queue | None, bool]:
+def lookup(path: str, text: str, default_priority: str) -> tuple[Queue | None, tuple | None]:
+    """(the stored parse of exactly this text, None), else (None, a hint for a partial parse
+    of it: the text that is stored and its segment plan, when known), else (None, None)."""
+    head = _head(path, default_priority)
+    if head is None:
+        return None, None
+    kept, plan, data, n = head
+    if kept == text:
+        try:
+            return without_gc(_load, text, plan, data[4 + n:]), None
+        except Exception:  # a damaged or foreign file is a miss, never an error
+            return None, None
+    return None, ((kept, plan) if isinstance(plan, tuple) else None)
+
+
+def recall(path: str, text: str, default_priority: str) -> tuple[Queue | None, bool]:
     """(parse, re-read) for this text of the queue at ``path``: the stored parse when it is of
-    exactly this text; else, with ``reread``, the stored parse of an earlier text re-read where
-    the two differ (scan.reread: what follows a person's edit), and True, since that parse is
-    worth keeping; else (None, False) and the caller parses."""
-    data = cachefile.read(_file(path), LIMIT)
-    if data is None:
+    exactly this text; else the stored parse of an earlier text re-read where the two differ
+    (scan.reread: what follows a person's edit), and True, since that parse is worth keeping;
+    else (None, False) and the caller parses."""
+    head = _head(path, default_priority)
+    if head is None:
         return None, False
+    kept, plan, data, n = head
     try:
-        n = int.from_bytes(data[:4], "little")
-        key, kept = marshal.loads(data[4:4 + n])
-        if key != _key(path, default_priority):
-            return None, False
         if kept == text:
-            return without_gc(_load, text, data[4 + n:]), False
-        if not reread:
-            return None, False
-        old = without_gc(_load, kept, data[4 + n:])
+            return without_gc(_load, text, plan, data[4 + n:]), False
+        old = without_gc(_load, kept, plan, data[4 + n:])
     except Exception:  # a damaged or foreign file is a miss, never an error
         return None, False
     from .scan import reread_planned
 
     try:
-        got = reread_planned(old, text, _plan_of(kept))
+        got = reread_planned(old, text, plan if isinstance(plan, tuple) else None)
     except Exception:  # never let a shortcut stop cron: the caller parses afresh
         import logging
 
@@ -155,17 +184,32 @@ def recall(path: str, text: str, default_priority: str, *, reread: bool = True) 
     return got[0], True
 
 
-def _load(text: str, body: bytes) -> Queue:
-    plain, plan = marshal.loads(body)
+def _head(path: str, default_priority: str):
+    """(kept text, its plan, the file's bytes, the head's length) of the stored parse for this
+    queue, robe and Python; else None."""
+    data = cachefile.read(_file(path), LIMIT)
+    if data is None:
+        return None
+    try:
+        n = int.from_bytes(data[:4], "little")
+        key, kept, plan = marshal.loads(data[4:4 + n])
+    except Exception:  # a damaged or foreign file is a miss, never an error
+        return None
+    if key != _key(path, default_priority) or not isinstance(kept, str):
+        return None
+    return kept, plan, data, n
+
+
+def _load(text: str, plan: tuple | None, body: bytes) -> Queue:
     _know_plan(text, plan)
-    return _queue(text, plain)
+    return _queue(text, marshal.loads(body))
 
 
 def put(queue: Queue) -> None:
     """Store a whole-file parse (never a partial one); silently does nothing when it cannot."""
     if queue.partial:
         return
-    without_gc(lambda: _store(queue.path, queue.text, queue.default_priority, _plain(queue), _plan_of(queue.text)))
+    without_gc(lambda: _store(queue.path, queue.text, queue.default_priority, _plain(queue), _plan_to_keep(queue.text)))
 
 
 def keep_derived(queue: Queue, text: str, pieces, statuses) -> bool:
@@ -174,7 +218,7 @@ def keep_derived(queue: Queue, text: str, pieces, statuses) -> bool:
     if plain is None:
         return False
     # Status words changed within lines: the headings, and so the segment plan, are the same.
-    plan = _plan_of(queue.text)
+    plan = _plan_to_keep(queue.text)
     _know_plan(text, plan)
     without_gc(_store, queue.path, text, queue.default_priority, plain, plan)
     return True

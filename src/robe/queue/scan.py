@@ -931,15 +931,18 @@ def _table_tasks(table: _Table, rows, lines, offsets, context, path, problems):
 
 
 def parse(text: str, path: str = "WORK-QUEUE.md", *, default_priority: str = DEFAULT_PRIORITY,
-          known_assignees=None, only=None) -> Queue:
+          known_assignees=None, only=None, hint=None) -> Queue:
     """Parse queue text (BOM included, if any) into a Queue. Never raises for bad content.
 
     With ``only`` (a collection of IDs), the Queue holds just those tasks and the tasks they
     depend on, judged exactly as in a full parse; it is marked ``partial``. Edits that touch
-    a few tasks use it: on a 10,000-task file it skips most of the work.
+    a few tasks use it: on a 10,000-task file it skips most of the work. ``hint``: another
+    text of the file and its segment plan (robe.queue.cache.lookup), from which the partial
+    parse plans this text's segments by looking only at the lines where the two differ.
     """
     try:
-        return without_gc(_parse, text, path, default_priority, known_assignees, only)  # see model.without_gc
+        # see model.without_gc
+        return without_gc(_parse, text, path, default_priority, known_assignees, only, True, hint)
     except _Unplanned:  # a segment did not read as _Segments expects: pass 1 over the whole text
         return without_gc(_parse, text, path, default_priority, known_assignees, only, False)
 
@@ -1006,8 +1009,15 @@ class _Segments:
         self.read: set[int] = set()
 
     @classmethod
-    def plan(cls, text: str, lines: list[str], offsets: list[int]):
-        """The segments of ``text``, or None when it holds a line that defeats them."""
+    def plan(cls, text: str, lines: list[str], offsets: list[int], hint: tuple | None = None):
+        """The segments of ``text``, or None when it holds a line that defeats them. ``hint``:
+        another text of the file and its plan (``kept``), whose lines are taken where the texts
+        agree."""
+        if hint is not None and hint[0].startswith("\ufeff") == text.startswith("\ufeff"):
+            ch = _Change(hint[0], text, offsets)
+            if any(map(_defeats_segments, lines[ch.c0:ch.c1 + 1])):
+                return None
+            return cls.moved(lines, hint[1], ch.c0, ch.c1, ch.last0, ch.dl)
         if re.search(_UNSEGMENTED, "\n" + text.lstrip("\ufeff")):
             return None
         rows = [0] if lines[0][:1] == "#" else []  # line 0 (maybe after a BOM) has no newline before it
@@ -1066,10 +1076,12 @@ class _Segments:
                 pos = text.find(w, nl) if nl >= 0 else -1
 
 
-def _parse(text, path, default_priority, known_assignees, only, segmented=True) -> Queue:
+def _parse(text, path, default_priority, known_assignees, only, segmented=True, hint=None) -> Queue:
     lines, offsets = split_lines(text)
     newline = _newline(text)
-    segments = _Segments.plan(text, lines, offsets) if only is not None and segmented else None
+    segments = None
+    if only is not None and segmented:
+        segments = _Segments.plan(text, lines, offsets, hint)
     if segments is None:
         kinds, items, headings, tables = _blocks(lines)
         top = [h for h in headings if h.top]
@@ -1236,6 +1248,14 @@ def reread_planned(old: Queue, text: str, plan: tuple | None = None) -> tuple[Qu
         return without_gc(_reread, old, text, plan)
     except _Unplanned:
         return None
+
+
+def segment_plan(text: str) -> tuple | bool:
+    """The plan of ``text``'s segments in the form robe.queue.cache keeps (_Segments.kept), or
+    False when a line of it defeats segments."""
+    lines, offsets = split_lines(text)
+    plan = _Segments.plan(text, lines, offsets)
+    return False if plan is None else plan.kept()
 
 
 _CHUNK = 4096

@@ -100,7 +100,7 @@ def load(path: str, **kwargs) -> Queue:
         from .scan import parse
 
         return parse(text, path, **kwargs)
-    queue = _cached(path, text, kwargs)
+    queue, _ = _cached(path, text, kwargs)
     if queue is None:
         from . import cache
         from .scan import parse
@@ -327,20 +327,20 @@ def _sweep_temps(target: str) -> None:
                 pass
 
 
-def _cached(path: str, text: str, parse_kwargs: dict) -> Queue | None:
+def _cached(path: str, text: str, parse_kwargs: dict) -> tuple[Queue | None, tuple | None]:
     """A whole-file parse of exactly ``text`` kept by an earlier run (robe.queue.cache), if any.
 
     An edit that asks for a partial parse (``only``) takes the whole one too when it is kept,
     so that the writer can keep the parse of what it wrote: cron's next dispatch then need not
     parse the whole file. (At 10,000 tasks this costs the edit itself more than its partial
     parse, ~130 against ~65 ms; at 1,000 they are even.) Not for a check of assignees, which
-    the kept parse was not made with.
+    the kept parse was not made with. Else a hint for a partial parse (cache.lookup).
     """
     if "known_assignees" in parse_kwargs:
-        return None
+        return None, None
     from . import cache
 
-    return cache.get(path, text, parse_kwargs.get("default_priority", DEFAULT_PRIORITY))
+    return cache.lookup(path, text, parse_kwargs.get("default_priority", DEFAULT_PRIORITY))
 
 
 def update(path: str, change: Callable[[Queue], tuple[str | None, T]], *, timeout: float = LOCK_TIMEOUT,
@@ -374,11 +374,11 @@ def update(path: str, change: Callable[[Queue], tuple[str | None, T]], *, timeou
                     queue = known
                 else:
                     text = decode(data, path)
-                    queue = _cached(path, text, parse_kwargs)
+                    queue, hint = _cached(path, text, parse_kwargs)
                     if queue is None:
                         from .scan import parse
 
-                        queue = parse(text, path, **parse_kwargs)
+                        queue = parse(text, path, **parse_kwargs, hint=hint)
                 new_text, result = change(queue)
                 if new_text is None or new_text == queue.text:
                     return result
