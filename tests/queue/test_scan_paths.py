@@ -46,3 +46,18 @@ def test_priority_heading_reading_equals_the_regex(text):
 
     m = re.match(r"([Pp][0-3])(?=$|[\s:\u2014\u2013-])", text)
     assert scan._priority_heading(text) == (m.group(1).upper() if m else None)
+
+
+@SETTINGS
+@given(st.text("TASK-0123 :\t\u2014\u2013\u00a0\u3000x-", max_size=12))
+def test_the_id_and_separator_patterns_read_as_their_character_class_forms(s):
+    import re
+
+    from robe.queue.model import ID_PATTERN
+
+    old_id = re.compile(rf"({ID_PATTERN})(?=$|[\s:\u2014\u2013-])")
+    old_sep = re.compile(r"[ \t]*(?:[:\u2014\u2013]|-(?=[ \t]|$))?[ \t]*")
+    for pos in range(len(s) + 1):
+        a, b = scan._ID_AT_START.match(s, pos), old_id.match(s, pos)
+        assert (a and a.group(1)) == (b and b.group(1))
+        assert scan._SEPARATOR_RE.match(s, pos).end() == old_sep.match(s, pos).end()

@@ -13,7 +13,7 @@ from collections import Counter
 
 from .model import ID_PATTERN, Problem, Queue
 
-_ID_AT_START = re.compile(rf"({ID_PATTERN})(?=$|[\s:\u2014\u2013-])")
+_ID_AT_START = re.compile(rf"({ID_PATTERN})(?=$|[\s:-]|\u2014|\u2013)")  # see scan._ID_AT_START
 _CHECKBOX = re.compile(r"\[[ xX]\][ \t]+")
 _KIND = {"section": "heading", "list": "list item", "table": "table row"}
 

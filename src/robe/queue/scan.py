@@ -83,11 +83,15 @@ def _html():
 
 # First characters that may start a block other than paragraph text ("|" too: a table).
 _BLOCK_CHARS = frozenset("#>`~<*-_+=|0123456789")
-_ID_AT_START = re.compile(rf"({ID_PATTERN})(?=$|[\s:\u2014\u2013-])")
+# The dashes are alternatives, not members of a character class: a class holding a character
+# beyond Latin-1 is compiled into a bitmap of every character up to U+FFFF (~0.3 ms a pattern,
+# paid by every command that imports this module).
+_ID_AT_START = re.compile(rf"({ID_PATTERN})(?=$|[\s:-]|\u2014|\u2013)")
 # What a list task and a near miss (_LOOSE_ID, after an optional checkbox) both begin with.
 _ITEM_WORD_RE = re.compile(r"(?:\[[ xX]\][ \t]+)?[A-Za-z][A-Za-z0-9]*[-_]")
-_LOOSE_ID = re.compile(r"([A-Za-z][A-Za-z0-9]*[-_][A-Za-z0-9_-]*[0-9][A-Za-z0-9_-]*)")
-_SEPARATOR_RE = re.compile(r"[ \t]*(?:[:\u2014\u2013]|-(?=[ \t]|$))?[ \t]*")
+# Near misses (a heading or item that reads almost as a task): rare, so compiled on first use.
+_LOOSE_ID = r"([A-Za-z][A-Za-z0-9]*[-_][A-Za-z0-9_-]*[0-9][A-Za-z0-9_-]*)"
+_SEPARATOR_RE = re.compile(r"[ \t]*(?::|\u2014|\u2013|-(?=[ \t]|$))?[ \t]*")
 # A ``Key: Value`` line as a pattern: the reference of _field_parts' plain reading, and its
 # fallback (bold keys, odd characters), compiled on first use.
 _FIELD = (
@@ -1184,7 +1188,7 @@ def _drafts(outline: _Outline, items, tables, lines, offsets, kinds, path, newli
         d = _section_task(outline.section_context(idx), lines, offsets, kinds, h, outline.ends[idx], path, newline,
                           item_starts)
         if d is None:
-            lm = _LOOSE_ID.match(h.text)
+            lm = re.match(_LOOSE_ID, h.text)
             if lm and h.text[lm.end():lm.end() + 1] == ":" and not _priority_heading(h.text):
                 problems.append(_bad_id(path, h.start + 1, lm.group(1)))
             continue
@@ -1201,7 +1205,7 @@ def _drafts(outline: _Outline, items, tables, lines, offsets, kinds, path, newli
             content = lines[item.line][item.content_start:]
             cb = _CHECKBOX_RE.match(content)
             rest = content[cb.end():] if cb else content
-            lm = _LOOSE_ID.match(rest)
+            lm = re.match(_LOOSE_ID, rest)
             if lm and (cb or _looks_like_task_words(rest[lm.end():])):
                 problems.append(_bad_id(path, item.line + 1, lm.group(1)))
             continue
@@ -1320,7 +1324,7 @@ def _moved(tasks, dl: int, dc: int) -> list[Task]:
 
 _task_new = partial(_tuple_new, Task)
 _edit_new = partial(_tuple_new, Edit)
-_LINE = operator.itemgetter(9)
+_ID, _DEPENDS, _LINE = operator.itemgetter(0), operator.itemgetter(6), operator.itemgetter(9)
 
 
 class _Change:
@@ -1367,7 +1371,17 @@ def _reread(old: Queue, text: str, kept_plan: tuple | None) -> tuple[Queue, tupl
     outline = _Outline(plan.headings, lines, None)
     olds = old.tasks if not old.rejected else sorted(old.tasks + old.rejected, key=_LINE)
     kept_problems = [q for q in old.problems if not _judged(q)]
-    dirty = _dirty_segments(ch, plan, outline, olds, kept_problems, lines, old.default_priority)
+    # The headings of the changed lines, old and new, as (level, text): when they are the same,
+    # every kept task has the same headings above it (its section, its inherited priority).
+    new_heads = [(h.level, h.text) for h in plan.headings if ch.c0 <= h.start <= ch.c1]
+    if kept_plan is not None:
+        starts, levels, texts = kept_plan
+        k0, k1 = bisect.bisect_left(starts, ch.c0), bisect.bisect_right(starts, ch.last0)
+        old_heads = list(zip(levels[k0:k1], texts[k0:k1]))
+    else:
+        rows = [r[:-1] if r.endswith("\r") else r for r in ch.old_lines.split("\n")]
+        old_heads = [(h.level, h.text) for h in _top_headings(rows, [i for i, r in enumerate(rows) if r[:1] == "#"])]
+    dirty = _dirty_segments(ch, plan, outline, olds, kept_problems, old_heads != new_heads, old.default_priority)
     # The dirty segments as ranges of new lines; the tasks and problems outside them are kept.
     bounds = plan.bounds
     ranges = []
@@ -1411,7 +1425,7 @@ def _reread(old: Queue, text: str, kept_plan: tuple | None) -> tuple[Queue, tupl
     return _judge(tasks, bad, problems, text, old.path, newline, old.default_priority, None), plan.kept()
 
 
-def _dirty_segments(ch: _Change, plan: _Segments, outline: _Outline, olds, kept_problems, lines,
+def _dirty_segments(ch: _Change, plan: _Segments, outline: _Outline, olds, kept_problems, headings_changed: bool,
                     default: str) -> set[int]:
     """The segments of the new text to read again: those holding the change, and those of the
     tasks the change may alter from afar."""
@@ -1431,7 +1445,7 @@ def _dirty_segments(ch: _Change, plan: _Segments, outline: _Outline, olds, kept_
         line = ch.new_line(line0)
         if line is not None:
             dirty.add(seg_of(line))
-    if "\n#" in "\n" + ch.old_lines or any(lines[i][:1] == "#" for i in range(c0, c1 + 1)):
+    if headings_changed:
         # Headings changed: a kept task must still have its section, inherited priority and end.
         for t in olds:
             line = ch.new_line(t[9] - 1)
@@ -1524,7 +1538,7 @@ def _judge(tasks: list[Task], bad: set[int], problems, text, path, newline, defa
            partial=False) -> Queue:
     """The checks across tasks (duplicate IDs, missing dependencies, cycles, unknown assignees)
     over ``tasks`` in line order, ``bad`` holding the id() of those already left out."""
-    ids = [t[0] for t in tasks]
+    ids = list(map(_ID, tasks))
     first = dict(zip(reversed(ids), range(len(ids) - 1, -1, -1)))  # ID -> index of its first task
     all_ids = frozenset(first)
     if len(first) != len(ids):
@@ -1540,7 +1554,7 @@ def _judge(tasks: list[Task], bad: set[int], problems, text, path, newline, defa
                                             f"give one of them a new ID, for example {next_free}", tid,
                                             code="duplicate"))
                 bad.update(map(id, group))
-    has_deps = any(t[6] for t in tasks)
+    has_deps = any(map(_DEPENDS, tasks))
     for t in (tasks if has_deps or known_assignees is not None else ()):
         for dep in t.depends:
             if dep not in all_ids:
