@@ -25,8 +25,12 @@ _tuple_new = tuple.__new__
 
 
 def _new(cls, *args, **kwargs):
-    if not kwargs and len(args) == cls._n:
-        return _tuple_new(cls, args)
+    if not kwargs:
+        k = len(args)
+        if k == cls._n:
+            return _tuple_new(cls, args)
+        if cls._required <= k < cls._n:  # the last fields left to their defaults
+            return _tuple_new(cls, args + cls._defaults[k - cls._required:])
     fields = cls._fields
     if len(args) > len(fields):
         raise TypeError(f"{cls.__name__}() takes {len(fields)} arguments but {len(args)} were given")
@@ -86,6 +90,8 @@ def record(typename: str, field_names: str, *, defaults: tuple = ()) -> type:
         "_fields": fields,
         "_field_defaults": dict(zip(fields[len(fields) - len(defaults):], defaults)),
         "_n": len(fields),
+        "_required": len(fields) - len(defaults),
+        "_defaults": tuple(defaults),
         "__new__": _new,
         "_make": _make,
         "_replace": _replace,

@@ -78,6 +78,7 @@ class Router:
 
     def __init__(self, fleet, queue_path: str):
         self.names = frozenset(w.name for w in fleet.wizards)
+        self.assigned = {n: Routing(n, ASSIGNEE) for n in self.names}
         self.routes = tuple(fleet.routes)
         self.default = fleet.default_wizard if fleet.default_wizard in self.names else None
         owners = readers(fleet, queue_path)
@@ -90,7 +91,7 @@ class Router:
     def route(self, task: Task) -> Routing:
         named = task.assignee
         if named and named in self.names:
-            return Routing(named, ASSIGNEE)
+            return self.assigned[named]
         for r in self.routes:
             if named and "assignee" not in r.match:
                 # A person named someone: only a route about that name may reinterpret it.
