@@ -83,7 +83,7 @@ def reset(root: str, queue: bool = True, cache: bool = False) -> None:
     if queue:
         shutil.copy(os.path.join(root, "pristine.md"), os.path.join(root, "WORK-QUEUE.md"))
     if cache:
-        shutil.rmtree(os.path.join(root, "cache"), ignore_errors=True)
+        shutil.rmtree(os.path.join(root, "cache", "queue"), ignore_errors=True)  # the kept parses only
     for name in os.listdir(root):
         work = os.path.join(root, name, "work")
         if os.path.isdir(work):
