@@ -202,3 +202,17 @@ def test_an_edit_after_a_person_s_edit_plans_its_segments_from_the_kept_plan(tmp
     assert "Body, edited by a person." in text  # the person's edit is kept
     assert parse(text).get("TASK-007").status is Status.IN_PROGRESS
     assert text.count("IN_PROGRESS") == 1
+
+
+@SETTINGS
+@given(edited())
+def test_a_re_read_through_the_cache_equals_a_fresh_parse(tmp_path_factory, pair):
+    """cache.recall: the kept parse's tasks stay in columns until the re-read has moved them."""
+    from robe.queue import cache
+
+    old, new = pair
+    path = str(tmp_path_factory.mktemp("q") / "Q.md")
+    cache.put(parse(old, path))
+    got, reread_ = cache.recall(path, new, "P2")
+    if got is not None:
+        assert reread_ == (old != new) and got == parse(new, path)

@@ -75,6 +75,45 @@ def _tasks(cols: list[list]) -> tuple:
     return tuple(map(_task_new, zip(*cols[:2], map(_STATUS.__getitem__, cols[2]), *cols[3:15], edits)))
 
 
+def _shift(cols: list[list], k: int, dl: int, dc: int) -> None:
+    """Move the rows from ``k`` on by ``dl`` lines and ``dc`` characters, column by column."""
+    if dl:
+        for c in (9, 10):  # line, end_line
+            cols[c][k:] = [x + dl for x in cols[c][k:]]
+    if dc:
+        for c in (15, 18, 19):  # status, checkbox and cell spans
+            cols[c][k:] = [None if sp is None else (sp[0] + dc, sp[1] + dc) for sp in cols[c][k:]]
+        cols[16][k:] = [None if x is None else x + dc for x in cols[16][k:]]  # insert_at
+
+
+class KeptTasks:
+    """A kept parse's tasks left in columns, for scan.reread_planned: it keeps the rows the
+    change does not touch and moves those after it, and the records are made once, at the
+    end (not made on loading, then taken apart and made again)."""
+
+    __slots__ = ("cols", "lines", "ends")
+
+    def __init__(self, cols: list[list]):
+        self.cols = cols
+        self.lines, self.ends = cols[9], cols[10]
+
+    def records(self) -> tuple:
+        return _tasks(self.cols)
+
+    def take(self, spans, cut: int, dl: int, dc: int) -> list[Task]:
+        """The rows of the index ranges ``spans``, those from index ``cut`` on moved."""
+        before = [(i, min(j, cut)) for i, j in spans if i < min(j, cut)]
+        after = [(max(i, cut), j) for i, j in spans if max(i, cut) < j]
+        cols = []
+        for col in self.cols:
+            out = []
+            for i, j in before + after:
+                out += col[i:j]
+            cols.append(out)
+        _shift(cols, sum(j - i for i, j in before), dl, dc)
+        return list(_tasks(cols))
+
+
 def _plain(queue: Queue, tasks=None, rejected=None) -> tuple:
     """The marshal-able form of a whole-file parse (``tasks``/``rejected``: columns, if made)."""
     # all_ids as a tuple: marshal sorts a set's items to write them (~24 ms for 10,000 IDs).
@@ -166,13 +205,13 @@ def recall(path: str, text: str, default_priority: str) -> tuple[Queue | None, b
     try:
         if kept == text:
             return without_gc(_load, text, plan, data[4 + n:]), False
-        old = without_gc(_load, kept, plan, data[4 + n:])
+        old, tasks = without_gc(_load_apart, kept, data[4 + n:])
     except Exception:  # a damaged or foreign file is a miss, never an error
         return None, False
     from .scan import reread_planned
 
     try:
-        got = reread_planned(old, text, plan if isinstance(plan, tuple) else None)
+        got = reread_planned(old, text, plan if isinstance(plan, tuple) else None, tasks)
     except Exception:  # never let a shortcut stop cron: the caller parses afresh
         import logging
 
@@ -198,6 +237,15 @@ def _head(path: str, default_priority: str):
     if key != _key(path, default_priority) or not isinstance(kept, str):
         return None
     return kept, plan, data, n
+
+
+def _load_apart(text: str, body: bytes) -> tuple[Queue, KeptTasks | None]:
+    """The kept parse with its tasks left in columns (a KeptTasks, and no records in the Queue)
+    when none was rejected; else the whole parse and None."""
+    plain = marshal.loads(body)
+    if any(plain[6]):  # rejected tasks: the re-read takes records
+        return _queue(text, plain), None
+    return _queue(text, (plain[0], [[] for _ in plain[1]], *plain[2:])), KeptTasks(plain[1])
 
 
 def _load(text: str, plan: tuple | None, body: bytes) -> Queue:
@@ -379,9 +427,7 @@ def _derive_plain(queue: Queue, text: str, pieces, statuses) -> tuple | None:
         if found != len(wanted):
             return None
         if total and k < len(records):
-            for c in (15, 18, 19):  # status, checkbox and cell spans
-                cols[c][k:] = [None if sp is None else (sp[0] + total, sp[1] + total) for sp in cols[c][k:]]
-            cols[16][k:] = [None if x is None else x + total for x in cols[16][k:]]  # insert_at
+            _shift(cols, k, 0, total)
         return cols
 
     tasks = columns(queue.tasks, statuses)

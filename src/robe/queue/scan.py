@@ -1238,18 +1238,23 @@ def reread(old: Queue, text: str) -> Queue | None:
     return None if got is None else got[0]
 
 
-def reread_planned(old: Queue, text: str, plan: tuple | None = None) -> tuple[Queue, tuple] | None:
+def reread_planned(old: Queue, text: str, plan: tuple | None = None, kept_tasks=None) -> tuple[Queue, tuple] | None:
     """``reread``, given the segment plan of ``old.text`` when it is known (``plan``: the
     line, level and text of every top-level heading of a text without lines that defeat
     segments; robe.queue.cache keeps it beside the parse). Then only the changed lines are
     searched for such lines and scanned for headings, instead of the whole text. Returns
-    (the parse, the plan of ``text``), or None."""
+    (the parse, the plan of ``text``), or None.
+
+    ``kept_tasks``: old's tasks (none of them rejected) as robe.queue.cache keeps them, by
+    columns (an object like _OldTasks); ``old.tasks`` is then not read, and the tasks kept
+    are made into records once, after their move, instead of taken apart and made again.
+    """
     if old.partial or text.startswith("\ufeff") != old.bom:
         return None
     if text == old.text:
-        return old, plan
+        return (old, plan) if kept_tasks is None else None
     try:
-        return without_gc(_reread, old, text, plan)
+        return without_gc(_reread, old, text, plan, kept_tasks)
     except _Unplanned:
         return None
 
@@ -1324,7 +1329,7 @@ def _moved(tasks, dl: int, dc: int) -> list[Task]:
 
 _task_new = partial(_tuple_new, Task)
 _edit_new = partial(_tuple_new, Edit)
-_ID, _DEPENDS, _LINE = operator.itemgetter(0), operator.itemgetter(6), operator.itemgetter(9)
+_ID, _DEPENDS, _LINE, _END_LINE = (operator.itemgetter(i) for i in (0, 6, 9, 10))
 
 
 class _Change:
@@ -1353,7 +1358,33 @@ class _Change:
         return line0 + self.dl if line0 > self.last0 else None
 
 
-def _reread(old: Queue, text: str, kept_plan: tuple | None) -> tuple[Queue, tuple] | None:
+class _OldTasks:
+    """The old parse's tasks in line order, as the re-read uses them: their first and last
+    lines (1-based), the records, and ``take`` (robe.queue.cache's KeptTasks does the same
+    from its columns)."""
+
+    __slots__ = ("tasks", "lines", "ends")
+
+    def __init__(self, tasks):
+        self.tasks = tasks
+        self.lines = list(map(_LINE, tasks))
+        self.ends = list(map(_END_LINE, tasks))
+
+    def records(self):
+        return self.tasks
+
+    def take(self, spans, cut: int, dl: int, dc: int) -> list[Task]:
+        """The tasks of the index ranges ``spans``, those from index ``cut`` on moved by ``dl``
+        lines and ``dc`` characters."""
+        before: list[Task] = []
+        after: list[Task] = []
+        for i, j in spans:
+            before.extend(self.tasks[i:min(j, cut)])
+            after.extend(self.tasks[max(i, cut):j])
+        return before + _moved(after, dl, dc) if after else before
+
+
+def _reread(old: Queue, text: str, kept_plan: tuple | None, olds=None) -> tuple[Queue, tuple] | None:
     lines, offsets = split_lines(text)
     newline = _newline(text)
     if newline != old.newline:
@@ -1369,7 +1400,8 @@ def _reread(old: Queue, text: str, kept_plan: tuple | None) -> tuple[Queue, tupl
             return None
         plan = _Segments.moved(lines, kept_plan, ch.c0, ch.c1, ch.last0, ch.dl)
     outline = _Outline(plan.headings, lines, None)
-    olds = old.tasks if not old.rejected else sorted(old.tasks + old.rejected, key=_LINE)
+    if olds is None:
+        olds = _OldTasks(old.tasks if not old.rejected else sorted(old.tasks + old.rejected, key=_LINE))
     kept_problems = [q for q in old.problems if not _judged(q)]
     # The headings of the changed lines, old and new, as (level, text): when they are the same,
     # every kept task has the same headings above it (its section, its inherited priority).
@@ -1441,13 +1473,14 @@ def _dirty_segments(ch: _Change, plan: _Segments, outline: _Outline, olds, kept_
             dirty.add(seg_of(top[idx].start))
     # Old tasks whose block reached the change, or touched it: the change may have cut them
     # short (a heading written under a list item ends it) or grown them.
-    for line0 in [t[9] - 1 for t in olds[:bisect.bisect_right(olds, ch.last0 + 2, key=_LINE)] if t[10] >= c0]:
+    k = bisect.bisect_right(olds.lines, ch.last0 + 2)
+    for line0 in [a - 1 for a, b in zip(olds.lines[:k], olds.ends[:k]) if b >= c0]:
         line = ch.new_line(line0)
         if line is not None:
             dirty.add(seg_of(line))
     if headings_changed:
         # Headings changed: a kept task must still have its section, inherited priority and end.
-        for t in olds:
+        for t in olds.records():
             line = ch.new_line(t[9] - 1)
             if line is None or seg_of(line) in dirty:
                 continue
@@ -1472,18 +1505,17 @@ def _kept_tasks(olds, ranges, ch: _Change) -> list[Task]:
     """The old tasks (in line order) that start outside the ``ranges`` of new lines read again,
     those after the change moved."""
     c0, dl = ch.c0, ch.dl
-    kept: list[Task] = []
+    lines = olds.lines
+    spans = []
     pos = 0
     for a, b in ranges:  # in old lines: a range holding the change ends dl lines earlier there
         a0, b0 = (a, b if b <= c0 else b - dl) if a <= c0 else (a - dl, b - dl)
-        i = bisect.bisect_left(olds, a0 + 1, pos, key=_LINE)  # olds[i:] start on or after old line a0
-        kept.extend(olds[pos:i])
-        pos = bisect.bisect_left(olds, b0 + 1, i, key=_LINE)
-    kept.extend(olds[pos:])
-    if dl or ch.dc:
-        k = bisect.bisect_left(kept, ch.last0 + 2, key=_LINE)  # kept[k:] start after the change
-        kept[k:] = _moved(kept[k:], dl, ch.dc)
-    return kept
+        i = bisect.bisect_left(lines, a0 + 1, pos)  # olds[i:] start on or after old line a0
+        spans.append((pos, i))
+        pos = bisect.bisect_left(lines, b0 + 1, i)
+    spans.append((pos, len(lines)))
+    cut = bisect.bisect_left(lines, ch.last0 + 2) if dl or ch.dc else len(lines)  # [cut:] start after the change
+    return olds.take(spans, cut, dl, ch.dc)
 
 
 def _looks_like_task_words(rest: str) -> bool:
