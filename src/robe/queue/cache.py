@@ -8,9 +8,10 @@ kept in the private cache folder (``cachefile``), one file per queue path:
 - robe's writer, after changing only status words, stores the parse of the text it wrote,
   derived from the parse it had (``derive``: offsets after each edit shift, the edited tasks
   get their new status) instead of parsing again;
-- a reader uses a stored parse only when the file's text is exactly the text stored with
-  it (compared whole, not hashed) and it was made by this robe and this Python, for the
-  same path and default priority. Anything else is a miss, and a miss is only slower.
+- a reader takes a stored parse as it is only when the file's text is exactly the text
+  stored with it (compared whole, not hashed) and it was made by this robe and this Python,
+  for the same path and default priority; with another text it may re-read it (below).
+  Anything else is a miss, and a miss is only slower.
 
 Beside a parse, the segment plan of its text (scan.segment_plan: the top-level headings of a
 text that can be read in segments) is kept. After a person's edit, the dispatcher re-reads
@@ -19,7 +20,7 @@ plans its segments from the kept plan (``lookup``), both looking only at the cha
 
 ``derive`` gives up (returns None) on anything but word replacements on one line each,
 such as writing a status where none was written: that changes lines, and the next reader
-parses afresh. The property tests check that a derived parse equals a fresh parse of the
+re-reads or parses afresh. The property tests check that a derived parse equals a fresh parse of the
 new text, field by field (tests/queue/test_cache.py).
 """
 

@@ -8,7 +8,10 @@ ATX and setext headings) and records offsets as it goes. ``robe.queue.crosscheck
 its verdicts with mistune's, in the property tests and in ``robe queue validate``.
 
 Pass 1 (``_blocks``) classifies every line. Pass 2 turns headings, list items and table rows
-that begin with a task ID into tasks; ``_validate`` then checks IDs and dependencies.
+that begin with a task ID into tasks; ``_validate`` then checks IDs and dependencies. In a
+text without long-range blocks, pass 1 can read a segment at a time (``_Segments``): a partial
+parse reads the segments of its tasks, and ``reread`` makes the parse of a changed text from
+the parse of the old one by reading again only the segments the change touches.
 """
 
 from __future__ import annotations
