@@ -159,7 +159,10 @@ def _know_plan(text: str, plan: tuple | bool | None) -> None:
         _plans.pop(id(text), None)
         _plans[id(text)] = (text, plan)
         while len(_plans) > _PLANS_KEPT:
-            del _plans[next(iter(_plans))]
+            try:  # (another thread of a long-running process may trim it at the same time)
+                _plans.pop(next(iter(_plans)), None)
+            except (RuntimeError, StopIteration):
+                break
 
 
 def _store(path: str, text: str, default_priority: str, plain: tuple, plan: tuple | bool | None = None) -> None:
