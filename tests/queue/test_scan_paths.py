@@ -61,3 +61,17 @@ def test_the_id_and_separator_patterns_read_as_their_character_class_forms(s):
         a, b = scan._ID_AT_START.match(s, pos), old_id.match(s, pos)
         assert (a and a.group(1)) == (b and b.group(1))
         assert scan._SEPARATOR_RE.match(s, pos).end() == old_sep.match(s, pos).end()
+
+
+def test_patterns_compile_on_first_use_and_then_are_the_compiled_pattern():
+    import subprocess
+    import sys
+
+    code = ("import re, robe.queue.scan as s\n"
+            "assert not isinstance(s._WORD_RE, re.Pattern) and not isinstance(s._ATX_RE, re.Pattern)\n"
+            "q = s.parse('## P1\\n\\n- [ ] TASK-1 PENDING one\\n')\n"
+            "assert q.get('TASK-1').title == 'one'\n"
+            "assert isinstance(s._WORD_RE, re.Pattern) and isinstance(s._ATX_RE, re.Pattern)\n"
+            "print('ok')\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.stdout.strip() == "ok", r.stderr

@@ -44,12 +44,30 @@ from .model import (
 BLANK, PARA, HEADING, SETEXT_RULE, ITEM, CODE, HTML, QUOTE, BREAK = range(9)
 TABLE_HEAD, TABLE_DELIM, TABLE_ROW = 9, 10, 11
 
+
+class _OnFirstUse:
+    """A pattern compiled when it is first used; the module's name for it then names the
+    compiled pattern itself, so later uses cost nothing more. Compiling all of this module's
+    patterns took ~1.5 ms of every command that imports it, and a partial parse or a re-read
+    of a few segments uses only some of them."""
+
+    __slots__ = ("name", "pattern")
+
+    def __init__(self, name: str, pattern: str):
+        self.name, self.pattern = name, pattern
+
+    def __getattr__(self, attr):
+        compiled = re.compile(self.pattern)
+        globals()[self.name] = compiled
+        return getattr(compiled, attr)
+
+
 # Patterns of rare lines stay strings, compiled by re's own cache on first use: compiling a
 # pattern costs as much as scanning ~300 lines, and most queues have no fences or rules.
 _FENCE = r"(`{3,}|~{3,})(.*)"
 _ATX_CLOSE = r"(?:^|[ \t]+)#+[ \t]*$"
-_ATX_RE = re.compile(r"(#{1,6})(?:[ \t]+|$)")
-_ITEM_RE = re.compile(r"([-+*]|[0-9]{1,9}[.)])([ \t]+|$)")
+_ATX_RE = _OnFirstUse("_ATX_RE", r"(#{1,6})(?:[ \t]+|$)")
+_ITEM_RE = _OnFirstUse("_ITEM_RE", r"([-+*]|[0-9]{1,9}[.)])([ \t]+|$)")
 _HTML1 = r"<(script|pre|style|textarea)(?:[ \t>]|$)"
 _HTML6 = (
     r"</?(?:address|article|aside|base|basefont|blockquote|body|caption|center|col|colgroup|dd|"
@@ -89,21 +107,21 @@ _BLOCK_CHARS = frozenset("#>`~<*-_+=|0123456789")
 # The dashes are alternatives, not members of a character class: a class holding a character
 # beyond Latin-1 is compiled into a bitmap of every character up to U+FFFF (~0.3 ms a pattern,
 # paid by every command that imports this module).
-_ID_AT_START = re.compile(rf"({ID_PATTERN})(?=$|[\s:-]|\u2014|\u2013)")
+_ID_AT_START = _OnFirstUse("_ID_AT_START", rf"({ID_PATTERN})(?=$|[\s:-]|\u2014|\u2013)")
 # What a list task and a near miss (_LOOSE_ID, after an optional checkbox) both begin with.
-_ITEM_WORD_RE = re.compile(r"(?:\[[ xX]\][ \t]+)?[A-Za-z][A-Za-z0-9]*[-_]")
+_ITEM_WORD_RE = _OnFirstUse("_ITEM_WORD_RE", r"(?:\[[ xX]\][ \t]+)?[A-Za-z][A-Za-z0-9]*[-_]")
 # Near misses (a heading or item that reads almost as a task): rare, so compiled on first use.
 _LOOSE_ID = r"([A-Za-z][A-Za-z0-9]*[-_][A-Za-z0-9_-]*[0-9][A-Za-z0-9_-]*)"
-_SEPARATOR_RE = re.compile(r"[ \t]*(?::|\u2014|\u2013|-(?=[ \t]|$))?[ \t]*")
+_SEPARATOR_RE = _OnFirstUse("_SEPARATOR_RE", r"[ \t]*(?::|\u2014|\u2013|-(?=[ \t]|$))?[ \t]*")
 # A ``Key: Value`` line as a pattern: the reference of _field_parts' plain reading, and its
 # fallback (bold keys, odd characters), compiled on first use.
 _FIELD = (
     r"(?P<b1>\*\*|__)?(?P<key>[A-Za-z][A-Za-z0-9 _/-]{0,40}?)(?P<b2>\*\*|__)?:(?P<b3>\*\*|__)?"
     r"(?:[ \t]+|$)(?P<value>.*?)[ \t]*$"
 )
-_WORD_RE = re.compile(r"(\*\*|`|\[|\()?([A-Za-z][A-Za-z0-9_-]*)(\*\*|`|\]|\))?")
-_CHECKBOX_RE = re.compile(r"\[([ xX])\][ \t]+")
-_DEPENDS_SPLIT_RE = re.compile(r"[,\s]+")
+_WORD_RE = _OnFirstUse("_WORD_RE", r"(\*\*|`|\[|\()?([A-Za-z][A-Za-z0-9_-]*)(\*\*|`|\]|\))?")
+_CHECKBOX_RE = _OnFirstUse("_CHECKBOX_RE", r"\[([ xX])\][ \t]+")
+_DEPENDS_SPLIT_RE = _OnFirstUse("_DEPENDS_SPLIT_RE", r"[,\s]+")
 _PAIRS = {None: None, "**": "**", "`": "`", "[": "]", "(": ")"}
 _KNOWN_KEYS = {"status", "priority", "assignee", "depends", "tags"}
 _STATUS_BY_WORD = {s.value: s for s in Status}
