@@ -8,14 +8,14 @@ resolve inside its folder.
 
 from __future__ import annotations
 
-from ..records import record
 import os
 import re
 import time
 
-
 from ..queue import Task, fsync_dir, is_valid_id
 from ..queue.events import to_json
+from ..queue.store import write_all
+from ..records import record
 
 _ARCHIVED = r"\A([A-Z][A-Z0-9]*-[0-9]+)\.([0-9]{1,9})\.active\Z"  # compiled on first use (re's cache)
 
@@ -76,9 +76,7 @@ def create_claim(work_dir: str, record: dict) -> bool:
     data = (to_json(record, compact=False) + "\n").encode("utf-8")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
+        write_all(fd, data)
         os.fsync(fd)
     finally:
         os.close(fd)

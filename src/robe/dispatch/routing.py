@@ -11,11 +11,11 @@ except :func:`ready_tasks` when it is not told which tasks are already claimed.
 
 from __future__ import annotations
 
-from ..records import record
 import os
 from typing import Iterable
 
 from ..queue import Queue, Status, Task, priority_rank
+from ..records import record
 
 #: Route.kind values
 ASSIGNEE, ROUTE, DEFAULT, OWNER, UNKNOWN, NOBODY = "assignee", "route", "default", "owner", "unknown", "nobody"

@@ -14,7 +14,6 @@ twice.
 
 from __future__ import annotations
 
-from ..records import record
 import fcntl
 import os
 from typing import Callable
@@ -22,6 +21,7 @@ from typing import Callable
 from ..queue import Change, QueueError, Status, Task, cache, priority_rank, read_text, set_statuses
 from ..fleet.liveness import executor_liveness
 from ..queue.events import append_event, events_path, stamp
+from ..records import record
 from . import claims as cl
 from .routing import NOBODY, UNKNOWN, Router, is_ready, queue_key
 

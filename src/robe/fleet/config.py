@@ -7,13 +7,13 @@ constructor silently keeps the last one, which would hide a wizard named twice.
 
 from __future__ import annotations
 
-from ..records import record
 import os
 import re
 from types import MappingProxyType
 from typing import Any
 
 from ..errors import RobeError
+from ..records import record
 
 FILE_NAME = "fleet.yaml"
 DEFAULT_PORTS = (8643, 8699)

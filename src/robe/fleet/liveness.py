@@ -6,12 +6,11 @@ more than it needs.
 
 from __future__ import annotations
 
-from ..records import record
 import datetime as _dt
 import os
 
-
 from ..queue.events import now, parse_stamp
+from ..records import record
 from .config import Wizard
 
 #: an executor whose heartbeat is older than this is taken for dead

@@ -24,7 +24,6 @@ GitPython is imported here only, so ``robe --version`` stays fast.
 
 from __future__ import annotations
 
-from ..records import record
 import datetime as _dt
 import fcntl
 import os
@@ -33,6 +32,7 @@ import stat
 from typing import Callable
 
 from ..queue.events import now as _now
+from ..records import record
 
 GITIGNORE = """\
 # Written by robe checkpoint. Secrets, state and noise never go into a checkpoint.

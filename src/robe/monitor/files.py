@@ -9,13 +9,12 @@ the next run (same inode), not copied twice. Every path comes from a validated t
 
 from __future__ import annotations
 
-from ..records import record
 import json
 import os
 import re
 
-
 from ..queue import is_valid_id
+from ..records import record
 
 _ARCHIVED_CLAIM_RE = re.compile(r"\A([A-Z][A-Z0-9]*-[0-9]+)\.([0-9]{1,9})\.active\Z")
 MAX_JSON = 1 << 20

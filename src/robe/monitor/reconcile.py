@@ -23,7 +23,6 @@ result's attempt is already in ``work/archive/``, so it is archived, not applied
 
 from __future__ import annotations
 
-from ..records import record
 import datetime as _dt
 import os
 from typing import Callable
@@ -31,6 +30,7 @@ from typing import Callable
 from ..queue import Change, QueueError, Status, parse, read_text, set_statuses
 from ..queue.events import append_event, events_path, read_events
 from ..queue.events import now as _now
+from ..records import record
 from . import files as fs
 
 BARE_GRACE_S = 5.0

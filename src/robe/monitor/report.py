@@ -14,7 +14,6 @@ Where reports go: a report of the whole fleet (or of several wizards) goes to
 
 from __future__ import annotations
 
-from ..records import record
 import datetime as _dt
 import json
 import os
@@ -23,6 +22,7 @@ from typing import Callable
 from ..queue import QueueError, Status, load
 from ..queue.events import events_path, parse_stamp, read_events
 from ..queue.events import now as _now
+from ..records import record
 
 STATUSES = [s.value for s in Status]
 UPTIME_WINDOW = _dt.timedelta(days=7)

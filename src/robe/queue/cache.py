@@ -88,15 +88,21 @@ def _shift(cols: list[list], k: int, dl: int, dc: int) -> None:
 
 
 class KeptTasks:
-    """A kept parse's tasks left in columns, for scan.reread_planned: it keeps the rows the
-    change does not touch and moves those after it, and the records are made once, at the
-    end (not made on loading, then taken apart and made again)."""
+    """An old parse's tasks (in line order) in columns, as scan's re-read takes them: their
+    first and last lines, ``records``, and ``take``, which keeps the rows the change does not
+    touch and moves those after it. From the cache, the records are then made once, at the
+    end (not made on loading, taken apart and made again)."""
 
     __slots__ = ("cols", "lines", "ends")
 
     def __init__(self, cols: list[list]):
         self.cols = cols
         self.lines, self.ends = cols[9], cols[10]
+
+    @classmethod
+    def of(cls, tasks) -> KeptTasks:
+        """The same for records (a parse made or loaded as records)."""
+        return cls(_columns(tasks))
 
     def records(self) -> tuple:
         return _tasks(self.cols)
@@ -188,10 +194,10 @@ def lookup(path: str, text: str, default_priority: str) -> tuple[Queue | None, t
     head = _head(path, default_priority)
     if head is None:
         return None, None
-    kept, plan, data, n = head
+    kept, plan, body = head
     if kept == text:
         try:
-            return without_gc(_load, text, plan, data[4 + n:]), None
+            return without_gc(_load, text, plan, body), None
         except Exception:  # a damaged or foreign file is a miss, never an error
             return None, None
     return None, ((kept, plan) if isinstance(plan, tuple) else None)
@@ -205,11 +211,11 @@ def recall(path: str, text: str, default_priority: str) -> tuple[Queue | None, b
     head = _head(path, default_priority)
     if head is None:
         return None, False
-    kept, plan, data, n = head
+    kept, plan, body = head
     try:
         if kept == text:
-            return without_gc(_load, text, plan, data[4 + n:]), False
-        old, tasks = without_gc(_load_apart, kept, data[4 + n:])
+            return without_gc(_load, text, plan, body), False
+        old, tasks = without_gc(_load_apart, kept, body)
     except Exception:  # a damaged or foreign file is a miss, never an error
         return None, False
     from .scan import reread_planned
@@ -228,7 +234,7 @@ def recall(path: str, text: str, default_priority: str) -> tuple[Queue | None, b
 
 
 def _head(path: str, default_priority: str):
-    """(kept text, its plan, the file's bytes, the head's length) of the stored parse for this
+    """(kept text, its plan, the rest of the file: the parse) of the stored parse for this
     queue, robe and Python; else None."""
     data = cachefile.read(_file(path), LIMIT)
     if data is None:
@@ -240,7 +246,7 @@ def _head(path: str, default_priority: str):
         return None
     if key != _key(path, default_priority) or not isinstance(kept, str):
         return None
-    return kept, plan, data, n
+    return kept, plan, data[4 + n:]
 
 
 def _load_apart(text: str, body: bytes) -> tuple[Queue, KeptTasks | None]:

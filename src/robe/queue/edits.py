@@ -7,10 +7,10 @@ Writing a status where none was written is the only structural edit. Every other
 
 from __future__ import annotations
 
-from ..records import record
 import re
 from typing import Iterable
 
+from ..records import record
 from .model import (
     ID_PATTERN,
     PRIORITIES,

@@ -5,10 +5,11 @@ Nothing here reads or writes files; see ``store`` for that and ``scan`` for pars
 
 from __future__ import annotations
 
-from ..records import record
 import gc
 import re
 from enum import Enum
+
+from ..records import record
 
 
 #: A task ID: upper-case letters and digits, a dash, a number (TASK-001, BUG-17).

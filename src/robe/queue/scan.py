@@ -16,14 +16,12 @@ the parse of the old one by reading again only the segments the change touches.
 
 from __future__ import annotations
 
-from ..records import record
-from functools import partial
 import bisect
 from itertools import accumulate
 import operator
 import re
 
-
+from ..records import record
 from .model import (
     _FULL_ID_RE,
     DEFAULT_PRIORITY,
@@ -1039,10 +1037,7 @@ class _Segments:
         another text of the file and its plan (``kept``), whose lines are taken where the texts
         agree."""
         if hint is not None and hint[0].startswith("\ufeff") == text.startswith("\ufeff"):
-            ch = _Change(hint[0], text, offsets)
-            if any(map(_defeats_segments, lines[ch.c0:ch.c1 + 1])):
-                return None
-            return cls.moved(lines, hint[1], ch.c0, ch.c1, ch.last0, ch.dl)
+            return cls.after_change(lines, hint[1], _Change(hint[0], text, offsets))
         if re.search(_UNSEGMENTED, "\n" + text.lstrip("\ufeff")):
             return None
         rows = [0] if lines[0][:1] == "#" else []  # line 0 (maybe after a BOM) has no newline before it
@@ -1053,9 +1048,13 @@ class _Segments:
         return cls._of(lines, _top_headings(lines, rows))
 
     @classmethod
-    def moved(cls, lines: list[str], kept: tuple, c0: int, c1: int, last0: int, dl: int):
-        """The segments of a text whose lines c0..c1 replaced lines c0..last0 of a text with the
-        plan ``kept`` (see ``kept``), neither text holding a line that defeats segments."""
+    def after_change(cls, lines: list[str], kept: tuple, ch: _Change):
+        """The segments of a text that differs as ``ch`` says from a text with the plan ``kept``
+        (see ``kept``); None when one of the changed lines defeats segments (the old text, having
+        a plan, had none)."""
+        c0, c1, last0, dl = ch.c0, ch.c1, ch.last0, ch.dl
+        if any(map(_defeats_segments, lines[c0:c1 + 1])):
+            return None
         starts, levels, texts = kept
         k0, k1 = bisect.bisect_left(starts, c0), bisect.bisect_right(starts, last0)
         headings = [_Heading(a, a, lv, tx, True) for a, lv, tx in zip(starts[:k0], levels[:k0], texts[:k0])]
@@ -1267,7 +1266,7 @@ def reread_planned(old: Queue, text: str, plan: tuple | None = None, kept_tasks=
     (the parse, the plan of ``text``), or None.
 
     ``kept_tasks``: old's tasks (none of them rejected) as robe.queue.cache keeps them, by
-    columns (an object like _OldTasks); ``old.tasks`` is then not read, and the tasks kept
+    columns (a robe.queue.cache.KeptTasks); ``old.tasks`` is then not read, and the tasks kept
     are made into records once, after their move, instead of taken apart and made again.
     """
     if old.partial or text.startswith("\ufeff") != old.bom:
@@ -1330,27 +1329,7 @@ def _common_suffix(a: str, b: str, limit: int) -> int:
     return lo
 
 
-def _moved(tasks, dl: int, dc: int) -> list[Task]:
-    """``tasks`` with their lines moved by ``dl`` and their offsets by ``dc``: done a column at
-    a time (the records taken apart and rebuilt in C), ~4x faster than task by task."""
-    if not tasks:
-        return []
-    cols = list(zip(*tasks))
-    if dl:
-        cols[9] = [x + dl for x in cols[9]]
-        cols[10] = [x + dl for x in cols[10]]
-    if dc:
-        e = list(zip(*cols[15]))
-        for c in (0, 3, 4):  # status, checkbox and cell spans
-            e[c] = [None if sp is None else (sp[0] + dc, sp[1] + dc) for sp in e[c]]
-        e[1] = [None if x is None else x + dc for x in e[1]]  # insert_at
-        cols[15] = map(_edit_new, zip(*e))
-    return list(map(_task_new, zip(*cols)))
-
-
-_task_new = partial(_tuple_new, Task)
-_edit_new = partial(_tuple_new, Edit)
-_ID, _DEPENDS, _LINE, _END_LINE = (operator.itemgetter(i) for i in (0, 6, 9, 10))
+_ID, _DEPENDS, _LINE = operator.itemgetter(0), operator.itemgetter(6), operator.itemgetter(9)
 
 
 class _Change:
@@ -1379,32 +1358,6 @@ class _Change:
         return line0 + self.dl if line0 > self.last0 else None
 
 
-class _OldTasks:
-    """The old parse's tasks in line order, as the re-read uses them: their first and last
-    lines (1-based), the records, and ``take`` (robe.queue.cache's KeptTasks does the same
-    from its columns)."""
-
-    __slots__ = ("tasks", "lines", "ends")
-
-    def __init__(self, tasks):
-        self.tasks = tasks
-        self.lines = list(map(_LINE, tasks))
-        self.ends = list(map(_END_LINE, tasks))
-
-    def records(self):
-        return self.tasks
-
-    def take(self, spans, cut: int, dl: int, dc: int) -> list[Task]:
-        """The tasks of the index ranges ``spans``, those from index ``cut`` on moved by ``dl``
-        lines and ``dc`` characters."""
-        before: list[Task] = []
-        after: list[Task] = []
-        for i, j in spans:
-            before.extend(self.tasks[i:min(j, cut)])
-            after.extend(self.tasks[max(i, cut):j])
-        return before + _moved(after, dl, dc) if after else before
-
-
 def _reread(old: Queue, text: str, kept_plan: tuple | None, olds=None) -> tuple[Queue, tuple] | None:
     lines, offsets = split_lines(text)
     newline = _newline(text)
@@ -1416,13 +1369,14 @@ def _reread(old: Queue, text: str, kept_plan: tuple | None, olds=None) -> tuple[
         if plan is None or re.search(_UNSEGMENTED, "\n" + ch.old_lines):
             return None  # the old text was read otherwise than in segments around the change
     else:
-        # The old text had no line that defeats segments: only the changed lines can.
-        if any(map(_defeats_segments, lines[ch.c0:ch.c1 + 1])):
+        plan = _Segments.after_change(lines, kept_plan, ch)
+        if plan is None:
             return None
-        plan = _Segments.moved(lines, kept_plan, ch.c0, ch.c1, ch.last0, ch.dl)
     outline = _Outline(plan.headings, lines, None)
     if olds is None:
-        olds = _OldTasks(old.tasks if not old.rejected else sorted(old.tasks + old.rejected, key=_LINE))
+        from .cache import KeptTasks
+
+        olds = KeptTasks.of(old.tasks if not old.rejected else sorted(old.tasks + old.rejected, key=_LINE))
     kept_problems = [q for q in old.problems if not _judged(q)]
     # The headings of the changed lines, old and new, as (level, text): when they are the same,
     # every kept task has the same headings above it (its section, its inherited priority).

@@ -159,7 +159,8 @@ def fsync_dir(folder: str) -> None:
         os.close(fd)
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to ``fd`` (os.write may write less than asked)."""
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
@@ -176,7 +177,7 @@ def write_atomic(path: str, data: bytes, *, mode: int = 0o600, sync: bool = True
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
     try:
         try:
-            _write_all(fd, data)
+            write_all(fd, data)
             if sync:
                 os.fsync(fd)
         finally:
@@ -275,7 +276,7 @@ def atomic_write(path: str, data: bytes, *, mode: int | None = None, check: Call
         raise QueueError(f"cannot write in {folder}: {e.strerror}; nothing was changed") from None
     try:
         try:
-            _write_all(fd, data)
+            write_all(fd, data)
             os.fchmod(fd, keep_mode)
             if owner and owner != (os.geteuid(), os.getegid()):
                 try:
