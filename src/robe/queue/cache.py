@@ -33,7 +33,7 @@ import sys
 from . import cachefile
 from .model import Edit, Problem, Queue, Status, Task, without_gc
 
-FORMAT = 5
+FORMAT = 6
 LIMIT = 256 * 1024 * 1024  # a 50 MB queue's parse stays far below this
 
 _STATUS = {s.value: s for s in Status}
@@ -171,6 +171,19 @@ def _know_plan(text: str, plan: tuple | bool | None) -> None:
                 break
 
 
+def _moved_plan(plan: tuple | bool, pieces) -> tuple | bool:
+    """The segment plan of a text after replacements ``pieces`` within lines: the headings'
+    offsets moved past them."""
+    if not isinstance(plan, tuple) or not pieces:
+        return plan
+    from bisect import bisect_left
+    from itertools import accumulate
+
+    starts = [p[0] for p in pieces]
+    shifts = [0, *accumulate(len(new) - (end - start) for start, end, new in pieces)]
+    return (*plan[:3], tuple(o + shifts[bisect_left(starts, o)] for o in plan[3]), *plan[4:])
+
+
 def _store(path: str, text: str, default_priority: str, plain: tuple, plan: tuple | bool | None = None) -> None:
     try:
         # The head holds the key and the whole text: a miss is told before the parse is loaded.
@@ -275,8 +288,9 @@ def keep_derived(queue: Queue, text: str, pieces, statuses) -> bool:
     plain = without_gc(_derive_plain, queue, text, pieces, statuses)
     if plain is None:
         return False
-    # Status words changed within lines: the headings, and so the segment plan, are the same.
-    plan = _plan_to_keep(queue.text)
+    # Status words changed within lines: the headings, and so the segment plan, are the same
+    # but for where they start.
+    plan = _moved_plan(_plan_to_keep(queue.text), pieces)
     _know_plan(text, plan)
     without_gc(_store, queue.path, text, queue.default_priority, plain, plan)
     return True

@@ -556,16 +556,20 @@ def _blocks(lines: list[str], lo: int = 0, hi: int | None = None, kinds: list | 
     return kinds, items, headings, tables
 
 
-def split_lines(text: str) -> tuple[list[str], list[int]]:
-    """Lines without their ``\\n``/``\\r\\n`` ending, and the offset where each starts."""
-    lines = text.split("\n")
+def split_lines(text: str, start: int = 0, end: int | None = None) -> tuple[list[str], list[int]]:
+    """Lines without their ``\\n``/``\\r\\n`` ending, and the offset where each starts; with
+    ``start``/``end``, those of the lines in ``text[start:end]`` (``start`` where a line starts,
+    ``end`` just past a newline, or None: to the end of the text)."""
+    if not start and text.startswith("\ufeff"):
+        start = 1  # line 0 starts after the BOM
+    chunk = text[start:end]
+    lines = chunk.split("\n")
+    if end is not None:
+        lines.pop()  # the empty rest after the stretch's last newline
     # Line i starts after the lengths of the lines before it and their i newlines (in C).
-    offsets = [0, *map(operator.add, accumulate(map(len, lines)), range(1, len(lines)))]
-    if "\r" in text:
+    offsets = list(map(operator.add, accumulate(map(len, lines), initial=start), range(len(lines))))
+    if "\r" in chunk:
         lines = [line[:-1] if line.endswith("\r") else line for line in lines]
-    if lines[0].startswith("\ufeff"):
-        lines[0] = lines[0][1:]
-        offsets[0] = 1
     return lines, offsets
 
 
@@ -981,15 +985,17 @@ class _Unplanned(Exception):
 _UNSEGMENTED = r"\n(?:[ \t]*(?:```|~~~|[<>])|[ \t]*(?:=+|-+)[ \t]*\r?(?=\n|\Z)| {1,3}#|#[^\n]*\|)"
 
 
-def _top_headings(lines: list[str], rows) -> list[_Heading]:
-    """The ATX headings among ``rows``, lines that begin with "#"."""
-    out = []
+def _top_headings(lines: list[str], rows) -> tuple[list[int], list[int], list[str]]:
+    """The lines, levels and texts of the ATX headings among ``rows``, lines that begin with "#"."""
+    starts, levels, texts = [], [], []
     for i in rows:
         s = lines[i]
         m = _ATX_RE.match(s)
         if m:
-            out.append(_Heading(i, i, len(m.group(1)), _atx_text(s, m), True))
-    return out
+            starts.append(i)
+            levels.append(len(m.group(1)))
+            texts.append(_atx_text(s, m))
+    return starts, levels, texts
 
 
 def _defeats_segments(line: str) -> bool:
@@ -1020,16 +1026,26 @@ class _Segments:
     read instead. The property tests compare partial and whole parses.
     """
 
-    def __init__(self, lines, bounds, headings):
+    def __init__(self, lines, starts, levels, texts, head_offsets, sparse=None):
         self.lines = lines
-        self.bounds = bounds  # the first line of each segment; 0 first
-        self.headings = headings  # the top-level headings: one per segment but maybe the first
-        self.kinds = [BLANK] * len(lines)
-        for h in headings:
-            self.kinds[h.start] = HEADING
+        # The top-level headings (one per segment but maybe the first): their lines, levels,
+        # texts and where they start in the text.
+        self.starts, self.levels, self.texts, self.head_offsets = starts, levels, texts, head_offsets
+        # The first line of each segment, and where it starts (split_lines skips a BOM).
+        if starts and not starts[0]:
+            self.bounds, self.bound_offsets = starts, [0, *head_offsets[1:]]
+        else:
+            self.bounds, self.bound_offsets = [0, *starts], [0, *head_offsets]
+        kinds = self.kinds = [BLANK] * len(lines)
+        for i in starts:
+            kinds[i] = HEADING
         self.items: list[_Item] = []
         self.tables: list[_Table] = []
         self.read: set[int] = set()
+        # (text, offsets): ``lines`` and ``offsets`` hold only the lines read so far (None
+        # elsewhere), and a segment's lines are split from the text when it is read (see fill).
+        self.sparse = sparse
+        self.filled: set[int] = set()
 
     @classmethod
     def plan(cls, text: str, lines: list[str], offsets: list[int], hint: tuple | None = None):
@@ -1037,7 +1053,7 @@ class _Segments:
         another text of the file and its plan (``kept``), whose lines are taken where the texts
         agree."""
         if hint is not None and hint[0].startswith("\ufeff") == text.startswith("\ufeff"):
-            return cls.after_change(lines, hint[1], _Change(hint[0], text, offsets))
+            return cls.after_change(lines, offsets, hint[1], _Change(hint[0], text, hint[1]))
         if re.search(_UNSEGMENTED, "\n" + text.lstrip("\ufeff")):
             return None
         rows = [0] if lines[0][:1] == "#" else []  # line 0 (maybe after a BOM) has no newline before it
@@ -1045,35 +1061,58 @@ class _Segments:
         while pos >= 0:  # the other lines that begin with "#", found in C
             rows.append(bisect.bisect_left(offsets, pos + 1))
             pos = text.find("\n#", pos + 1)
-        return cls._of(lines, _top_headings(lines, rows))
+        starts, levels, texts = _top_headings(lines, rows)
+        return cls(lines, starts, levels, texts, [offsets[i] for i in starts])
 
     @classmethod
-    def after_change(cls, lines: list[str], kept: tuple, ch: _Change):
+    def after_change(cls, lines: list[str], offsets: list[int], kept: tuple, ch: _Change, sparse=None):
         """The segments of a text that differs as ``ch`` says from a text with the plan ``kept``
         (see ``kept``); None when one of the changed lines defeats segments (the old text, having
-        a plan, had none)."""
-        c0, c1, last0, dl = ch.c0, ch.c1, ch.last0, ch.dl
+        a plan, had none). Of ``lines`` and ``offsets``, only the changed lines are read."""
+        c0, c1, last0, dl, dc = ch.c0, ch.c1, ch.last0, ch.dl, ch.dc
         if any(map(_defeats_segments, lines[c0:c1 + 1])):
             return None
-        starts, levels, texts = kept
+        starts, levels, texts, offs, _ = kept
         k0, k1 = bisect.bisect_left(starts, c0), bisect.bisect_right(starts, last0)
-        headings = [_Heading(a, a, lv, tx, True) for a, lv, tx in zip(starts[:k0], levels[:k0], texts[:k0])]
-        headings += _top_headings(lines, [i for i in range(c0, c1 + 1) if lines[i][:1] == "#"])
-        headings += [_Heading(a + dl, a + dl, lv, tx, True) for a, lv, tx in zip(starts[k1:], levels[k1:], texts[k1:])]
-        return cls._of(lines, headings)
-
-    @classmethod
-    def _of(cls, lines, headings):
-        return cls(lines, [0] + [h.start for h in headings if h.start], headings)
+        new_starts, new_levels, new_texts = _top_headings(lines, [i for i in range(c0, c1 + 1) if lines[i][:1] == "#"])
+        return cls(lines, [*starts[:k0], *new_starts, *[a + dl for a in starts[k1:]]],
+                   [*levels[:k0], *new_levels, *levels[k1:]], [*texts[:k0], *new_texts, *texts[k1:]],
+                   [*offs[:k0], *[offsets[i] for i in new_starts], *[o + dc for o in offs[k1:]]], sparse)
 
     def kept(self) -> tuple:
-        """The plan in a form robe.queue.cache can store: the top-level headings' lines, levels
-        and texts."""
-        hs = self.headings
-        return tuple(h.start for h in hs), tuple(h.level for h in hs), tuple(h.text for h in hs)
+        """The plan in a form robe.queue.cache can store: the top-level headings' lines, levels,
+        texts and offsets, and the number of lines of the text."""
+        return (tuple(self.starts), tuple(self.levels), tuple(self.texts), tuple(self.head_offsets),
+                len(self.lines))
 
     def segment_of(self, line: int) -> int:
         return bisect.bisect_right(self.bounds, line) - 1
+
+    def fill(self, first: int, last: int) -> None:
+        """Split from the text the lines of the segments holding lines ``first`` to ``last``,
+        and the line after them (pass 1 and pass 2 may look one line ahead), when ``lines`` is
+        sparse."""
+        if self.sparse is None:
+            return
+        text, offsets = self.sparse
+        lines, bounds, bound_offsets = self.lines, self.bounds, self.bound_offsets
+        for k in range(self.segment_of(first), self.segment_of(last) + 1):
+            if k in self.filled:
+                continue
+            self.filled.add(k)
+            lo = bounds[k]
+            if k + 1 < len(bounds):
+                hi, end = bounds[k + 1], bound_offsets[k + 1]
+                nl = text.find("\n", end)
+                hi_rows, hi_offs = split_lines(text, end, None if nl < 0 else nl + 1)
+                lines[hi], offsets[hi] = hi_rows[0], hi_offs[0]
+            else:
+                hi, end = len(lines), None
+            rows, offs = split_lines(text, bound_offsets[k], end)
+            # A plan whose offsets are not this text's would misplace every line: never used.
+            if len(rows) != hi - lo or (hi < len(lines) and lines[hi][:1] != "#") or (lo and rows[0][:1] != "#"):
+                raise _Unplanned
+            lines[lo:hi], offsets[lo:hi] = rows, offs
 
     def read_segment(self, k: int) -> None:
         if k in self.read:
@@ -1081,6 +1120,7 @@ class _Segments:
         self.read.add(k)
         lo = self.bounds[k]
         hi = self.bounds[k + 1] if k + 1 < len(self.bounds) else len(self.lines)
+        self.fill(lo, lo)
         _, items, headings, tables = _blocks(self.lines, lo, hi, self.kinds)
         if [h.start for h in headings if h.top] != ([lo] if self.kinds[lo] == HEADING else []):
             raise _Unplanned
@@ -1108,11 +1148,11 @@ def _parse(text, path, default_priority, known_assignees, only, segmented=True, 
         segments = _Segments.plan(text, lines, offsets, hint)
     if segments is None:
         kinds, items, headings, tables = _blocks(lines)
-        top = [h for h in headings if h.top]
+        outline = _Outline.of([h for h in headings if h.top], lines, kinds)
     else:
-        kinds, items, top, tables = segments.kinds, segments.items, segments.headings, segments.tables
+        kinds, items, tables = segments.kinds, segments.items, segments.tables
+        outline = _Outline(segments.starts, segments.levels, segments.texts, lines, None)
     problems: list[Problem] = []
-    outline = _Outline(top, lines, kinds if segments is None else None)
     item_starts = {it.line: it for it in items}
     if only is None:
         drafts = _drafts(outline, items, tables, lines, offsets, kinds, path, newline, item_starts, problems)
@@ -1136,6 +1176,8 @@ def _parse(text, path, default_priority, known_assignees, only, segmented=True, 
 
 
 def _newline(text: str) -> str:
+    if "\r" not in text:  # (found in C at once; counting goes a character at a time)
+        return "\n"
     crlf = text.count("\r\n")
     return "\r\n" if crlf and crlf * 2 >= text.count("\n") else "\n"
 
@@ -1144,51 +1186,70 @@ class _Outline:
     """The top-level headings of a text and what they imply for every line: the enclosing
     section and the priority in force (``context``), each heading's parent, and where each
     heading's block ends (before the next heading of the same or a higher level: ``reach``;
-    without the blank lines at its end: ``ends``). ``kinds`` None: pass 1 has not read every
+    without the blank lines at its end: ``end``). ``kinds`` None: pass 1 has not read every
     line, which a text without fences or HTML blocks (_Segments) allows: a blank line is then
-    one whose text is blank."""
+    one whose text is blank, and ``end`` reads the lines at the block's end.
 
-    __slots__ = ("top", "starts", "contexts", "parents", "reach", "ends")
+    Made from the headings' lines, levels and texts (a segment plan's), with ``top``, the
+    headings themselves, when pass 1 made them (a setext heading spans lines)."""
 
-    def __init__(self, top, lines, kinds):
-        self.top = top
-        self.starts = [h.start for h in top]
-        contexts = self.contexts = []  # per top heading: (its text, the priority in force under it)
-        parents = self.parents = []
-        open_: list[tuple[_Heading, int]] = []
-        reach = [len(lines) - 1] * len(top)
-        for idx, h in enumerate(top):
-            while open_ and open_[-1][0].level >= h.level:
-                _, k = open_.pop()
-                reach[k] = h.start - 1
-            parent = open_[-1][1] if open_ else None
-            parents.append(parent)
-            open_.append((h, idx))
-            prio = _priority_heading(h.text) or (contexts[parent][1] if parent is not None else None)
-            contexts.append((h.text, prio))
-        self.reach = reach
-        ends = self.ends = list(reach)
-        for idx, h in enumerate(top):
-            e = ends[idx]
-            if kinds is not None:
-                while e > h.end and kinds[e] == BLANK:
-                    e -= 1
-            else:
-                while e > h.end and not lines[e].lstrip(" \t"):
-                    e -= 1
-            ends[idx] = e
+    __slots__ = ("top", "starts", "levels", "texts", "parents", "reach", "lines", "kinds", "_prios")
+
+    def __init__(self, starts, levels, texts, lines, kinds, top=None):
+        self.top, self.starts, self.levels, self.texts = top, starts, levels, texts
+        self.lines, self.kinds = lines, kinds
+        parents = self.parents = []  # -1: none
+        reach = self.reach = [len(lines) - 1] * len(starts)
+        open_: list[int] = []
+        for idx, level in enumerate(levels):
+            while open_ and levels[open_[-1]] >= level:
+                reach[open_.pop()] = starts[idx] - 1
+            parents.append(open_[-1] if open_ else -1)
+            open_.append(idx)
+        self._prios: dict[int, str | None] = {}
+
+    @classmethod
+    def of(cls, top: list[_Heading], lines, kinds) -> _Outline:
+        return cls([h.start for h in top], [h.level for h in top], [h.text for h in top], lines, kinds, top)
+
+    def heading(self, idx: int) -> _Heading:
+        if self.top is not None:
+            return self.top[idx]
+        start = self.starts[idx]
+        return _Heading(start, start, self.levels[idx], self.texts[idx], True)
+
+    def _priority(self, idx: int) -> str | None:
+        """The priority in force under top heading ``idx`` (its own, or its nearest parent's)."""
+        prio = self._prios.get(idx, False)
+        if prio is False:
+            parent = self.parents[idx]  # (at most 5 levels up)
+            prio = self._prios[idx] = _priority_heading(self.texts[idx]) or (
+                self._priority(parent) if parent >= 0 else None)
+        return prio
+
+    def end(self, idx: int) -> int:
+        """The last line of top heading ``idx``'s block that is not blank (its own, at least)."""
+        first, e, kinds = self.starts[idx] if self.top is None else self.top[idx].end, self.reach[idx], self.kinds
+        if kinds is not None:
+            while e > first and kinds[e] == BLANK:
+                e -= 1
+        else:
+            lines = self.lines
+            while e > first and not lines[e].lstrip(" \t"):
+                e -= 1
+        return e
 
     def context(self, line0: int):
         """(section, heading priority) of a task that is not a section, at 0-based ``line0``."""
         k = bisect.bisect_right(self.starts, line0) - 1
         if k < 0:
             return None, None
-        return self.contexts[k]
+        return self.texts[k], self._priority(k)
 
     def section_context(self, idx: int):
         """(section, heading priority) of the section task of top heading ``idx``."""
         parent = self.parents[idx]
-        return self.contexts[parent] if parent is not None else (None, None)
+        return (self.texts[parent], self._priority(parent)) if parent >= 0 else (None, None)
 
 
 def _drafts(outline: _Outline, items, tables, lines, offsets, kinds, path, newline, item_starts, problems,
@@ -1200,12 +1261,11 @@ def _drafts(outline: _Outline, items, tables, lines, offsets, kinds, path, newli
         return wanted is None or any(w in text for w in wanted)
 
     out: list[_Draft] = []
-    top = outline.top
-    for idx in range(len(top)) if headings is None else headings:
-        h = top[idx]
+    for idx in range(len(outline.starts)) if headings is None else headings:
+        h = outline.heading(idx)
         if not h.text or not h.text[0].isalpha() or not hit(h.text):
             continue
-        d = _section_task(outline.section_context(idx), lines, offsets, kinds, h, outline.ends[idx], path, newline,
+        d = _section_task(outline.section_context(idx), lines, offsets, kinds, h, outline.end(idx), path, newline,
                           item_starts)
         if d is None:
             lm = re.match(_LOOSE_ID, h.text)
@@ -1260,10 +1320,11 @@ def reread(old: Queue, text: str) -> Queue | None:
 
 def reread_planned(old: Queue, text: str, plan: tuple | None = None, kept_tasks=None) -> tuple[Queue, tuple] | None:
     """``reread``, given the segment plan of ``old.text`` when it is known (``plan``: the
-    line, level and text of every top-level heading of a text without lines that defeat
-    segments; robe.queue.cache keeps it beside the parse). Then only the changed lines are
-    searched for such lines and scanned for headings, instead of the whole text. Returns
-    (the parse, the plan of ``text``), or None.
+    line, level, text and offset of every top-level heading of a text without lines that
+    defeat segments, and its number of lines; robe.queue.cache keeps it beside the parse).
+    Then only the changed lines are searched for such lines and scanned for headings, and
+    only the lines read are split from the text, instead of the whole text. Returns (the
+    parse, the plan of ``text``), or None.
 
     ``kept_tasks``: old's tasks (none of them rejected) as robe.queue.cache keeps them, by
     columns (a robe.queue.cache.KeptTasks); ``old.tasks`` is then not read, and the tasks kept
@@ -1336,20 +1397,26 @@ class _Change:
     """Where a new text differs from an old one, by lines: new lines c0..c1 replaced old lines
     c0..last0, and every later line moved by ``dl`` lines and ``dc`` characters."""
 
-    __slots__ = ("c0", "c1", "last0", "dl", "dc", "old_lines")
+    __slots__ = ("c0", "c1", "last0", "dl", "dc", "start", "end1", "old_lines")
 
-    def __init__(self, t0: str, text: str, offsets: list[int]):
+    def __init__(self, t0: str, text: str, plan: tuple | None = None):
         n0, n1 = len(t0), len(text)
         p = _common_prefix(t0, text)
         e0 = n0 - _common_suffix(t0, text, min(n0, n1) - p)
         e1 = e0 + n1 - n0  # the change: t0[p:e0] became text[p:e1]
-        self.c0 = bisect.bisect_right(offsets, p) - 1
-        self.c1 = bisect.bisect_right(offsets, e1) - 1
-        self.dl = text.count("\n", p, e1) - t0.count("\n", p, e0)
+        # Lines are counted from the last heading of t0's segment ``plan`` before the change.
+        k = -1 if plan is None else bisect.bisect_right(plan[3], p) - 1
+        line, start = (plan[0][k], plan[3][k]) if k >= 0 else (0, 0)
+        self.c0 = line + text.count("\n", start, p)
+        self.c1 = self.c0 + text.count("\n", p, e1)
+        self.dl = self.c1 - self.c0 - t0.count("\n", p, e0)
         self.dc = n1 - n0
         self.last0 = self.c1 - self.dl
+        self.start = text.rfind("\n", 0, p) + 1  # where line c0 starts, in both texts
+        end1 = text.find("\n", e1)
+        self.end1 = None if end1 < 0 else end1 + 1  # just past new line c1
         end0 = t0.find("\n", e0)
-        self.old_lines = t0[offsets[self.c0]:n0 if end0 < 0 else end0].lstrip("\ufeff")  # c0..last0
+        self.old_lines = t0[self.start:n0 if end0 < 0 else end0].lstrip("\ufeff")  # c0..last0
 
     def new_line(self, line0: int) -> int | None:
         """The new 0-based line of old line ``line0``; None inside the change."""
@@ -1359,20 +1426,25 @@ class _Change:
 
 
 def _reread(old: Queue, text: str, kept_plan: tuple | None, olds=None) -> tuple[Queue, tuple] | None:
-    lines, offsets = split_lines(text)
     newline = _newline(text)
     if newline != old.newline:
         return None  # inserts written by the kept tasks use the newline style
-    ch = _Change(old.text, text, offsets)
+    ch = _Change(old.text, text, kept_plan)
     if kept_plan is None:
+        lines, offsets = split_lines(text)
         plan = _Segments.plan(text, lines, offsets)
         if plan is None or re.search(_UNSEGMENTED, "\n" + ch.old_lines):
             return None  # the old text was read otherwise than in segments around the change
     else:
-        plan = _Segments.after_change(lines, kept_plan, ch)
+        # Only the lines read are split from the text: the changed ones now, the segments
+        # read again when they are read (_Segments.fill).
+        n = kept_plan[4] + ch.dl
+        lines, offsets = [None] * n, [None] * n
+        lines[ch.c0:ch.c1 + 1], offsets[ch.c0:ch.c1 + 1] = split_lines(text, ch.start, ch.end1)
+        plan = _Segments.after_change(lines, offsets, kept_plan, ch, (text, offsets))
         if plan is None:
             return None
-    outline = _Outline(plan.headings, lines, None)
+    outline = _Outline(plan.starts, plan.levels, plan.texts, lines, None)
     if olds is None:
         from .cache import KeptTasks
 
@@ -1380,14 +1452,18 @@ def _reread(old: Queue, text: str, kept_plan: tuple | None, olds=None) -> tuple[
     kept_problems = [q for q in old.problems if not _judged(q)]
     # The headings of the changed lines, old and new, as (level, text): when they are the same,
     # every kept task has the same headings above it (its section, its inherited priority).
-    new_heads = [(h.level, h.text) for h in plan.headings if ch.c0 <= h.start <= ch.c1]
+    k0, k1 = bisect.bisect_left(plan.starts, ch.c0), bisect.bisect_right(plan.starts, ch.c1)
+    new_heads = list(zip(plan.levels[k0:k1], plan.texts[k0:k1]))
     if kept_plan is not None:
-        starts, levels, texts = kept_plan
+        starts, levels, texts = kept_plan[:3]
         k0, k1 = bisect.bisect_left(starts, ch.c0), bisect.bisect_right(starts, ch.last0)
         old_heads = list(zip(levels[k0:k1], texts[k0:k1]))
     else:
         rows = [r[:-1] if r.endswith("\r") else r for r in ch.old_lines.split("\n")]
-        old_heads = [(h.level, h.text) for h in _top_headings(rows, [i for i, r in enumerate(rows) if r[:1] == "#"])]
+        _, levels, texts = _top_headings(rows, [i for i, r in enumerate(rows) if r[:1] == "#"])
+        old_heads = list(zip(levels, texts))
+    if old_heads != new_heads:
+        plan.fill(0, len(lines) - 1)  # every kept task's section, priority and end is checked
     dirty = _dirty_segments(ch, plan, outline, olds, kept_problems, old_heads != new_heads, old.default_priority)
     # The dirty segments as ranges of new lines; the tasks and problems outside them are kept.
     bounds = plan.bounds
@@ -1398,7 +1474,7 @@ def _reread(old: Queue, text: str, kept_plan: tuple | None, olds=None) -> tuple[
             ranges[-1][1] = b
         else:
             ranges.append([a, b])
-    kept = _kept_tasks(olds, ranges, ch)
+    kept, dropped = _kept_tasks(olds, ranges, ch)
     problems = []
     for q in kept_problems:
         line = ch.new_line(q.line - 1)
@@ -1419,9 +1495,11 @@ def _reread(old: Queue, text: str, kept_plan: tuple | None, olds=None) -> tuple[
     # The dirty segments read again.
     for k in sorted(dirty):
         plan.read_segment(k)
-    top = plan.headings
-    skip = 0 if top and top[0].start == 0 else 1  # segment k begins with top heading k - skip
+    starts = plan.starts
+    skip = 0 if starts and starts[0] == 0 else 1  # segment k begins with top heading k - skip
     heads = [k - skip for k in sorted(dirty) if k >= skip]
+    for idx in heads:  # a section's block may run on under deeper headings
+        plan.fill(starts[idx], outline.reach[idx])
     item_starts = {it.line: it for it in plan.items}
     drafts = _drafts(outline, plan.items, plan.tables, lines, offsets, plan.kinds, old.path, newline, item_starts,
                      problems, None, heads)
@@ -1429,7 +1507,12 @@ def _reread(old: Queue, text: str, kept_plan: tuple | None, olds=None) -> tuple[
     fresh, fresh_bad = _records(drafts, problems, old.default_priority)
     bad |= fresh_bad
     tasks = sorted(kept + fresh, key=_LINE)
-    return _judge(tasks, bad, problems, text, old.path, newline, old.default_priority, None), plan.kept()
+    # The checks across tasks found nothing in the old text; when the tasks read again have
+    # the IDs and Depends of those they replace, and none is left out, they find nothing now.
+    clean = (not bad and not old.rejected and len(kept_problems) == len(old.problems)
+             and sorted(dropped) == sorted(zip(map(_ID, fresh), map(_DEPENDS, fresh))))
+    return (_judge(tasks, bad, problems, text, old.path, newline, old.default_priority, None,
+                   all_ids=old.all_ids if clean else None), plan.kept())
 
 
 def _dirty_segments(ch: _Change, plan: _Segments, outline: _Outline, olds, kept_problems, headings_changed: bool,
@@ -1439,13 +1522,13 @@ def _dirty_segments(ch: _Change, plan: _Segments, outline: _Outline, olds, kept_
     seg_of = plan.segment_of
     c0, c1 = ch.c0, ch.c1
     dirty = set(range(seg_of(c0), seg_of(c1) + 1))
-    top, starts, reach = outline.top, outline.starts, outline.reach
+    starts, texts, reach = outline.starts, outline.texts, outline.reach
     # Section tasks whose block reaches the change, or touches it (a line after the block
     # decides how a new Status line is written). Other headings (a "## P0" over everything
     # below it) make no task, and their problems depend on their own text only.
     for idx in range(bisect.bisect_right(starts, c1 + 1)):
-        if reach[idx] + 1 >= c0 and _ID_AT_START.match(top[idx].text):
-            dirty.add(seg_of(top[idx].start))
+        if reach[idx] + 1 >= c0 and _ID_AT_START.match(texts[idx]):
+            dirty.add(seg_of(starts[idx]))
     # Old tasks whose block reached the change, or touched it: the change may have cut them
     # short (a heading written under a list item ends it) or grown them.
     k = bisect.bisect_right(olds.lines, ch.last0 + 2)
@@ -1462,7 +1545,7 @@ def _dirty_segments(ch: _Change, plan: _Segments, outline: _Outline, olds, kept_
             if t[11] == "section":
                 idx = bisect.bisect_left(starts, line)
                 sec, pr = outline.section_context(idx)
-                ok = outline.ends[idx] + 1 == t[10] + (0 if line < c0 else ch.dl)
+                ok = outline.end(idx) + 1 == t[10] + (0 if line < c0 else ch.dl)
             else:
                 sec, pr = outline.context(line)
                 ok = True
@@ -1476,21 +1559,24 @@ def _dirty_segments(ch: _Change, plan: _Segments, outline: _Outline, olds, kept_
     return dirty
 
 
-def _kept_tasks(olds, ranges, ch: _Change) -> list[Task]:
+def _kept_tasks(olds, ranges, ch: _Change) -> tuple[list[Task], list[tuple]]:
     """The old tasks (in line order) that start outside the ``ranges`` of new lines read again,
-    those after the change moved."""
+    those after the change moved; and the (ID, Depends) of the others, the tasks read again."""
     c0, dl = ch.c0, ch.dl
     lines = olds.lines
     spans = []
+    dropped = []
+    ids, depends = olds.cols[0], olds.cols[6]
     pos = 0
     for a, b in ranges:  # in old lines: a range holding the change ends dl lines earlier there
         a0, b0 = (a, b if b <= c0 else b - dl) if a <= c0 else (a - dl, b - dl)
         i = bisect.bisect_left(lines, a0 + 1, pos)  # olds[i:] start on or after old line a0
         spans.append((pos, i))
         pos = bisect.bisect_left(lines, b0 + 1, i)
+        dropped += zip(ids[i:pos], depends[i:pos])
     spans.append((pos, len(lines)))
     cut = bisect.bisect_left(lines, ch.last0 + 2) if dl or ch.dc else len(lines)  # [cut:] start after the change
-    return olds.take(spans, cut, dl, ch.dc)
+    return olds.take(spans, cut, dl, ch.dc), dropped
 
 
 def _looks_like_task_words(rest: str) -> bool:
@@ -1542,9 +1628,14 @@ def _judged(p: Problem) -> bool:
 
 
 def _judge(tasks: list[Task], bad: set[int], problems, text, path, newline, default_priority, known_assignees,
-           partial=False) -> Queue:
+           partial=False, all_ids=None) -> Queue:
     """The checks across tasks (duplicate IDs, missing dependencies, cycles, unknown assignees)
-    over ``tasks`` in line order, ``bad`` holding the id() of those already left out."""
+    over ``tasks`` in line order, ``bad`` holding the id() of those already left out.
+    ``all_ids``: the tasks' IDs, when the caller knows that these checks find nothing."""
+    if all_ids is not None and known_assignees is None:
+        problems.sort(key=lambda p: (p.line, p.code))
+        return Queue(path, text, tuple(tasks), tuple(problems), text.startswith("\ufeff"), newline, all_ids, (),
+                     partial, default_priority)
     ids = list(map(_ID, tasks))
     first = dict(zip(reversed(ids), range(len(ids) - 1, -1, -1)))  # ID -> index of its first task
     all_ids = frozenset(first)
