@@ -6,15 +6,15 @@ Nothing here reads or writes files; see ``store`` for that and ``scan`` for pars
 from __future__ import annotations
 
 import gc
-import re
 from enum import Enum
 
 from ..records import record
+from .patterns import OnFirstUse
 
 
 #: A task ID: upper-case letters and digits, a dash, a number (TASK-001, BUG-17).
 ID_PATTERN = r"[A-Z][A-Z0-9]*-[0-9]+"
-_FULL_ID_RE = re.compile(rf"\A{ID_PATTERN}\Z")
+_FULL_ID_RE = OnFirstUse(globals(), "_FULL_ID_RE", rf"\A{ID_PATTERN}\Z")
 
 PRIORITIES = ("P0", "P1", "P2", "P3")
 DEFAULT_PRIORITY = "P2"

@@ -22,8 +22,8 @@ import operator
 import re
 
 from ..records import record
+from . import patterns
 from .model import (
-    _FULL_ID_RE,
     DEFAULT_PRIORITY,
     ID_PATTERN,
     STATUS_ALIASES,
@@ -43,21 +43,11 @@ BLANK, PARA, HEADING, SETEXT_RULE, ITEM, CODE, HTML, QUOTE, BREAK = range(9)
 TABLE_HEAD, TABLE_DELIM, TABLE_ROW = 9, 10, 11
 
 
-class _OnFirstUse:
-    """A pattern compiled when it is first used; the module's name for it then names the
-    compiled pattern itself, so later uses cost nothing more. Compiling all of this module's
-    patterns took ~1.5 ms of every command that imports it, and a partial parse or a re-read
-    of a few segments uses only some of them."""
-
-    __slots__ = ("name", "pattern")
-
-    def __init__(self, name: str, pattern: str):
-        self.name, self.pattern = name, pattern
-
-    def __getattr__(self, attr):
-        compiled = re.compile(self.pattern)
-        globals()[self.name] = compiled
-        return getattr(compiled, attr)
+def _OnFirstUse(name: str, pattern: str) -> patterns.OnFirstUse:
+    """A pattern of this module compiled when first used (see robe.queue.patterns): compiling
+    all of them took ~1.5 ms of every command that imports the module, and a partial parse or
+    a re-read of a few segments uses only some of them."""
+    return patterns.OnFirstUse(globals(), name, pattern)
 
 
 # Patterns of rare lines stay strings, compiled by re's own cache on first use: compiling a
@@ -106,10 +96,11 @@ _BLOCK_CHARS = frozenset("#>`~<*-_+=|0123456789")
 # beyond Latin-1 is compiled into a bitmap of every character up to U+FFFF (~0.3 ms a pattern,
 # paid by every command that imports this module).
 _ID_AT_START = _OnFirstUse("_ID_AT_START", rf"({ID_PATTERN})(?=$|[\s:-]|\u2014|\u2013)")
+_FULL_ID_RE = _OnFirstUse("_FULL_ID_RE", rf"\A{ID_PATTERN}\Z")
 # What a list task and a near miss (_LOOSE_ID, after an optional checkbox) both begin with.
 _ITEM_WORD_RE = _OnFirstUse("_ITEM_WORD_RE", r"(?:\[[ xX]\][ \t]+)?[A-Za-z][A-Za-z0-9]*[-_]")
 # Near misses (a heading or item that reads almost as a task): rare, so compiled on first use.
-_LOOSE_ID = r"([A-Za-z][A-Za-z0-9]*[-_][A-Za-z0-9_-]*[0-9][A-Za-z0-9_-]*)"
+_LOOSE_ID = _OnFirstUse("_LOOSE_ID", r"([A-Za-z][A-Za-z0-9]*[-_][A-Za-z0-9_-]*[0-9][A-Za-z0-9_-]*)")
 _SEPARATOR_RE = _OnFirstUse("_SEPARATOR_RE", r"[ \t]*(?::|\u2014|\u2013|-(?=[ \t]|$))?[ \t]*")
 # A ``Key: Value`` line as a pattern: the reference of _field_parts' plain reading, and its
 # fallback (bold keys, odd characters), compiled on first use.
@@ -1268,7 +1259,7 @@ def _drafts(outline: _Outline, items, tables, lines, offsets, kinds, path, newli
         d = _section_task(outline.section_context(idx), lines, offsets, kinds, h, outline.end(idx), path, newline,
                           item_starts)
         if d is None:
-            lm = re.match(_LOOSE_ID, h.text)
+            lm = _LOOSE_ID.match(h.text)
             if lm and h.text[lm.end():lm.end() + 1] == ":" and not _priority_heading(h.text):
                 problems.append(_bad_id(path, h.start + 1, lm.group(1)))
             continue
@@ -1285,7 +1276,7 @@ def _drafts(outline: _Outline, items, tables, lines, offsets, kinds, path, newli
             content = lines[item.line][item.content_start:]
             cb = _CHECKBOX_RE.match(content)
             rest = content[cb.end():] if cb else content
-            lm = re.match(_LOOSE_ID, rest)
+            lm = _LOOSE_ID.match(rest)
             if lm and (cb or _looks_like_task_words(rest[lm.end():])):
                 problems.append(_bad_id(path, item.line + 1, lm.group(1)))
             continue
