@@ -172,8 +172,27 @@ def test_a_re_read_keeps_its_segment_plan_so_the_next_one_searches_only_the_chan
 
 
 def test_only_the_latest_plans_are_remembered():
-    texts = [f"# H{i}\n" for i in range(cache._PLANS_KEPT + 3)]
+    texts = [f"# H{i}\n" for i in range(cache._plans.kept + 3)]
     for t in texts:
         cache._know_plan(t, ((0,), (1,), (t,)))
-    assert cache._plan_of(texts[-1]) == ((0,), (1,), (texts[-1],))
-    assert cache._plan_of(texts[0]) is None and len(cache._plans) <= cache._PLANS_KEPT
+    assert cache._plans.get(texts[-1]) == ((0,), (1,), (texts[-1],))
+    assert cache._plans.get(texts[0]) is None and len(cache._plans.memo) <= cache._plans.kept
+    # An equal text that is another object is not the one remembered (ids can be reused).
+    assert cache._plans.get("".join(["# H", str(cache._plans.kept + 2), "\n"])) is None
+
+
+def test_the_kept_text_is_compared_as_the_bytes_robe_read_and_wrote(tmp_path, monkeypatch):
+    from robe.queue import store
+
+    path = tmp_path / "Q.md"
+    text = "# Queue \u2014 caf\u00e9\n\n- TASK-1 P0 PENDING one\n"
+    path.write_text(text, encoding="utf-8")
+    data = path.read_bytes()
+    read = store.decode(data, str(path))
+    assert store.encoded(read) is data  # known from the read: not encoded again
+    assert store.encoded(read + "x") == (read + "x").encode("utf-8")
+    monkeypatch.setattr(store, "_encoded", store.TextMemo(2))  # a new process: nothing known
+    q = parse(read, str(path))
+    cache.put(q)
+    assert cache.get(str(path), read, q.default_priority) == q
+    assert cache.get(str(path), read.replace("one", "two"), q.default_priority) is None

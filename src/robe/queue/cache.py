@@ -32,6 +32,7 @@ import sys
 
 from . import cachefile
 from .model import Edit, Problem, Queue, Status, Task, without_gc
+from .store import TextMemo, encoded
 
 FORMAT = 6
 LIMIT = 256 * 1024 * 1024  # a 50 MB queue's parse stays far below this
@@ -136,39 +137,25 @@ def _queue(text: str, plain: tuple) -> Queue:
 
 
 # The segment plans (scan.segment_plan: a tuple, or False for a text that cannot be read in
-# segments) of texts this process knows, by the text's id(), holding the text itself so the id
-# stays its own: a kept or re-read parse brings its plan, and the parse derived from it or
-# stored again keeps that plan beside it; a parse stored without one gets it computed once
-# (scan is loaded then: the parse was made here). Only the latest few: a long-running process
-# (the executor, the monitor) reads queues again and again.
-_plans: dict[int, tuple[str, tuple]] = {}
-_PLANS_KEPT = 8
-
-
-def _plan_of(text: str) -> tuple | bool | None:
-    known = _plans.get(id(text))
-    return known[1] if known is not None and known[0] is text else None
+# segments) of texts this process knows: a kept or re-read parse brings its plan, and the
+# parse derived from it or stored again keeps that plan beside it; a parse stored without
+# one gets it computed once (scan is loaded then: the parse was made here).
+_plans = TextMemo(8)
 
 
 def _plan_to_keep(text: str) -> tuple | bool:
-    plan = _plan_of(text)
+    plan = _plans.get(text)
     if plan is None:
         from .scan import segment_plan
 
         plan = segment_plan(text)
-        _know_plan(text, plan)
+        _plans.put(text, plan)
     return plan
 
 
 def _know_plan(text: str, plan: tuple | bool | None) -> None:
     if plan is not None:
-        _plans.pop(id(text), None)
-        _plans[id(text)] = (text, plan)
-        while len(_plans) > _PLANS_KEPT:
-            try:  # (another thread of a long-running process may trim it at the same time)
-                _plans.pop(next(iter(_plans)), None)
-            except (RuntimeError, StopIteration):
-                break
+        _plans.put(text, plan)
 
 
 def _moved_plan(plan: tuple | bool, pieces) -> tuple | bool:
@@ -187,9 +174,11 @@ def _moved_plan(plan: tuple | bool, pieces) -> tuple | bool:
 def _store(path: str, text: str, default_priority: str, plain: tuple, plan: tuple | bool | None = None) -> None:
     try:
         # The head holds the key and the whole text: a miss is told before the parse is loaded.
-        # The segment plan rides in the head too: an edit's partial parse of another text can
-        # use it without loading the parse (scan.parse's ``hint``).
-        head = marshal.dumps((_key(path, default_priority), text, plan))
+        # The text is kept as its UTF-8 bytes, those robe wrote or read (store.encoded): they
+        # are compared with the file's bytes, and neither encoded nor decoded again. The
+        # segment plan rides in the head too: an edit's partial parse of another text can use
+        # it without loading the parse (scan.parse's ``hint``).
+        head = marshal.dumps((_key(path, default_priority), encoded(text), plan))
         data = len(head).to_bytes(4, "little") + head + marshal.dumps(plain)
     except ValueError:
         return
@@ -208,12 +197,12 @@ def lookup(path: str, text: str, default_priority: str) -> tuple[Queue | None, t
     if head is None:
         return None, None
     kept, plan, body = head
-    if kept == text:
-        try:
+    try:
+        if kept == encoded(text):
             return without_gc(_load, text, plan, body), None
-        except Exception:  # a damaged or foreign file is a miss, never an error
-            return None, None
-    return None, ((kept, plan) if isinstance(plan, tuple) else None)
+        return None, ((kept.decode("utf-8"), plan) if isinstance(plan, tuple) else None)
+    except Exception:  # a damaged or foreign file is a miss, never an error
+        return None, None
 
 
 def recall(path: str, text: str, default_priority: str) -> tuple[Queue | None, bool]:
@@ -226,9 +215,9 @@ def recall(path: str, text: str, default_priority: str) -> tuple[Queue | None, b
         return None, False
     kept, plan, body = head
     try:
-        if kept == text:
+        if kept == encoded(text):
             return without_gc(_load, text, plan, body), False
-        old, tasks = without_gc(_load_apart, kept, body)
+        old, tasks = without_gc(_load_apart, kept.decode("utf-8"), body)
     except Exception:  # a damaged or foreign file is a miss, never an error
         return None, False
     from .scan import reread_planned
@@ -247,8 +236,8 @@ def recall(path: str, text: str, default_priority: str) -> tuple[Queue | None, b
 
 
 def _head(path: str, default_priority: str):
-    """(kept text, its plan, the rest of the file: the parse) of the stored parse for this
-    queue, robe and Python; else None."""
+    """(kept text's UTF-8 bytes, its plan, the rest of the file: the parse) of the stored parse
+    for this queue, robe and Python; else None."""
     data = cachefile.read(_file(path), LIMIT)
     if data is None:
         return None
@@ -257,7 +246,7 @@ def _head(path: str, default_priority: str):
         key, kept, plan = marshal.loads(data[4:4 + n])
     except Exception:  # a damaged or foreign file is a miss, never an error
         return None
-    if key != _key(path, default_priority) or not isinstance(kept, str):
+    if key != _key(path, default_priority) or not isinstance(kept, bytes):
         return None
     return kept, plan, data[4 + n:]
 

@@ -68,6 +68,46 @@ def _read_fd(fd: int) -> bytes:
     return b"".join(chunks)
 
 
+class TextMemo:
+    """Something worked out from a text, for the latest few texts this process handles, by
+    the text's id() (each entry holds its text, so the id stays its own). A long-running
+    process (the executor, the monitor) reads queues again and again: only the latest
+    ``kept`` are remembered."""
+
+    def __init__(self, kept: int):
+        self.kept = kept
+        self.memo: dict[int, tuple[str, object]] = {}
+
+    def get(self, text: str):
+        known = self.memo.get(id(text))
+        return known[1] if known is not None and known[0] is text else None
+
+    def put(self, text: str, value) -> None:
+        memo = self.memo
+        memo.pop(id(text), None)
+        memo[id(text)] = (text, value)
+        while len(memo) > self.kept:
+            try:  # (another thread may trim it at the same time)
+                memo.pop(next(iter(memo)), None)
+            except (RuntimeError, StopIteration):
+                break
+
+
+# The UTF-8 bytes of the texts robe last read or wrote: encoding a 1,000-task queue (~1 M
+# instructions with one non-ASCII character in it) was done three times by each dispatch run
+# (to compare the file with the parse it knew, to write it, and to keep the new parse).
+_encoded = TextMemo(2)
+
+
+def encoded(text: str) -> bytes:
+    """``text.encode("utf-8")``, known without encoding for a text robe just read or wrote."""
+    data = _encoded.get(text)
+    if data is None:
+        data = text.encode("utf-8")
+        _encoded.put(text, data)
+    return data
+
+
 def read_bytes(path: str) -> bytes:
     """The file's bytes, after checking it is a readable regular file of a sane size."""
     fd, data = _open_checked(path)
@@ -86,11 +126,14 @@ def decode(data: bytes, path: str) -> str:
     if b"\0" in data:
         raise QueueError(f"{path} looks like a binary file (it contains NUL bytes), not a markdown queue")
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
         column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
         raise QueueError(f"{path} is not valid UTF-8 (line {line}, column {column}); save it as UTF-8") from None
+    if type(data) is bytes:
+        _encoded.put(text, data)  # valid UTF-8 encodes back to the same bytes
+    return text
 
 
 def load(path: str, **kwargs) -> Queue:
@@ -363,7 +406,7 @@ def update(path: str, change: Callable[[Queue], tuple[str | None, T]], *, timeou
     text, that parse is used instead of parsing again (a 10,000-task file costs ~200 ms);
     any difference and the fresh text is parsed as usual.
     """
-    known_bytes = known.text.encode("utf-8") if known is not None else None
+    known_bytes = encoded(known.text) if known is not None else None
     parse_kwargs = parse_kwargs or {}
     log = None
     with locked(path, timeout):
@@ -394,7 +437,7 @@ def update(path: str, change: Callable[[Queue], tuple[str | None, T]], *, timeou
 
                 st = os.fstat(fd)
                 try:
-                    atomic_write(path, new_text.encode("utf-8"), check=unchanged, expect=(st.st_dev, st.st_ino))
+                    atomic_write(path, encoded(new_text), check=unchanged, expect=(st.st_dev, st.st_ino))
                 except _Changed:
                     pass
                 else:
