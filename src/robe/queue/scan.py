@@ -17,7 +17,7 @@ the parse of the old one by reading again only the segments the change touches.
 from __future__ import annotations
 
 import bisect
-from itertools import accumulate
+from itertools import accumulate, compress
 import operator
 import re
 
@@ -1017,11 +1017,12 @@ class _Segments:
     read instead. The property tests compare partial and whole parses.
     """
 
-    def __init__(self, lines, starts, levels, texts, head_offsets, sparse=None):
+    def __init__(self, lines, starts, levels, texts, head_offsets, sparse=None, links=None):
         self.lines = lines
         # The top-level headings (one per segment but maybe the first): their lines, levels,
-        # texts and where they start in the text.
+        # texts and where they start in the text, and how they nest (_links), when known.
         self.starts, self.levels, self.texts, self.head_offsets = starts, levels, texts, head_offsets
+        self._links = links
         # The first line of each segment, and where it starts (split_lines skips a BOM).
         if starts and not starts[0]:
             self.bounds, self.bound_offsets = starts, [0, *head_offsets[1:]]
@@ -1063,18 +1064,27 @@ class _Segments:
         c0, c1, last0, dl, dc = ch.c0, ch.c1, ch.last0, ch.dl, ch.dc
         if any(map(_defeats_segments, lines[c0:c1 + 1])):
             return None
-        starts, levels, texts, offs, _ = kept
+        starts, levels, texts, offs, _, *links = kept
         k0, k1 = bisect.bisect_left(starts, c0), bisect.bisect_right(starts, last0)
         new_starts, new_levels, new_texts = _top_headings(lines, [i for i in range(c0, c1 + 1) if lines[i][:1] == "#"])
-        return cls(lines, [*starts[:k0], *new_starts, *[a + dl for a in starts[k1:]]],
+        return cls(lines, [*starts[:k0], *new_starts, *(starts[k1:] if not dl else [a + dl for a in starts[k1:]])],
                    [*levels[:k0], *new_levels, *levels[k1:]], [*texts[:k0], *new_texts, *texts[k1:]],
-                   [*offs[:k0], *[offsets[i] for i in new_starts], *[o + dc for o in offs[k1:]]], sparse)
+                   [*offs[:k0], *[offsets[i] for i in new_starts], *(offs[k1:] if not dc else [o + dc for o in offs[k1:]])],
+                   # The same levels in the same order nest the same way.
+                   sparse, links if links and new_levels == list(levels[k0:k1]) else None)
+
+    @property
+    def links(self) -> tuple:
+        if self._links is None:
+            self._links = _links(self.levels)
+        return self._links
 
     def kept(self) -> tuple:
         """The plan in a form robe.queue.cache can store: the top-level headings' lines, levels,
-        texts and offsets, and the number of lines of the text."""
+        texts and offsets, the number of lines of the text, and how the headings nest."""
+        parents, nexts = self.links
         return (tuple(self.starts), tuple(self.levels), tuple(self.texts), tuple(self.head_offsets),
-                len(self.lines))
+                len(self.lines), tuple(parents), tuple(nexts))
 
     def segment_of(self, line: int) -> int:
         return bisect.bisect_right(self.bounds, line) - 1
@@ -1173,31 +1183,44 @@ def _newline(text: str) -> str:
     return "\r\n" if crlf and crlf * 2 >= text.count("\n") else "\n"
 
 
+def _links(levels) -> tuple[list[int], list[int]]:
+    """How headings of these levels nest: each one's parent (the nearest heading before it of a
+    lower level; -1: none) and next (the first heading after it of the same or a lower level,
+    where its block ends; len(levels): none)."""
+    parents = []
+    nexts = [len(levels)] * len(levels)
+    open_: list[int] = []
+    for idx, level in enumerate(levels):
+        while open_ and levels[open_[-1]] >= level:
+            nexts[open_.pop()] = idx
+        parents.append(open_[-1] if open_ else -1)
+        open_.append(idx)
+    return parents, nexts
+
+
 class _Outline:
     """The top-level headings of a text and what they imply for every line: the enclosing
     section and the priority in force (``context``), each heading's parent, and where each
-    heading's block ends (before the next heading of the same or a higher level: ``reach``;
-    without the blank lines at its end: ``end``). ``kinds`` None: pass 1 has not read every
+    heading's block ends (before the next heading of the same or a higher level, ``next``:
+    ``reach``; without the blank lines at its end: ``end``). ``kinds`` None: pass 1 has not read every
     line, which a text without fences or HTML blocks (_Segments) allows: a blank line is then
     one whose text is blank, and ``end`` reads the lines at the block's end.
 
     Made from the headings' lines, levels and texts (a segment plan's), with ``top``, the
     headings themselves, when pass 1 made them (a setext heading spans lines)."""
 
-    __slots__ = ("top", "starts", "levels", "texts", "parents", "reach", "lines", "kinds", "_prios")
+    __slots__ = ("top", "starts", "levels", "texts", "parents", "nexts", "lines", "kinds", "_prios")
 
-    def __init__(self, starts, levels, texts, lines, kinds, top=None):
+    def __init__(self, starts, levels, texts, lines, kinds, top=None, links=None):
         self.top, self.starts, self.levels, self.texts = top, starts, levels, texts
         self.lines, self.kinds = lines, kinds
-        parents = self.parents = []  # -1: none
-        reach = self.reach = [len(lines) - 1] * len(starts)
-        open_: list[int] = []
-        for idx, level in enumerate(levels):
-            while open_ and levels[open_[-1]] >= level:
-                reach[open_.pop()] = starts[idx] - 1
-            parents.append(open_[-1] if open_ else -1)
-            open_.append(idx)
+        self.parents, self.nexts = links or _links(levels)
         self._prios: dict[int, str | None] = {}
+
+    def reach(self, idx: int) -> int:
+        """The last line of top heading ``idx``'s block."""
+        j = self.nexts[idx]
+        return self.starts[j] - 1 if j < len(self.starts) else len(self.lines) - 1
 
     @classmethod
     def of(cls, top: list[_Heading], lines, kinds) -> _Outline:
@@ -1220,7 +1243,7 @@ class _Outline:
 
     def end(self, idx: int) -> int:
         """The last line of top heading ``idx``'s block that is not blank (its own, at least)."""
-        first, e, kinds = self.starts[idx] if self.top is None else self.top[idx].end, self.reach[idx], self.kinds
+        first, e, kinds = self.starts[idx] if self.top is None else self.top[idx].end, self.reach(idx), self.kinds
         if kinds is not None:
             while e > first and kinds[e] == BLANK:
                 e -= 1
@@ -1435,7 +1458,7 @@ def _reread(old: Queue, text: str, kept_plan: tuple | None, olds=None) -> tuple[
         plan = _Segments.after_change(lines, offsets, kept_plan, ch, (text, offsets))
         if plan is None:
             return None
-    outline = _Outline(plan.starts, plan.levels, plan.texts, lines, None)
+    outline = _Outline(plan.starts, plan.levels, plan.texts, lines, None, links=plan.links)
     if olds is None:
         from .cache import KeptTasks
 
@@ -1490,7 +1513,7 @@ def _reread(old: Queue, text: str, kept_plan: tuple | None, olds=None) -> tuple[
     skip = 0 if starts and starts[0] == 0 else 1  # segment k begins with top heading k - skip
     heads = [k - skip for k in sorted(dirty) if k >= skip]
     for idx in heads:  # a section's block may run on under deeper headings
-        plan.fill(starts[idx], outline.reach[idx])
+        plan.fill(starts[idx], outline.reach(idx))
     item_starts = {it.line: it for it in plan.items}
     drafts = _drafts(outline, plan.items, plan.tables, lines, offsets, plan.kinds, old.path, newline, item_starts,
                      problems, None, heads)
@@ -1513,12 +1536,16 @@ def _dirty_segments(ch: _Change, plan: _Segments, outline: _Outline, olds, kept_
     seg_of = plan.segment_of
     c0, c1 = ch.c0, ch.c1
     dirty = set(range(seg_of(c0), seg_of(c1) + 1))
-    starts, texts, reach = outline.starts, outline.texts, outline.reach
+    starts, texts = outline.starts, outline.texts
     # Section tasks whose block reaches the change, or touches it (a line after the block
     # decides how a new Status line is written). Other headings (a "## P0" over everything
-    # below it) make no task, and their problems depend on their own text only.
-    for idx in range(bisect.bisect_right(starts, c1 + 1)):
-        if reach[idx] + 1 >= c0 and _ID_AT_START.match(texts[idx]):
+    # below it) make no task, and their problems depend on their own text only. A block
+    # reaches line c0 - 1 when the heading after it starts at c0 or later (in C: the few
+    # headings that enclose the change out of all those before it).
+    first_after = bisect.bisect_left(starts, c0)
+    upto = bisect.bisect_right(starts, c1 + 1)
+    for idx in compress(range(upto), map(first_after.__le__, outline.nexts[:upto])):
+        if _ID_AT_START.match(texts[idx]):
             dirty.add(seg_of(starts[idx]))
     # Old tasks whose block reached the change, or touched it: the change may have cut them
     # short (a heading written under a list item ends it) or grown them.
