@@ -128,6 +128,34 @@ def test_only_the_segments_around_the_change_are_read(monkeypatch):
     assert got.get("TASK-199").edit.status_span[0] == q.get("TASK-199").edit.status_span[0] + len(", longer\nand a line")
 
 
+def test_new_headings_read_again_only_the_tasks_whose_headings_changed(monkeypatch):
+    # Priority sections of section tasks, as people write them; the reread is planned (as
+    # robe.queue.cache does) and splits only the lines it reads.
+    text = "".join(f"## P{p}\n\n" + "".join(f"### TASK-{p}{i:02d}: t\n- Status: PENDING\n\nbody {i}\n\n"
+                                           for i in range(40)) for p in (1, 2))
+    q, plan = parse(text), _plan(text)
+    read = []
+    real = scan._Segments.read_segment
+    monkeypatch.setattr(scan._Segments, "read_segment", lambda self, k: (read.append(k), real(self, k)))
+
+    def segments_read(new):
+        read.clear()
+        got, _ = scan.reread_planned(q, new, plan)
+        assert got == parse(new)
+        return len(set(read))
+
+    # A task appended: its own segment and the one it is added to.
+    assert segments_read(text + "### TASK-999: added\n- Status: PENDING\n") <= 2
+    # A "## P0" written above the last ten P2 tasks: they (and only they) now inherit P0.
+    at = text.index("### TASK-230")
+    new = text[:at] + "## P0\n\n" + text[at:]
+    assert parse(new).get("TASK-235").priority == "P0" and parse(new).get("TASK-229").priority == "P2"
+    assert 10 <= segments_read(new) <= 13
+    # A deeper heading written at the end of a task's body: that task's body takes it in.
+    at = text.index("### TASK-110")
+    assert segments_read(text[:at] + "#### Notes\n\n" + text[at:]) <= 3
+
+
 @given(st.sampled_from(["```\n", "> quote\n", "<div>\n", "Title\n===\n", "  # indented\n"]))
 @example("```\n")
 def test_lines_that_defeat_segments_make_reread_give_up(line):

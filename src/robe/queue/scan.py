@@ -1209,18 +1209,19 @@ class _Outline:
     Made from the headings' lines, levels and texts (a segment plan's), with ``top``, the
     headings themselves, when pass 1 made them (a setext heading spans lines)."""
 
-    __slots__ = ("top", "starts", "levels", "texts", "parents", "nexts", "lines", "kinds", "_prios")
+    __slots__ = ("top", "starts", "levels", "texts", "parents", "nexts", "lines", "kinds", "n", "_prios")
 
-    def __init__(self, starts, levels, texts, lines, kinds, top=None, links=None):
+    def __init__(self, starts, levels, texts, lines, kinds, top=None, links=None, n=None):
         self.top, self.starts, self.levels, self.texts = top, starts, levels, texts
         self.lines, self.kinds = lines, kinds
+        self.n = len(lines) if n is None else n  # the text's number of lines
         self.parents, self.nexts = links or _links(levels)
         self._prios: dict[int, str | None] = {}
 
     def reach(self, idx: int) -> int:
         """The last line of top heading ``idx``'s block."""
         j = self.nexts[idx]
-        return self.starts[j] - 1 if j < len(self.starts) else len(self.lines) - 1
+        return self.starts[j] - 1 if j < len(self.starts) else self.n - 1
 
     @classmethod
     def of(cls, top: list[_Heading], lines, kinds) -> _Outline:
@@ -1232,13 +1233,13 @@ class _Outline:
         start = self.starts[idx]
         return _Heading(start, start, self.levels[idx], self.texts[idx], True)
 
-    def _priority(self, idx: int) -> str | None:
+    def priority(self, idx: int) -> str | None:
         """The priority in force under top heading ``idx`` (its own, or its nearest parent's)."""
         prio = self._prios.get(idx, False)
         if prio is False:
             parent = self.parents[idx]  # (at most 5 levels up)
             prio = self._prios[idx] = _priority_heading(self.texts[idx]) or (
-                self._priority(parent) if parent >= 0 else None)
+                self.priority(parent) if parent >= 0 else None)
         return prio
 
     def end(self, idx: int) -> int:
@@ -1258,12 +1259,12 @@ class _Outline:
         k = bisect.bisect_right(self.starts, line0) - 1
         if k < 0:
             return None, None
-        return self.texts[k], self._priority(k)
+        return self.texts[k], self.priority(k)
 
     def section_context(self, idx: int):
         """(section, heading priority) of the section task of top heading ``idx``."""
         parent = self.parents[idx]
-        return (self.texts[parent], self._priority(parent)) if parent >= 0 else (None, None)
+        return (self.texts[parent], self.priority(parent)) if parent >= 0 else (None, None)
 
 
 def _drafts(outline: _Outline, items, tables, lines, offsets, kinds, path, newline, item_starts, problems,
@@ -1411,7 +1412,7 @@ class _Change:
     """Where a new text differs from an old one, by lines: new lines c0..c1 replaced old lines
     c0..last0, and every later line moved by ``dl`` lines and ``dc`` characters."""
 
-    __slots__ = ("c0", "c1", "last0", "dl", "dc", "start", "end1", "old_lines")
+    __slots__ = ("c0", "c1", "last0", "dl", "dc", "start", "end1")
 
     def __init__(self, t0: str, text: str, plan: tuple | None = None):
         n0, n1 = len(t0), len(text)
@@ -1429,8 +1430,6 @@ class _Change:
         self.start = text.rfind("\n", 0, p) + 1  # where line c0 starts, in both texts
         end1 = text.find("\n", e1)
         self.end1 = None if end1 < 0 else end1 + 1  # just past new line c1
-        end0 = t0.find("\n", e0)
-        self.old_lines = t0[self.start:n0 if end0 < 0 else end0].lstrip("\ufeff")  # c0..last0
 
     def new_line(self, line0: int) -> int | None:
         """The new 0-based line of old line ``line0``; None inside the change."""
@@ -1443,21 +1442,19 @@ def _reread(old: Queue, text: str, kept_plan: tuple | None, olds=None) -> tuple[
     newline = _newline(text)
     if newline != old.newline:
         return None  # inserts written by the kept tasks use the newline style
-    ch = _Change(old.text, text, kept_plan)
     if kept_plan is None:
-        lines, offsets = split_lines(text)
-        plan = _Segments.plan(text, lines, offsets)
-        if plan is None or re.search(_UNSEGMENTED, "\n" + ch.old_lines):
-            return None  # the old text was read otherwise than in segments around the change
-    else:
-        # Only the lines read are split from the text: the changed ones now, the segments
-        # read again when they are read (_Segments.fill).
-        n = kept_plan[4] + ch.dl
-        lines, offsets = [None] * n, [None] * n
-        lines[ch.c0:ch.c1 + 1], offsets[ch.c0:ch.c1 + 1] = split_lines(text, ch.start, ch.end1)
-        plan = _Segments.after_change(lines, offsets, kept_plan, ch, (text, offsets))
-        if plan is None:
-            return None
+        kept_plan = segment_plan(old.text)
+        if not kept_plan:
+            return None  # the old text was read otherwise than in segments
+    ch = _Change(old.text, text, kept_plan)
+    # Only the lines read are split from the text: the changed ones now, the segments read
+    # again when they are read (_Segments.fill).
+    n = kept_plan[4] + ch.dl
+    lines, offsets = [None] * n, [None] * n
+    lines[ch.c0:ch.c1 + 1], offsets[ch.c0:ch.c1 + 1] = split_lines(text, ch.start, ch.end1)
+    plan = _Segments.after_change(lines, offsets, kept_plan, ch, (text, offsets))
+    if plan is None:
+        return None
     outline = _Outline(plan.starts, plan.levels, plan.texts, lines, None, links=plan.links)
     if olds is None:
         from .cache import KeptTasks
@@ -1468,17 +1465,12 @@ def _reread(old: Queue, text: str, kept_plan: tuple | None, olds=None) -> tuple[
     # every kept task has the same headings above it (its section, its inherited priority).
     k0, k1 = bisect.bisect_left(plan.starts, ch.c0), bisect.bisect_right(plan.starts, ch.c1)
     new_heads = list(zip(plan.levels[k0:k1], plan.texts[k0:k1]))
-    if kept_plan is not None:
-        starts, levels, texts = kept_plan[:3]
-        k0, k1 = bisect.bisect_left(starts, ch.c0), bisect.bisect_right(starts, ch.last0)
-        old_heads = list(zip(levels[k0:k1], texts[k0:k1]))
-    else:
-        rows = [r[:-1] if r.endswith("\r") else r for r in ch.old_lines.split("\n")]
-        _, levels, texts = _top_headings(rows, [i for i, r in enumerate(rows) if r[:1] == "#"])
-        old_heads = list(zip(levels, texts))
-    if old_heads != new_heads:
-        plan.fill(0, len(lines) - 1)  # every kept task's section, priority and end is checked
-    dirty = _dirty_segments(ch, plan, outline, olds, kept_problems, old_heads != new_heads, old.default_priority)
+    starts, levels, texts = kept_plan[:3]
+    k0, k1 = bisect.bisect_left(starts, ch.c0), bisect.bisect_right(starts, ch.last0)
+    old_outline = None
+    if list(zip(levels[k0:k1], texts[k0:k1])) != new_heads:
+        old_outline = _Outline(starts, levels, texts, None, None, links=kept_plan[5:] or None, n=kept_plan[4])
+    dirty = _dirty_segments(ch, plan, outline, olds, kept_problems, old_outline)
     # The dirty segments as ranges of new lines; the tasks and problems outside them are kept.
     bounds = plan.bounds
     ranges = []
@@ -1529,10 +1521,11 @@ def _reread(old: Queue, text: str, kept_plan: tuple | None, olds=None) -> tuple[
                    all_ids=old.all_ids if clean else None), plan.kept())
 
 
-def _dirty_segments(ch: _Change, plan: _Segments, outline: _Outline, olds, kept_problems, headings_changed: bool,
-                    default: str) -> set[int]:
+def _dirty_segments(ch: _Change, plan: _Segments, outline: _Outline, olds, kept_problems,
+                    old_outline: _Outline | None) -> set[int]:
     """The segments of the new text to read again: those holding the change, and those of the
-    tasks the change may alter from afar."""
+    tasks the change may alter from afar. ``old_outline``: the old text's, when the changed
+    lines' headings changed."""
     seg_of = plan.segment_of
     c0, c1 = ch.c0, ch.c1
     dirty = set(range(seg_of(c0), seg_of(c1) + 1))
@@ -1554,21 +1547,24 @@ def _dirty_segments(ch: _Change, plan: _Segments, outline: _Outline, olds, kept_
         line = ch.new_line(line0)
         if line is not None:
             dirty.add(seg_of(line))
-    if headings_changed:
-        # Headings changed: a kept task must still have its section, inherited priority and end.
-        for t in olds.records():
-            line = ch.new_line(t[9] - 1)
-            if line is None or seg_of(line) in dirty:
+    if old_outline is not None:
+        # Headings changed. The headings after the change keep their text and level, but may
+        # now sit under others (a "## P1" written above them) or end elsewhere. The tasks
+        # under a heading take the priority in force there; a section task takes its parent's
+        # text and priority, and ends where the heading's block does: where any of these
+        # changed, the heading's segment is read again. (Before the change, a heading's
+        # parents are the same, and a task heading whose block reaches the change is dirty.)
+        after = bisect.bisect_right(starts, c1)
+        moved = after - bisect.bisect_right(old_outline.starts, ch.last0)  # new index - old index
+        for idx in range(after, len(starts)):
+            seg = seg_of(starts[idx])
+            if seg in dirty:
                 continue
-            if t[11] == "section":
-                idx = bisect.bisect_left(starts, line)
-                sec, pr = outline.section_context(idx)
-                ok = outline.end(idx) + 1 == t[10] + (0 if line < c0 else ch.dl)
-            else:
-                sec, pr = outline.context(line)
-                ok = True
-            if not ok or t[12] != sec or (not t[13] and t[1] != (pr or default)):
-                dirty.add(seg_of(line))
+            o = idx - moved
+            if (outline.priority(idx) != old_outline.priority(o)
+                    or outline.section_context(idx) != old_outline.section_context(o)
+                    or outline.reach(idx) != ch.new_line(old_outline.reach(o))):
+                dirty.add(seg)
     if ch.dl:
         for q in kept_problems:
             line = ch.new_line(q.line - 1)
