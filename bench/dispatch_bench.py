@@ -7,6 +7,11 @@ by Assignee, by id globs and the default wizard) both as one run and as 10 singl
 and a bash+sed script doing the seed's naive steps (grep the first PENDING line, sed it to
 IN_PROGRESS, touch the trigger).
 
+One wizard's runs meet the queue in the states cron meets it: as robe's previous run left it
+(its kept parse holds), after a person's edit made since robe's last write (a status word put
+back: the row "1 wizard N"; a typo fixed in a body in the middle of the file; a task
+appended), and with nothing kept (a first run).
+
 Every timed run really claims: the queue and the houses are reset between runs, outside the
 timing.
 
@@ -91,6 +96,35 @@ def reset(root: str, queue: bool = True, cache: bool = False) -> None:
             os.mkdir(work, 0o700)
 
 
+# A person's edits made after robe's last write (the kept parse is of that write), beside the
+# status word put back of "1 wizard N": a typo fixed in a body in the middle of the file, and
+# a task appended at its end. Both leave the queue's first PENDING P0 tasks as they were.
+def fix_typo(text: str, n: int) -> str:
+    k = n // 2 - (n // 2) % 10  # a section task (see queue_bench.generate)
+    old = f"logs for day {k} and write a short summary"
+    assert old in text
+    return text.replace(old, f"logs for day {k} and write a brief summary")
+
+
+def append_task(text: str, n: int) -> str:
+    return text + "### TASK-99999: A task a person added\n- Status: PENDING\n\nWhy it matters, in a line.\n"
+
+
+def primed(root: str, fleet: str, edit, n: int, ocw: str):
+    """Before each run: the queue as generated, a dispatch run (robe's write, and its kept
+    parse), then the person's ``edit`` of the file robe wrote; no claims left."""
+    def prepare():
+        reset(root)
+        subprocess.run([ocw, "--fleet", fleet], cwd=root, env=ENV, stdout=subprocess.DEVNULL, check=True)
+        q = os.path.join(root, "WORK-QUEUE.md")
+        with open(q, encoding="utf-8") as f:
+            text = f.read()
+        with open(q, "w", encoding="utf-8") as f:
+            f.write(edit(text, n))
+        reset(root, queue=False)
+    return prepare
+
+
 def timed(argv: list[str], cwd: str, expect_out: bool = False, env: dict | None = None) -> float:
     t0 = time.perf_counter()
     p = subprocess.run(argv, cwd=cwd, env=env or ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -145,6 +179,10 @@ def main() -> int:
         steady = os.path.join(work, f"steady{n}")
         fls, _ = make_case(steady, n, multi=False)
         cmds[f"1 wizard {n}, as robe left it"] = ([([ocw, "--fleet", fls], steady, True)], (steady, False))
+        for label, edit in (("typo fixed", fix_typo), ("task appended", append_task)):
+            root = os.path.join(work, f"{label.split()[0]}{n}")
+            fle, _ = make_case(root, n, multi=False)
+            cmds[f"1 wizard {n}, {label}"] = ([([ocw, "--fleet", fle], root, True)], primed(root, fle, edit, n, ocw))
         many = os.path.join(work, f"many{n}")
         fl10, _ = make_case(many, n, multi=True)
         cmds[f"10 wizards, one run {n}"] = ([([ocw, "--fleet", fl10], many, True)], many)
@@ -154,7 +192,9 @@ def main() -> int:
     times: dict[str, list[float]] = {k: [] for k in cmds}
     for rnd in range(args.runs + 1):  # the first round warms the page cache and .pyc files
         for name, (steps, case) in cmds.items():
-            if isinstance(case, tuple):
+            if callable(case):
+                case()
+            elif isinstance(case, tuple):
                 reset(*case)
             elif case:
                 reset(case)
@@ -179,7 +219,9 @@ def main() -> int:
     for n in sizes:
         limit = TARGETS.get(n)
         for name, what in ((f"1 wizard {n}, as robe left it", "as robe left it (cron's steady state)"),
-                           (f"1 wizard {n}", "after a person's edit (kept parse re-read)")):
+                           (f"1 wizard {n}", "after a person's edit: a status word put back"),
+                           (f"1 wizard {n}, typo fixed", "after a person's edit: a typo fixed in a body"),
+                           (f"1 wizard {n}, task appended", "after a person's edit: a task appended")):
             if limit is None:
                 break
             over = med[name] - base
