@@ -97,3 +97,12 @@ def test_a_cache_folder_that_cannot_be_written_is_only_slower(monkeypatch, tmp_p
     _fresh(monkeypatch, blocked)
     _same(patterns.compile(SCANNER[0]), re.compile(SCANNER[0]), "## x")
 
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text("AZaz09-_\n \u0661\u00c9\uff21/.", max_size=10))
+def test_is_valid_id_is_the_id_pattern_without_a_kept_program(s):
+    from robe.queue.model import is_valid_id
+
+    assert is_valid_id(s) == bool(re.fullmatch(ID_PATTERN, s))
+    assert is_valid_id("TASK-001") and is_valid_id("B2-7") and not is_valid_id("TASK-1/../../x")
