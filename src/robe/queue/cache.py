@@ -90,8 +90,8 @@ def _shift(cols: list[list], k: int, dl: int, dc: int) -> None:
 
 class KeptTasks:
     """An old parse's tasks (in line order) in columns, as scan's re-read takes them: their
-    first and last lines, ``records``, and ``take``, which keeps the rows the change does not
-    touch and moves those after it. From the cache, the records are then made once, at the
+    first and last lines, and ``take``, which keeps the rows the change does not touch and
+    moves those after it. From the cache, the records are then made once, at the
     end (not made on loading, taken apart and made again)."""
 
     __slots__ = ("cols", "lines", "ends")
@@ -104,9 +104,6 @@ class KeptTasks:
     def of(cls, tasks) -> KeptTasks:
         """The same for records (a parse made or loaded as records)."""
         return cls(_columns(tasks))
-
-    def records(self) -> tuple:
-        return _tasks(self.cols)
 
     def take(self, spans, cut: int, dl: int, dc: int) -> list[Task]:
         """The rows of the index ranges ``spans``, those from index ``cut`` on moved."""
@@ -193,14 +190,11 @@ def get(path: str, text: str, default_priority: str) -> Queue | None:
 def lookup(path: str, text: str, default_priority: str) -> tuple[Queue | None, tuple | None]:
     """(the stored parse of exactly this text, None), else (None, a hint for a partial parse
     of it: the text that is stored and its segment plan, when known), else (None, None)."""
-    head = _head(path, default_priority)
-    if head is None:
-        return None, None
-    kept, plan, body = head
+    queue, other = _exact(path, text, default_priority)
+    if other is None or not isinstance(other[1], tuple):
+        return queue, None
     try:
-        if kept == encoded(text):
-            return without_gc(_load, text, plan, body), None
-        return None, ((kept.decode("utf-8"), plan) if isinstance(plan, tuple) else None)
+        return None, (other[0].decode("utf-8"), other[1])
     except Exception:  # a damaged or foreign file is a miss, never an error
         return None, None
 
@@ -210,13 +204,11 @@ def recall(path: str, text: str, default_priority: str) -> tuple[Queue | None, b
     exactly this text; else the stored parse of an earlier text re-read where the two differ
     (scan.reread: what follows a person's edit), and True, since that parse is worth keeping;
     else (None, False) and the caller parses."""
-    head = _head(path, default_priority)
-    if head is None:
-        return None, False
-    kept, plan, body = head
+    queue, other = _exact(path, text, default_priority)
+    if other is None:
+        return queue, False
+    kept, plan, body = other
     try:
-        if kept == encoded(text):
-            return without_gc(_load, text, plan, body), False
         old, tasks = without_gc(_load_apart, kept.decode("utf-8"), body)
     except Exception:  # a damaged or foreign file is a miss, never an error
         return None, False
@@ -233,6 +225,22 @@ def recall(path: str, text: str, default_priority: str) -> tuple[Queue | None, b
         return None, False
     _know_plan(text, got[1])
     return got[0], True
+
+
+def _exact(path: str, text: str, default_priority: str) -> tuple[Queue | None, tuple | None]:
+    """(the stored parse of exactly this text, None); else (None, the stored head: the kept
+    text's bytes, its plan, the parse's bytes) when a parse of another text is stored; else
+    (None, None)."""
+    head = _head(path, default_priority)
+    if head is None:
+        return None, None
+    kept, plan, body = head
+    try:
+        if kept != encoded(text):
+            return None, head
+        return without_gc(_load, text, plan, body), None
+    except Exception:  # a damaged or foreign file is a miss, never an error
+        return None, None
 
 
 def _head(path: str, default_priority: str):
