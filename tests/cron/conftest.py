@@ -14,7 +14,7 @@ import time
 import pytest
 
 from robe.fleet.config import load_fleet
-from robe.fleet.houses import ensure_house
+from robe.fleet.homes import ensure_house
 from ..support import free_port  # noqa: F401  (tests import it from here too)
 
 HERE = os.path.dirname(os.path.abspath(__file__))

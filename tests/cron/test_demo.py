@@ -5,7 +5,7 @@ import os
 import subprocess
 import time
 
-from robe.cron.demo_queue import QUEUE
+from robe.demo.example import QUEUE
 
 from .conftest import HERE, ROBE, robe_env, statuses
 

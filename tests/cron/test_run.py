@@ -175,7 +175,7 @@ def test_the_clock_runs_each_scheduled_job_as_its_child(make_fleet):
     """The schedule, in-process with a clock that jumps two minutes: the report job fires once."""
     import datetime as dt
 
-    from robe.cron.runner import Options, Runner
+    from robe.engine import Options, Runner
     from robe.cron.schedule import fleet_schedule
 
     off = {j: "off" for j in ("self-monitor", "dispatch", "monitor", "checkpoint")}
@@ -204,7 +204,7 @@ def test_the_clock_runs_each_scheduled_job_as_its_child(make_fleet):
 def test_a_burst_of_saves_gives_few_dispatches(make_fleet):
     import threading
 
-    from robe.cron.runner import Options, Runner
+    from robe.engine import Options, Runner
 
     fleet = make_fleet({"ezra": {}})
     ezra = fleet.wizard("ezra")
@@ -230,7 +230,7 @@ def test_a_burst_of_saves_gives_few_dispatches(make_fleet):
 
 def test_a_wizards_dispatch_and_monitor_take_turns(make_fleet, monkeypatch):
     """Both take the wizard's dispatch lock; run together, one of them would find it busy."""
-    from robe.cron.runner import Options, Runner
+    from robe.engine import Options, Runner
 
     fleet = make_fleet({"ezra": {}, "allegro": {}})
     for w in fleet.wizards:

@@ -19,7 +19,7 @@ CHILD = textwrap.dedent("""
     from robe.fleet import load_fleet
     fleet = load_fleet(sys.argv[1])
     if sys.argv[2] == "run":
-        from robe.cron.runner import Runner, install_signal_handlers
+        from robe.engine import Runner, install_signal_handlers
         target = Runner(fleet)
         install_signal_handlers(target)
         held = target.wake._cond          # the lock wake.wait()/clear() hold

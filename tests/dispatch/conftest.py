@@ -13,7 +13,7 @@ class Run:
 @pytest.fixture
 def dispatch_run():
     """Call the library as the CLI does; returns Run(report, stdout lines, stderr lines)."""
-    from robe.dispatch.run import dispatch
+    from robe.dispatch import dispatch
     from robe.fleet.config import load_fleet
 
     def go(fleet_path, wizards=None, **kwargs):

@@ -8,7 +8,7 @@ import stat
 
 from .dispatch_helpers import claims_in, events, read, write, write_fleet
 
-from robe.dispatch import claims as cl
+from robe.house import House
 from robe.queue import load
 
 QUEUE = """
@@ -24,6 +24,11 @@ as written
 
 - [ ] TASK-005 P1 PENDING Second task
 """
+
+
+def create_claim(work, record) -> bool:
+    """Make a claim in the house whose work/ folder is ``work``, as the dispatcher does."""
+    return House(os.path.dirname(str(work))).create_claim(record)
 
 
 def setup(tmp_path, **settings):
@@ -63,11 +68,11 @@ def test_claim_content_mode_and_event(tmp_path, dispatch_run):
 
 
 def test_create_claim_is_exclusive(tmp_path):
-    work = str(tmp_path)
-    assert cl.create_claim(work, {"id": "TASK-001", "n": 1}) is True
-    assert cl.create_claim(work, {"id": "TASK-001", "n": 2}) is False
-    assert json.loads(read(tmp_path / "TASK-001.active"))["n"] == 1
-    assert sorted(os.listdir(work)) == ["TASK-001.active"]
+    house = House(str(tmp_path))
+    assert house.create_claim({"id": "TASK-001", "n": 1}) is True
+    assert house.create_claim({"id": "TASK-001", "n": 2}) is False
+    assert json.loads(read(tmp_path / "work" / "TASK-001.active"))["n"] == 1
+    assert sorted(os.listdir(tmp_path / "work")) == ["TASK-001.active"]
 
 
 def test_crash_between_claim_and_mark_is_repaired_not_claimed_again(tmp_path, dispatch_run):
@@ -75,7 +80,7 @@ def test_crash_between_claim_and_mark_is_repaired_not_claimed_again(tmp_path, di
     work = tmp_path / "ezra" / "work"
     os.makedirs(work)
     # What a dispatcher killed after the link and before the queue write leaves behind.
-    cl.create_claim(str(work), {"id": "TASK-004", "attempt": 1, "queue": str(tmp_path / "ezra" / "WORK-QUEUE.md")})
+    create_claim(str(work), {"id": "TASK-004", "attempt": 1, "queue": str(tmp_path / "ezra" / "WORK-QUEUE.md")})
     run = dispatch_run(path, max_claims=0)
     assert run.out == []
     assert "ezra: repaired TASK-004: its claim exists but the queue said PENDING; set back to IN_PROGRESS" in run.err
@@ -130,15 +135,15 @@ def test_rerun_never_overwrites_an_archive(tmp_path, dispatch_run):
 
 
 def _edit_after_claim(monkeypatch, qpath, old, new):
-    real = cl.create_claim
+    real = House.create_claim
 
-    def claim_then_person_edits(work, record):
-        made = real(work, record)
+    def claim_then_person_edits(self, record):
+        made = real(self, record)
         text = read(qpath)
         with open(qpath, "w") as f:
             f.write(text.replace(old, new))
         return made
-    monkeypatch.setattr(cl, "create_claim", claim_then_person_edits)
+    monkeypatch.setattr(House, "create_claim", claim_then_person_edits)
 
 
 def test_a_person_blocking_the_task_mid_claim_wins(tmp_path, dispatch_run, monkeypatch):
@@ -166,7 +171,7 @@ def test_dry_run_writes_nothing(tmp_path, dispatch_run):
     path = setup(tmp_path)
     house = tmp_path / "ezra"
     os.makedirs(house / "work")
-    cl.create_claim(str(house / "work"), {"id": "TASK-005"})
+    create_claim(str(house / "work"), {"id": "TASK-005"})
     before = read(house / "WORK-QUEUE.md")
     listing = sorted(os.listdir(house))
     run = dispatch_run(path, dry_run=True)
@@ -190,16 +195,15 @@ def test_two_wizards_that_read_different_routings_never_both_keep_a_task(tmp_pat
     wizards = {n: {"queue": "WORK-QUEUE.md", "max_active": 5} for n in ("ezra", "allegro")}
     path = write_fleet(tmp_path, wizards, default="allegro")
     qpath = write(tmp_path / "WORK-QUEUE.md", "- [ ] TASK-001 P1 PENDING moved\n")
-    real = cl.create_claim
+    real = House.create_claim
 
-    def meanwhile(work, record):
-        made = real(work, record)
-        os.makedirs(tmp_path / "ezra" / "work", exist_ok=True)
-        real(str(tmp_path / "ezra" / "work"), dict(record, wizard="ezra"))
+    def meanwhile(self, record):
+        made = real(self, record)
+        real(House(str(tmp_path / "ezra")), dict(record, wizard="ezra"))
         with open(qpath, "w") as f:
             f.write("- [ ] TASK-001 P1 IN_PROGRESS moved\n")
         return made
-    monkeypatch.setattr(cl, "create_claim", meanwhile)
+    monkeypatch.setattr(House, "create_claim", meanwhile)
     run = dispatch_run(path, ["allegro"])
     assert run.out == []
     assert claims_in(tmp_path / "allegro") == [] and claims_in(tmp_path / "ezra") == ["TASK-001"]

@@ -64,7 +64,7 @@ def test_json(tmp_path):
     (w,) = data["wizards"]
     assert w["state"] == "ok" and w["live_claims"] == 0 and w["max_active"] == 5
     assert w["claims"] == [{"wizard": "allegro", "id": "TASK-002", "priority": "P0", "attempt": 1, "title": "first",
-                            "queue": os.path.join(tmp_path, "allegro", "WORK-QUEUE.md"), "rerun": False}]
+                            "queue": os.path.join(tmp_path, "allegro", "WORK-QUEUE.md"), "line": 2, "rerun": False}]
     assert [s["id"] for s in data["skipped"]] == ["TASK-003"]
     assert data["exit_code"] == 0 and data["dry_run"] is False
 

@@ -13,7 +13,7 @@ import time
 import pytest
 from .dispatch_helpers import bin_path, events, read, write, write_fleet
 
-from robe.dispatch import route_task
+from robe.routing import route_task
 from robe.fleet.config import load_fleet
 from robe.queue import load
 

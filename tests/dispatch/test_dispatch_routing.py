@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .dispatch_helpers import claims_in, events, read, write, write_fleet
 
-from robe.dispatch import route_task, routed_tasks
+from robe.routing import route_task, routed_tasks
 from robe.fleet.config import load_fleet
 from robe.queue import load
 

@@ -9,7 +9,8 @@ import re
 import pytest
 from .dispatch_helpers import claims_in, read, write, write_fleet
 
-from robe.dispatch import claims as cl
+from robe.house import House
+from robe.plumbing import UnsafePath
 
 
 def tree(root) -> set[str]:
@@ -46,12 +47,15 @@ def test_a_path_in_place_of_an_id_is_never_a_task_nor_a_file(tmp_path, dispatch_
 
 @pytest.mark.parametrize("bad", ["TASK-1/../../x", "../TASK-1", "TASK-1\0", "task-1", "TASK-1 ", ".", "..", ""])
 def test_claim_functions_refuse_anything_but_an_id(tmp_path, bad):
-    with pytest.raises(cl.UnsafePath):
-        cl.claim_path(str(tmp_path), bad)
-    with pytest.raises(cl.UnsafePath):
-        cl.create_claim(str(tmp_path), {"id": bad})
-    with pytest.raises(cl.UnsafePath):
-        cl.archive_result(str(tmp_path), bad, 1)
+    house = House(str(tmp_path))
+    with pytest.raises(UnsafePath):
+        house.claim_path(bad)
+    with pytest.raises(UnsafePath):
+        house.create_claim({"id": bad})
+    with pytest.raises(UnsafePath):
+        house.archive_result(bad, 1)
+    with pytest.raises(UnsafePath):
+        house.write_result(bad, b"answer", {})
     assert os.listdir(tmp_path) == []
 
 
@@ -95,10 +99,10 @@ def test_a_10000_character_title_and_shell_text_stay_data(tmp_path, dispatch_run
 def test_the_dispatcher_has_no_shell():
     import robe.cli.dispatch
     import robe.dispatch
+    import robe.house
+    import robe.routing
 
-    folder = os.path.dirname(robe.dispatch.__file__)
-    sources = [os.path.join(folder, n) for n in os.listdir(folder) if n.endswith(".py")]
-    sources.append(robe.cli.dispatch.__file__)
+    sources = [m.__file__ for m in (robe.dispatch, robe.house, robe.routing, robe.cli.dispatch)]
     for src in sources:
         text = read(src)
         assert not re.search(r"shell\s*=\s*True|os\.system|os\.popen|subprocess", text), src

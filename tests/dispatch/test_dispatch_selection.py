@@ -8,7 +8,8 @@ import time
 
 from .dispatch_helpers import claims_in, read, write, write_fleet
 
-from robe.dispatch import ready_tasks
+from robe.dispatch import ready_for
+from robe.routing import ready_tasks
 from robe.fleet.config import load_fleet
 from robe.queue import load
 
@@ -55,9 +56,9 @@ def test_ready_tasks_is_what_the_run_takes(tmp_path, dispatch_run):
     path = one_wizard(tmp_path, MIXED, max_active=10)
     fleet = load_fleet(path)
     q = load(fleet.wizard("allegro").queue)
-    assert [t.id for t in ready_tasks(fleet, q, "allegro")] == ["TASK-002", "TASK-004", "TASK-001", "TASK-008",
-                                                                 "TASK-009"]
-    assert [t.id for t in ready_tasks(fleet, q, "allegro", claims={"TASK-002"})][:1] == ["TASK-004"]
+    assert [t.id for t in ready_for(fleet, q, "allegro")] == ["TASK-002", "TASK-004", "TASK-001", "TASK-008",
+                                                               "TASK-009"]
+    assert [t.id for t in ready_tasks(fleet, q, "allegro", claimed={"TASK-002"})][:1] == ["TASK-004"]
 
 
 def test_dependencies_must_be_complete(tmp_path, dispatch_run):
@@ -165,6 +166,6 @@ def test_ready_tasks_skips_claimed_tasks_of_this_queue_only(tmp_path, dispatch_r
     assert [(c.wizard, c.id) for c in dispatch_run(path, ["ezra"]).report.claims] == [("ezra", "TASK-001")]
     fleet = load_fleet(path)
     q = load(fleet.wizard("allegro").queue)
-    assert [t.id for t in ready_tasks(fleet, q, "allegro")] == ["TASK-001", "TASK-002"]
+    assert [t.id for t in ready_for(fleet, q, "allegro")] == ["TASK-001", "TASK-002"]
     assert [(c.wizard, c.id) for c in dispatch_run(path).report.claims] == [("allegro", "TASK-001")]
-    assert [t.id for t in ready_tasks(fleet, load(fleet.wizard("allegro").queue), "allegro")] == ["TASK-002"]
+    assert [t.id for t in ready_for(fleet, load(fleet.wizard("allegro").queue), "allegro")] == ["TASK-002"]

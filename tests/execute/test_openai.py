@@ -99,7 +99,7 @@ def test_a_named_key_variable_that_is_not_set_fails_with_the_fix(make_fleet, mon
 
 
 def test_the_wizards_own_gateway_gets_the_key_from_the_homes_env(make_fleet):
-    from robe.fleet.houses import read_env
+    from robe.fleet.homes import read_env
 
     port = _closed_port()
     fleet = make_fleet(ezra={"port": port, "agent": {"kind": "openai", "base_url": f"http://127.0.0.1:{port}/v1",

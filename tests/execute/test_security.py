@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from robe.execute import ClaimError, Executor, House, Options
+from robe.execute import Executor, Options
+from robe.house import House
+from robe.plumbing import UnsafePath
 
 from .conftest import agent_script, answer, drop_claim, outcome
 
@@ -108,11 +110,11 @@ def test_files_in_work_that_are_not_claims_are_left_alone(make_fleet, tmp_path):
 
 def test_house_paths_take_only_valid_ids(tmp_path):
     (tmp_path / "house").mkdir()
-    h = House.of("ezra", str(tmp_path / "house"))
+    h = House(str(tmp_path / "house"), "ezra")
     h.ensure()
     assert h.answer_path("TASK-1").endswith("/completed/TASK-1.txt")
     for bad in ("../TASK-1", "TASK-1/../../x", "task-1", "TASK-1\n", "", "/etc/passwd", "TASK-1.txt"):
-        with pytest.raises(ClaimError):
+        with pytest.raises(UnsafePath):
             h.answer_path(bad)
 
 
@@ -124,4 +126,4 @@ def test_a_completed_folder_leading_outside_the_house_is_refused(tmp_path):
     (tmp_path / "elsewhere").mkdir()
     os.symlink(tmp_path / "elsewhere", house / "completed")
     with pytest.raises(RobeError, match="outside the house"):
-        House.of("ezra", str(house)).ensure()
+        House(str(house), "ezra").ensure()

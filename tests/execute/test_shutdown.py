@@ -104,17 +104,22 @@ def test_an_agent_that_finishes_within_the_shutdown_grace_still_writes_its_resul
 
 
 def test_a_leftover_agent_is_killed_only_if_it_is_the_same_process(tmp_path, procs):
-    from robe.execute.claims import HOST, kill_leftover_agent, process_start_ticks
+    from robe.house import House
+    from robe.plumbing import host, process_start_ticks
 
+    HOST = host()
+    house = House(str(tmp_path))
+    kill_leftover_agent = house.kill_leftover_agent
     sleeper = procs([sys.executable, "-c", "import time; time.sleep(60)"])
-    beat = tmp_path / "TASK-1.heartbeat"
+    (tmp_path / "work").mkdir()
+    beat = tmp_path / "work" / "TASK-1.heartbeat"
     start = process_start_ticks(sleeper.pid)
     for wrong in ({"host": HOST, "agent_pid": sleeper.pid, "agent_start": start + 1},   # a reused pid
                   {"host": "elsewhere", "agent_pid": sleeper.pid, "agent_start": start},  # another machine
                   {"host": HOST, "agent_pid": sleeper.pid}):                              # no start time
         beat.write_text(json.dumps(wrong))
-        assert kill_leftover_agent(str(beat)) is None
+        assert kill_leftover_agent("TASK-1") is None
         assert sleeper.poll() is None
     beat.write_text(json.dumps({"host": HOST, "agent_pid": sleeper.pid, "agent_start": start}))
-    assert kill_leftover_agent(str(beat)) == sleeper.pid
+    assert kill_leftover_agent("TASK-1") == sleeper.pid
     assert sleeper.wait(5) == -signal.SIGKILL

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 
 import pytest
 
@@ -36,10 +34,3 @@ def test_usage_errors_exit_2(runner):
     assert runner.invoke(cli, ["wizard", "create"]).exit_code == 2
     assert runner.invoke(cli, ["wizard", "create", "x", "--agent", "gpt"]).exit_code == 2
     assert runner.invoke(cli, ["status", "--bogus"]).exit_code == 2
-
-
-def test_version_does_not_import_the_fleet():
-    code = "import sys; from robe.cli import main\ntry:\n    main(['--version'])\nexcept SystemExit:\n    pass\n" \
-           "print(sorted(m for m in sys.modules if m.startswith(('robe.fleet', 'yaml'))))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip().splitlines()[-1] == "[]"

@@ -19,7 +19,7 @@ import yaml
 from robe.cli import cli
 from robe.fleet.config import load_fleet
 from robe.fleet.gateway import process_start_time, read_pid_file
-from robe.fleet.houses import read_env
+from robe.fleet.homes import read_env
 from robe.fleet.ports import port_in_use
 
 from .model_stub import ModelStub

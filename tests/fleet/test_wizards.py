@@ -13,7 +13,7 @@ import yaml
 
 from robe.cli import cli
 from robe.fleet.config import load_fleet
-from robe.fleet.houses import read_env
+from robe.fleet.homes import read_env
 
 from .conftest import gateway_cmd
 

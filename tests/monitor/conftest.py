@@ -20,7 +20,7 @@ class Setup:
         return self.root / name
 
     def dispatch(self, wizards=None, **kw):
-        from robe.dispatch.run import dispatch
+        from robe.dispatch import dispatch
 
         out, err = [], []
         kw.setdefault("gateway", False)
@@ -29,7 +29,7 @@ class Setup:
         return rep
 
     def monitor(self, wizards=None, **kw):
-        from robe.monitor.reconcile import monitor
+        from robe.monitor import monitor
 
         out, err = [], []
         rep = monitor(self.fleet(), wizards, out=out.append, err=err.append, **kw)

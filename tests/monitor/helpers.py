@@ -53,14 +53,14 @@ def stamp(moment: dt.datetime) -> str:
 def write_result(house, tid: str, status: str = "COMPLETE", attempt: int = 1, error=None, answer: str = "done\n",
                  exit_code: int | None = 0) -> None:
     """completed/<ID>.txt then .json, as robe execute writes them."""
-    from robe.execute.claims import House, write_result as wr
+    from robe.house import House
 
-    h = House.of(os.path.basename(str(house)), str(house))
+    h = House(str(house))
     os.makedirs(h.completed, exist_ok=True)
     outcome = {"id": tid, "wizard": h.wizard, "attempt": attempt, "status": status, "exit_code": exit_code,
                "error": error, "agent": "echo", "started_at": stamp(T0), "finished_at": stamp(T0),
                "duration_s": 0.1, "truncated": False}
-    wr(h, tid, answer.encode(), outcome)
+    h.write_result(tid, answer.encode(), outcome)
 
 
 def age(path, moment: dt.datetime, seconds: float) -> None:

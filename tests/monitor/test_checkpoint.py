@@ -12,7 +12,7 @@ import git
 from click.testing import CliRunner
 
 from robe.cli import cli
-from robe.monitor.checkpoint import GITIGNORE, checkpoint, looks_secret
+from robe.checkpoint.commit import GITIGNORE, checkpoint, looks_secret
 
 from .helpers import T0, bin_path, read, write, write_result
 
@@ -223,7 +223,7 @@ def test_root_checkpoint_counts_results_in_every_house(one_wizard):
 import pytest  # noqa: E402
 from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
 
-from robe.monitor import checkpoint as cp  # noqa: E402
+from robe.checkpoint import commit as cp  # noqa: E402
 
 SECRET_KEY = "sk-proj-" + "Q7" * 20
 
@@ -448,7 +448,7 @@ def test_a_streamed_checkpoint_killed_half_way_leaves_a_folder_the_next_one_comm
               f"The answer to TASK-{i:05d}, in enough words to make about a hundred bytes of text.\n")
     write(house / "notes" / "leak.md", f"the key: {SECRET_KEY}\n")
     killer = ("import os, sys\n"
-              "from robe.monitor import checkpoint as cp\n"
+              "from robe.checkpoint import commit as cp\n"
               "real, seen = cp._snapshot, []\n"
               "def snap(p):\n"
               "    seen.append(p)\n"

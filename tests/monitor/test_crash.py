@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from robe.monitor import files as fs
-from robe.monitor import reconcile
+import robe.house as fs
+import robe.monitor as reconcile
 
 from .helpers import ls, monitor_events, statuses, write_result
 
@@ -58,7 +58,7 @@ def test_killed_between_steps_then_run_again(one_wizard, monkeypatch, where):
     elif where == "after-claim-move":
         def boom(*a, **k):
             raise Killed
-        monkeypatch.setattr(fs, "archive_result", boom)
+        monkeypatch.setattr(fs.House, "archive_result", boom)
     else:  # the result's .txt linked into the archive but not yet unlinked
         real_unlink = fs.os.unlink
 

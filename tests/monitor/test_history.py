@@ -7,8 +7,8 @@ import json
 from click.testing import CliRunner
 
 from robe.cli import cli
-from robe.monitor.checkpoint import checkpoint
-from robe.monitor.history import history
+from robe.checkpoint.commit import checkpoint
+from robe.checkpoint.history import history
 
 from .helpers import write_result
 

@@ -152,7 +152,7 @@ def test_old_result_of_a_rerun_is_left_for_the_dispatcher(one_wizard):
 
 
 def test_reaping_kills_the_agent_its_dead_executor_left_running(one_wizard):
-    from robe.execute.claims import process_start_ticks
+    from robe.plumbing import process_start_ticks
 
     s = one_wizard
     house = s.house()

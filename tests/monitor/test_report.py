@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from freezegun import freeze_time
 
 from robe.cli import cli
-from robe.monitor.report import build_report, compute_metrics, write_report
+from robe.report import build_report, compute_metrics, write_report
 
 from .helpers import bin_path, read, stamp, write, write_result
 

@@ -20,7 +20,7 @@ def make(tmp_path, kind):
     elif kind == "huge":
         with open(p, "wb") as f:
             line = b"### TASK-1: padding padding padding padding padding padding padding\n"
-            f.write(line * (50 * 1024 * 1024 // len(line) + 1))
+            f.write(line * (70 * 1024 * 1024 // len(line) + 1))
     elif kind == "invalid-utf8":
         p.write_bytes("### TASK-1: café\n- Status: PENDING\n".encode("latin-1"))
     elif kind == "directory":
@@ -30,7 +30,7 @@ def make(tmp_path, kind):
 
 EXPECTED = {
     "binary": "looks like a binary file (it contains NUL bytes), not a markdown queue",
-    "huge": "is 50.0 MiB, more than the 8 MiB robe reads; move finished tasks to another file",
+    "huge": "is 70.0 MiB, more than the 64 MiB robe reads; move finished tasks to another file",
     "invalid-utf8": "is not valid UTF-8 (line 1, column 16); save it as UTF-8",
     "directory": "is a folder, not a queue file; pass the WORK-QUEUE.md inside it with -f",
     "missing": "does not exist; create it, or pass the queue's path with -f",

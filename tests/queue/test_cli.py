@@ -124,8 +124,8 @@ def test_add_then_set_log_a_persons_changes(tmp_path):
     with open(os.path.join(tmp_path, "logs", "events.jsonl")) as f:
         events = [json.loads(line) for line in f]
     assert [(e["task"], e["from"], e["to"], e["detail"]) for e in events] == [
-        ("TASK-004", None, "PENDING", "added with robe queue add"),
-        ("TASK-005", None, "PENDING", "added with robe queue add"),
+        ("TASK-004", None, "PENDING", "added"),
+        ("TASK-005", None, "PENDING", "added"),
         ("TASK-004", "PENDING", "COMPLETE", "did it by hand")]
     assert events[2]["manual"] is True and events[2]["by"].startswith("person:")
 

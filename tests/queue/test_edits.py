@@ -170,7 +170,7 @@ def test_a_known_parse_is_reused_only_while_the_file_is_unchanged(tmp_path):
 def test_next_free_id_does_not_depend_on_set_order():
     # T-7 and T-007 are the same number written two ways: the answer (the wider writing)
     # must not change with the order a set happens to iterate in (it varies with PYTHONHASHSEED).
-    from robe.queue.scan import next_free_id
+    from robe.queue.checks import next_free_id
 
     ids = ["T-7", "T-007", "T-3"]
     assert next_free_id(ids) == next_free_id(list(reversed(ids))) == "T-008"

@@ -83,21 +83,6 @@ def test_set_status_changes_only_that_tasks_status(text, data):
     assert ("\r\n" in new) == ("\r\n" in text) or "\r\n" not in text and not q.tasks[0].status_written
 
 
-@SETTINGS
-@given(document(), st.data())
-def test_partial_parse_judges_a_task_as_the_full_parse_does(text, data):
-    full = parse(text)
-    every = list(full.tasks) + list(full.rejected)
-    if not every:
-        return
-    task = data.draw(st.sampled_from(every))
-    part = parse(text, only={task.id})
-    assert part.partial
-    assert (part.get(task.id) is None) == (full.get(task.id) is None)
-    if full.get(task.id) is not None:
-        assert part.get(task.id) == full.get(task.id)
-
-
 def _mistune_headings(text):
     from robe.queue.crosscheck import _inline_text, _markdown
 
@@ -109,9 +94,9 @@ def _mistune_headings(text):
 @given(document(tight=True))
 @example("## TASK-0: wire\n\nwire wire  \nwire wire\n---")  # a hard line break inside a setext heading
 def test_scanner_agrees_with_mistune_on_every_heading(text):
-    from robe.queue.scan import _blocks, split_lines
+    from robe.queue.blocks import read_blocks, split_lines
 
     lines, _ = split_lines(text)
-    _, _, headings, _ = _blocks(lines)
+    headings = read_blocks(lines).headings
     ours = [(h.level, " ".join(h.text.split())) for h in headings if h.top]
     assert ours == _mistune_headings(text)

@@ -1,18 +1,20 @@
-"""robe's command line: a thin click layer over the library.
+"""robe's command line: a thin click layer over the library (``robe.Fleet``, ``robe.Queue``).
 
-Command groups live in sibling modules and are imported only when invoked, so
-``robe --version`` and ``robe --help`` stay fast (git, watchdog and mistune are heavy).
+Each command parses its options, makes one call into the library, prints and exits: 0 success
+(including "nothing to do"), 1 a failure, 2 a usage error. Command groups live in sibling
+modules, loaded when their command is run (click's documented lazy-loading group), so
+``robe --help`` does not import what only ``robe checkpoint`` needs.
 """
 
 from __future__ import annotations
 
 import importlib
-import os
-import sys
 
 import click
 
 from .. import __version__
+from ..errors import RobeError
+from .common import sentence
 
 #: command name -> "module:attribute", imported on first use.
 COMMANDS = {
@@ -36,35 +38,6 @@ COMMANDS = {
 }
 
 
-def _short_options_without_difflib() -> None:
-    """Let click match ``-f`` without importing difflib.
-
-    click tries every option as a long one first; when ``-f`` is not one, it builds a "did
-    you mean" list with difflib (importing it: ~3 M instructions, ~1.5 ms a command here),
-    then drops that error and matches the short option. For such an argument (one that does
-    not begin with a two-character prefix such as ``--``, so the short match always follows)
-    the first miss is raised without the suggestions nobody sees. A mistyped long option
-    still gets them. Skipped if this click's parser is not shaped as expected.
-    """
-    from click import parser
-
-    cls = getattr(parser, "_OptionParser", None) or getattr(parser, "OptionParser", None)
-    match = getattr(cls, "_match_long_opt", None)
-    if match is None or getattr(match, "_robe", False):
-        return
-
-    def _match_long_opt(self, opt, explicit_value, state):
-        if opt not in self._long_opt and opt[:2] not in self._opt_prefixes:
-            raise click.NoSuchOption(opt, ctx=self.ctx)
-        return match(self, opt, explicit_value, state)
-
-    _match_long_opt._robe = True
-    cls._match_long_opt = _match_long_opt
-
-
-_short_options_without_difflib()
-
-
 class LazyGroup(click.Group):
     def list_commands(self, ctx):
         return sorted(set(super().list_commands(ctx)) | set(COMMANDS))
@@ -76,16 +49,12 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, name)
 
     def invoke(self, ctx):
-        from ..errors import RobeError
-        from ..queue.model import QueueError
-
         try:
             return super().invoke(ctx)
-        except (QueueError, RobeError) as e:
+        except RobeError as e:
             raise click.ClickException(str(e)) from None
         except OSError as e:
-            # Anything the library did not turn into a sentence: still one line, exit 1.
-            raise click.ClickException(f"{e.strerror or e}{': ' + e.filename if e.filename else ''}") from None
+            raise click.ClickException(sentence(e)) from None
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -98,74 +67,32 @@ def cli():
 
     \b
     Start with:
+      robe demo                              the whole loop on a throwaway fleet
+      robe init ~/wizards                    a fleet of your own
       robe queue validate -f WORK-QUEUE.md   check a queue
-      robe queue list -f WORK-QUEUE.md       see what is in it
     """
-
-
-def _run(command, argv, prog_name: str):
-    """Run a click command; from a console script (``argv`` None), end without teardown.
-
-    A Python interpreter's teardown (freeing every object, one by one) took 8-10 ms of
-    ``robe --version`` here and ~16 ms of a dispatch that has parsed 1,000 tasks: a third of
-    the command's own work, paid by every cron run for nothing. So once the command is done,
-    a console script flushes stdout and stderr, runs the atexit handlers (logging and the
-    like) and ends with os._exit. Whenever that is not plainly safe (a flush fails, as on a
-    closed pipe; a thread still runs; an exit with a message) it exits the usual way.
-    Called with ``argv`` (from Python, from tests) it behaves like click's ``main``.
-    """
-    if argv is not None:
-        return command.main(args=argv, prog_name=prog_name)
-    try:
-        command.main(args=None, prog_name=prog_name)
-        code = 0
-    except SystemExit as e:
-        code = e.code
-    if code is None:
-        code = 0
-    import atexit
-
-    threads = sys.modules.get("threading")
-    run_exitfuncs = getattr(atexit, "_run_exitfuncs", None)
-    if (not isinstance(code, int) or run_exitfuncs is None
-            or (threads is not None and threads.active_count() > 1)):
-        sys.exit(code)
-    run_exitfuncs()  # runs and clears them: the usual exit below would not run them twice
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except Exception:
-        sys.exit(code)  # the interpreter reports it as it always does
-    os._exit(code & 0xFF)
 
 
 def main(argv=None):
-    return _run(cli, argv, "robe")
-
-
-def _not_yet(name: str):
-    def run():
-        click.echo(f"{name}: not yet available in robe {__version__}; run 'robe --help' for what is", err=True)
-        sys.exit(1)
-    return run
+    return cli.main(args=argv, prog_name="robe")
 
 
 def openclaw_work(argv=None):
     """The seed's ``openclaw-work``: the same command and options as ``robe dispatch``."""
     from .dispatch import dispatch
 
-    return _run(dispatch, argv, "openclaw-work")
+    return dispatch.main(args=argv, prog_name="openclaw-work")
 
 
 def task_monitor(argv=None):
     """The seed's ``task-monitor``: the same command and options as ``robe monitor``."""
     from .monitor import monitor
 
-    return _run(monitor, argv, "task-monitor")
+    return monitor.main(args=argv, prog_name="task-monitor")
 
 
 def progress_report(argv=None):
     """The seed's ``progress-report``: the same command and options as ``robe report``."""
     from .monitor import report
 
-    return _run(report, argv, "progress-report")
+    return report.main(args=argv, prog_name="progress-report")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import sys
 
 import click
+
+from ..errors import RobeError
 
 
 def json_option(f):
@@ -18,6 +22,11 @@ def fleet_option(f):
                              "folder or above).")(f)
 
 
+def wizards_option(f):
+    return click.option("--wizard", "-w", "wizards", multiple=True, metavar="NAME",
+                        help="Only this wizard (repeatable; default: every wizard).")(f)
+
+
 def file_option(f):
     return click.option(
         "-f", "--file", "path", default="WORK-QUEUE.md", envvar="ROBE_QUEUE", show_default=True,
@@ -25,9 +34,34 @@ def file_option(f):
     )(f)
 
 
-def echo_json(data) -> None:
-    import json  # only for --json: json's import is ~1 ms of every command
+def sentence(e: OSError) -> str:
+    """An OSError the library did not turn into a sentence, as one line."""
+    return f"{e.strerror or e}{': ' + e.filename if e.filename else ''}"
 
+
+def plain_errors(f):
+    """RobeError and OSError as one sentence and exit 1, also when a command runs outside the
+    root group (the seed's openclaw-work, task-monitor and progress-report)."""
+    @functools.wraps(f)
+    def run(*args, **kwargs):
+        try:
+            return f(*args, **kwargs)
+        except RobeError as e:
+            raise click.ClickException(str(e)) from None
+        except OSError as e:
+            raise click.ClickException(sentence(e)) from None
+    return run
+
+
+def err(line: str) -> None:
+    click.echo(line, err=True)
+
+
+def quiet(_line: str) -> None:
+    pass
+
+
+def echo_json(data) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 

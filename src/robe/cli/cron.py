@@ -7,12 +7,13 @@ import sys
 
 import click
 
-from .common import echo_json, fleet_option, json_option
-
-
-def wizard_option(f):
-    return click.option("--wizard", "-w", "wizards", multiple=True, metavar="NAME",
-                        help="Only this wizard (repeatable; default: every wizard).")(f)
+from ..cron import crontab as ct
+from ..cron.schedule import fleet_schedule
+from ..cron.selfmonitor import self_monitor as run_self_monitor
+from ..demo import run_demo
+from ..engine import Options, Runner, install_signal_handlers
+from ..fleet.config import load_fleet
+from .common import echo_json, fleet_option, json_option, wizards_option
 
 
 def systemd_options(f):
@@ -22,9 +23,6 @@ def systemd_options(f):
 
 
 def _load(fleet_path, wizards):
-    from ..cron.schedule import fleet_schedule
-    from ..fleet.config import load_fleet
-
     fleet = load_fleet(fleet_path)
     return fleet, fleet_schedule(fleet, list(wizards) or None)
 
@@ -46,13 +44,11 @@ def cron():
 
 @cron.command()
 @fleet_option
-@wizard_option
+@wizards_option
 @systemd_options
 @json_option
 def show(fleet_path, wizards, systemd, unit_dir, as_json):
     """Print the crontab lines (or systemd units) that install would write."""
-    from ..cron import crontab as ct
-
     fleet, entries = _load(fleet_path, wizards)
     if as_json:
         echo_json([{"wizard": e.wizard, "job": e.job, "schedule": e.expr, "source": e.source,
@@ -70,7 +66,7 @@ def show(fleet_path, wizards, systemd, unit_dir, as_json):
 
 @cron.command()
 @fleet_option
-@wizard_option
+@wizards_option
 @systemd_options
 def install(fleet_path, wizards, systemd, unit_dir):
     """Merge the schedule into your crontab as one block between marker lines.
@@ -80,8 +76,6 @@ def install(fleet_path, wizards, systemd, unit_dir):
     lines are replaced. Each job runs under 'flock -n', so a slow run is never doubled, and
     appends its output to the wizard's logs/cron.log.
     """
-    from ..cron import crontab as ct
-
     fleet, entries = _load(fleet_path, wizards)
     if systemd:
         written = ct.install_systemd(fleet, entries, unit_dir)
@@ -102,13 +96,10 @@ def install(fleet_path, wizards, systemd, unit_dir):
 
 @cron.command()
 @fleet_option
-@wizard_option
+@wizards_option
 @systemd_options
 def remove(fleet_path, wizards, systemd, unit_dir):
     """Take robe's block (or one wizard's lines) out of your crontab; nothing else changes."""
-    from ..cron import crontab as ct
-    from ..fleet.config import load_fleet
-
     fleet = load_fleet(fleet_path)
     for n in wizards:
         fleet.wizard(n)
@@ -122,7 +113,7 @@ def remove(fleet_path, wizards, systemd, unit_dir):
 
 @click.command("self-monitor")
 @fleet_option
-@wizard_option
+@wizards_option
 @click.option("--services/--no-services", default=None,
               help="Also check the fleet's shared services (default: when no --wizard is given).")
 @click.option("--no-restart", is_flag=True, help="Only check and record; restart nothing.")
@@ -135,11 +126,8 @@ def self_monitor(fleet_path, wizards, services, no_restart, wait, as_json):
     Appends one uptime sample per wizard and service to logs/uptime.jsonl. Exit 1 when
     something is still down after its restart.
     """
-    from ..cron.selfmonitor import self_monitor as run
-    from ..fleet.config import load_fleet
-
     fleet = load_fleet(fleet_path)
-    checks = run(fleet, list(wizards) or None, services=services, restart=not no_restart, wait=wait)
+    checks = run_self_monitor(fleet, list(wizards) or None, services=services, restart=not no_restart, wait=wait)
     if as_json:
         echo_json([c.to_dict() for c in checks])
     else:
@@ -153,7 +141,7 @@ def self_monitor(fleet_path, wizards, services, no_restart, wait, as_json):
 
 @click.command()
 @fleet_option
-@wizard_option
+@wizards_option
 @click.option("--no-execute", is_flag=True, help="Run the schedule only; executors run elsewhere.")
 @click.option("--debounce", type=float, default=0.05, show_default=True, metavar="S",
               help="Seconds between a file event and the dispatch or monitor it asks for.")
@@ -170,9 +158,6 @@ def run(fleet_path, wizards, no_execute, debounce, grace, quiet, verbose):
     with Ctrl-C or SIGTERM. Logs go to stderr and each wizard's logs/run.log; the jobs' output
     to logs/cron.log.
     """
-    from ..cron.runner import Options, Runner, install_signal_handlers
-    from ..fleet.config import load_fleet
-
     logging.basicConfig(level=logging.WARNING if quiet else (logging.DEBUG if verbose else logging.INFO),
                         stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
     if verbose:
@@ -196,7 +181,5 @@ def demo(folder, timeout):
     Loads examples/WORK-QUEUE.md, dispatches, executes and folds every task until the queue
     is drained, then prints the progress report and the checkpoint log.
     """
-    from ..cron.demo import run_demo
-
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(message)s")
     sys.exit(run_demo(folder, timeout=timeout, echo=click.echo))

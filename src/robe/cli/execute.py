@@ -1,4 +1,4 @@
-"""robe execute: the body. Watch the wizards' work/ folders and run each claim's agent."""
+"""``robe execute``: the body. Watch the wizards' work/ folders and run each claim's agent."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ import sys
 
 import click
 
-from .common import echo_json, fleet_option, json_option
+from ..api import Fleet
+from ..execute import Executor, Options, install_signal_handlers
+from .common import echo_json, fleet_option, json_option, wizards_option
 
 
 @click.command()
 @fleet_option
-@click.option("--wizard", "-w", "wizards", multiple=True, metavar="NAME",
-              help="Run this wizard's claims (repeat for several; default: every wizard).")
+@wizards_option
 @click.option("--once", is_flag=True, help="Run every claim waiting now, then exit (for cron and tests).")
 @click.option("--scan-interval", type=float, default=2.0, show_default=True, metavar="S",
               help="Seconds between rescans of work/ (inotify can drop events).")
@@ -35,10 +36,7 @@ def execute(fleet_path, wizards, once, scan_interval, heartbeat_interval, grace,
     new claim, lets a running agent finish for --shutdown-grace seconds, and stops it (its
     claim stays for the monitor).
     """
-    from ..execute import Executor, Options, install_signal_handlers
-    from ..fleet.config import load_fleet
-
-    fleet = load_fleet(fleet_path)
+    fleet = Fleet.load(fleet_path)
     chosen = [fleet.wizard(n) for n in dict.fromkeys(wizards)] if wizards else list(fleet.wizards)
     logging.basicConfig(level=logging.WARNING if quiet or as_json else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(message)s")

@@ -6,25 +6,21 @@ Each command parses its options, calls one function of :mod:`robe.fleet`, prints
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 
 import click
 
-from .common import echo_json, fleet_option, json_option, table
+from ..doctor import FAIL, OK, summary
+from ..doctor import doctor as run_doctor
+from ..fleet.config import FleetError, load_fleet
+from ..fleet.gateway import gateway_status, start_gateway, stop_gateway
+from ..fleet.status import fleet_status, wizard_status
+from ..fleet.wizards import create_wizard, init_fleet, parse_settings, remove_wizard
+from .common import echo_json, fleet_option, json_option, table, wizards_option
 
 AGENT_CHOICE = click.Choice(["hermes", "openai", "command", "echo"])
-
-
-def wizards_option(f):
-    return click.option("--wizard", "-w", "names", multiple=True, metavar="NAME",
-                        help="Only this wizard (repeatable; default: all).")(f)
-
-
-def _load(fleet_path):
-    from ..fleet.config import load_fleet
-
-    return load_fleet(fleet_path)
 
 
 def _counts_text(counts: dict) -> str:
@@ -61,10 +57,6 @@ def init(folder, fleet_path, wizard_name, agent, model, base_url, role, port):
     On an existing fleet, builds whatever house, home, SOUL.md, config.yaml or .env is
     missing and changes nothing else; run twice, the second run changes nothing.
     """
-    import os
-
-    from ..fleet.wizards import init_fleet
-
     if folder is None and fleet_path:
         folder = fleet_path if os.path.isdir(fleet_path) else os.path.dirname(os.path.abspath(fleet_path))
     result = init_fleet(folder, wizard=wizard_name, agent=agent, model=model, base_url=base_url, role=role, port=port)
@@ -118,8 +110,6 @@ def wizard_create(name, fleet_path, port, agent, model, base_url, role, clone_fr
     The wizard is registered in fleet.yaml; the rest of that file (comments, order) stays as
     it is. Names are lower-case letters, digits and dashes.
     """
-    from ..fleet.wizards import create_wizard, parse_settings
-
     start = shlex.split(gateway_start) if gateway_start else None
     kind = agent or ("hermes" if not clone_from else None)
     created = create_wizard(fleet_path, name, port=port, agent=kind or "hermes", model=model, base_url=base_url,
@@ -141,9 +131,7 @@ def wizard_create(name, fleet_path, port, agent, model, base_url, role, clone_fr
 @json_option
 def wizard_list(fleet_path, as_json):
     """List the wizards: name, port, agent, state, queue counts and role."""
-    from ..fleet.status import fleet_status
-
-    fleet = _load(fleet_path)
+    fleet = load_fleet(fleet_path)
     statuses = fleet_status(fleet)
     if as_json:
         echo_json([{"name": s.wizard.name, "role": s.wizard.role, "port": s.wizard.port,
@@ -163,9 +151,7 @@ def wizard_list(fleet_path, as_json):
 @json_option
 def wizard_show(name, fleet_path, as_json):
     """Show one wizard's settings, paths and state."""
-    from ..fleet.status import wizard_status
-
-    w = _load(fleet_path).wizard(name)
+    w = load_fleet(fleet_path).wizard(name)
     s = wizard_status(w)
     if as_json:
         d = w.to_dict()
@@ -199,8 +185,6 @@ def wizard_remove(name, fleet_path, purge):
     Refused while a route or default_wizard names it or its gateway runs; warns about
     PENDING tasks still assigned to it.
     """
-    from ..fleet.wizards import remove_wizard
-
     r = remove_wizard(fleet_path, name, purge=purge)
     for warning in r.warnings:
         click.echo(f"warning: {warning}", err=True)
@@ -220,8 +204,6 @@ def gateway():
 
 
 def _selected(fleet, names, *, need_gateway: bool):
-    from ..fleet.config import FleetError
-
     if names:
         chosen = [fleet.wizard(n) for n in names]
         if need_gateway:
@@ -238,17 +220,14 @@ def _selected(fleet, names, *, need_gateway: bool):
 @wizards_option
 @click.option("--timeout", type=float, default=30.0, show_default=True, metavar="SECONDS",
               help="How long to wait for the health check to pass.")
-def gateway_start(fleet_path, names, timeout):
+def gateway_start(fleet_path, wizards, timeout):
     """Start gateways detached (own session, HERMES_HOME set, output to logs/gateway.log).
 
     Waits until the health check passes (HTTP /health on the wizard's port by default).
     """
-    from ..fleet.config import FleetError
-    from ..fleet.gateway import start_gateway
-
-    fleet = _load(fleet_path)
+    fleet = load_fleet(fleet_path)
     failed = 0
-    for w in _selected(fleet, names, need_gateway=True):
+    for w in _selected(fleet, wizards, need_gateway=True):
         try:
             st = start_gateway(w, timeout=timeout)
         except FleetError as e:
@@ -266,12 +245,10 @@ def gateway_start(fleet_path, names, timeout):
 @wizards_option
 @click.option("--timeout", type=float, default=10.0, show_default=True, metavar="SECONDS",
               help="How long to wait after SIGINT before SIGKILL.")
-def gateway_stop(fleet_path, names, timeout):
+def gateway_stop(fleet_path, wizards, timeout):
     """Stop gateways: SIGINT to the process group, wait, then SIGKILL."""
-    from ..fleet.gateway import stop_gateway
-
-    fleet = _load(fleet_path)
-    for w in _selected(fleet, names, need_gateway=True):
+    fleet = load_fleet(fleet_path)
+    for w in _selected(fleet, wizards, need_gateway=True):
         click.echo(f"{w.name}: {stop_gateway(w, timeout=timeout)}")
 
 
@@ -279,12 +256,10 @@ def gateway_stop(fleet_path, names, timeout):
 @fleet_option
 @wizards_option
 @json_option
-def gateway_status_cmd(fleet_path, names, as_json):
+def gateway_status_cmd(fleet_path, wizards, as_json):
     """Show each gateway: up, unhealthy, down or none, with its pid and health check."""
-    from ..fleet.gateway import gateway_status
-
-    fleet = _load(fleet_path)
-    sts = [gateway_status(w) for w in _selected(fleet, names, need_gateway=False)]
+    fleet = load_fleet(fleet_path)
+    sts = [gateway_status(w) for w in _selected(fleet, wizards, need_gateway=False)]
     if as_json:
         echo_json([s.to_dict() for s in sts])
         return
@@ -300,7 +275,7 @@ def gateway_status_cmd(fleet_path, names, as_json):
 @fleet_option
 @wizards_option
 @json_option
-def status(fleet_path, names, as_json):
+def status(fleet_path, wizards, as_json):
     """Each wizard's state (Robed, Unrobed, Lobster, Dead), queue counts and active claims.
 
     \b
@@ -309,10 +284,8 @@ def status(fleet_path, names, as_json):
     Lobster  gateway up,   executor down
     Dead     gateway down, executor down
     """
-    from ..fleet.status import fleet_status
-
-    fleet = _load(fleet_path)
-    sts = fleet_status(fleet, list(names) or None)
+    fleet = load_fleet(fleet_path)
+    sts = fleet_status(fleet, list(wizards) or None)
     if as_json:
         echo_json([s.to_dict() for s in sts])
         return
@@ -338,21 +311,7 @@ def doctor(fleet_path, as_json):
     0600 (.env), fleet.yaml and config.yaml disagreeing on a port, queue errors, gateways down,
     cron entries missing or out of step with fleet.yaml.
     """
-    from ..fleet.doctor import FAIL, OK, check_fleet, summary
-
-    checks = check_fleet(fleet_path)
-    if not any(c.level == FAIL and c.name == "config" for c in checks):
-        from ..cron.crontab import doctor_checks
-        from ..fleet import FleetError, load_fleet
-
-        try:
-            # Faults between wizards (a shared port or home) are already FAIL lines above;
-            # collect them again here instead of stopping at the first.
-            fleet = load_fleet(fleet_path, problems=[])
-        except FleetError:
-            fleet = None
-        if fleet is not None:
-            checks += doctor_checks(fleet)
+    checks = run_doctor(fleet_path)
     failed = any(c.level == FAIL for c in checks)
     if as_json:
         echo_json({"ok": not failed, "checks": [c.to_dict() for c in checks]})

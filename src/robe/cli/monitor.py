@@ -1,46 +1,17 @@
 """``robe monitor`` (= task-monitor), ``robe report`` (= progress-report), ``robe metrics``,
-``robe checkpoint`` and ``robe history``: thin skins over :mod:`robe.monitor`."""
+``robe checkpoint`` and ``robe history``: thin skins over the library."""
 
 from __future__ import annotations
 
-import functools
 import sys
 
 import click
 
-from .common import echo_json, fleet_option, json_option
-
-
-def wizards_option(f):
-    return click.option("--wizard", "-w", "wizards", multiple=True, metavar="NAME",
-                        help="Only this wizard (repeatable; default: all).")(f)
-
-
-def plain_errors(f):
-    """RobeError, QueueError and OSError as one sentence and exit 1, also when run as
-    task-monitor or progress-report (outside the root group, which does this for robe)."""
-    @functools.wraps(f)
-    def run(*args, **kwargs):
-        from ..errors import RobeError
-        from ..queue import QueueError
-
-        try:
-            return f(*args, **kwargs)
-        except (RobeError, QueueError) as e:
-            raise click.ClickException(str(e)) from None
-        except OSError as e:
-            raise click.ClickException(f"{e.strerror or e}{': ' + e.filename if e.filename else ''}") from None
-    return run
-
-
-def _err(line: str) -> None:
-    click.echo(line, err=True)
-
-
-def _fleet(fleet_path):
-    from ..fleet.config import load_fleet
-
-    return load_fleet(fleet_path)
+from ..api import Fleet
+from ..checkpoint import checkpoint_fleet, lines
+from ..checkpoint import history as task_history
+from ..report import compute_metrics, deliver_report, metrics_table, write_report
+from .common import echo_json, err, fleet_option, json_option, plain_errors, quiet, wizards_option
 
 
 @click.command()
@@ -66,11 +37,8 @@ def monitor(fleet_path, wizards, orphan_grace, bare_grace, lock_timeout, as_json
     completed/archive/, and each transition is a line in logs/events.jsonl. One line per
     transition on stdout; exit 1 only when something could not be done.
     """
-    from ..monitor.reconcile import monitor as run
-
-    fleet = _fleet(fleet_path)
-    report = run(fleet, list(wizards) or None, orphan_grace=orphan_grace, bare_grace=bare_grace,
-                 lock_timeout=lock_timeout, out=(lambda line: None) if as_json else click.echo, err=_err)
+    report = Fleet.load(fleet_path).monitor(wizards, orphan_grace=orphan_grace, bare_grace=bare_grace,
+                                            lock_timeout=lock_timeout, out=quiet if as_json else click.echo, err=err)
     if as_json:
         echo_json(report.to_dict())
     if report.exit_code:
@@ -97,11 +65,8 @@ def report(fleet_path, wizards, deliver, webhook, show, as_json):
     <fleet root>/reports/ (with --wizard: that wizard's <house>/reports/) as
     progress-<UTC stamp>.md, latest.md and latest.json. Prints the paths written.
     """
-    from ..monitor.report import deliver_report, write_report
-
-    fleet = _fleet(fleet_path)
-    rep, paths = write_report(fleet, list(wizards) or None)
-    failed = deliver_report(rep, deliver=deliver, webhook=webhook, err=_err)
+    rep, paths = write_report(Fleet.load(fleet_path).config, list(wizards) or None)
+    failed = deliver_report(rep, deliver=deliver, webhook=webhook, err=err)
     if as_json:
         echo_json(rep.data)
     else:
@@ -125,10 +90,7 @@ def metrics(fleet_path, wizards, as_json):
     logs/uptime.jsonl), port conflicts 0, shared memory none, interventions by a person < 1 a
     day. Exit 1 when a metric misses its target.
     """
-    from ..monitor.report import compute_metrics, metrics_table
-
-    fleet = _fleet(fleet_path)
-    rows = compute_metrics(fleet, list(wizards) or None)
+    rows = compute_metrics(Fleet.load(fleet_path).config, list(wizards) or None)
     if as_json:
         echo_json(rows)
     else:
@@ -154,10 +116,8 @@ def checkpoint(fleet_path, wizards, at_root, push, remote, as_json):
     status changed and how many results came in. A file that looks like it holds a secret (a
     private key, an sk-... key, API_KEY=value) is never committed: it is named in a warning.
     """
-    from ..monitor.checkpoint import checkpoint_fleet
-
-    fleet = _fleet(fleet_path)
-    results = checkpoint_fleet(fleet, list(wizards) or None, root=at_root, push=push, remote=remote, err=_err)
+    results = checkpoint_fleet(Fleet.load(fleet_path).config, list(wizards) or None, root=at_root, push=push,
+                               remote=remote, err=err)
     if as_json:
         echo_json([r.to_dict() for r in results])
     else:
@@ -181,11 +141,7 @@ def history(task_id, fleet_path, wizards, limit, as_json):
     Each line: when, the task, from -> to, and where it was seen: a checkpoint commit of the
     queue (its short hash) or an event (who made it).
     """
-    from ..monitor.history import history as run
-    from ..monitor.history import lines
-
-    fleet = _fleet(fleet_path)
-    rows = run(fleet, task_id, list(wizards) or None, limit=None if task_id else limit)
+    rows = task_history(Fleet.load(fleet_path).config, task_id, list(wizards) or None, limit=None if task_id else limit)
     if as_json:
         echo_json(rows)
     else:

@@ -6,6 +6,9 @@ import sys
 
 import click
 
+from ..api import Fleet
+from ..queue import is_valid_id
+from ..queue.api import Queue
 from .common import echo_json, file_option, json_option, table, terminal_width
 
 STATUS_CHOICE = click.Choice(["PENDING", "IN_PROGRESS", "COMPLETE", "FAILED", "BLOCKED"], case_sensitive=False)
@@ -20,12 +23,6 @@ def queue():
     A task is a heading, a list item or a table row that starts with an ID such as
     TASK-001. robe changes only the status words it owns and keeps every other byte.
     """
-
-
-def _load(path):
-    from ..queue import load
-
-    return load(path)
 
 
 def _left_out_note(q) -> None:
@@ -57,18 +54,13 @@ def list_(ctx, path, statuses, priorities, assignee, wizard_name, ready, fleet_p
         raise click.UsageError("--ready needs --wizard: it shows what one wizard would take next")
     fleet = None
     if wizard_name:
-        from ..fleet import load_fleet
-
-        fleet = load_fleet(fleet_path)
-        wizard = fleet.wizard(wizard_name)
+        fleet = Fleet.load(fleet_path)
         if ctx.get_parameter_source("path") is click.core.ParameterSource.DEFAULT:
-            path = wizard.queue
-    q = _load(path)
+            path = fleet.wizard(wizard_name).queue
+    q = Queue(path).read()
     tasks = list(q.tasks)
     if fleet is not None:
-        from ..dispatch.routing import ready_tasks, routed_tasks
-
-        tasks = ready_tasks(fleet, q, wizard_name) if ready else routed_tasks(fleet, q, wizard_name)
+        tasks = fleet.tasks(wizard_name, ready=ready, path=path)
     want_s = {s.upper() for s in statuses}
     want_p = {p.upper() for p in priorities}
     tasks = [t for t in tasks
@@ -96,11 +88,9 @@ def list_(ctx, path, statuses, priorities, assignee, wizard_name, ready, fleet_p
 @json_option
 def show(task_id, path, as_json):
     """Show one task whole: its fields, where it is, and its body (the prompt)."""
-    from ..queue import is_valid_id
-
     if not is_valid_id(task_id):
         raise click.UsageError(f"'{task_id}' is not a task ID; IDs look like TASK-001")
-    q = _load(path)
+    q = Queue(path).read()
     task = q.get(task_id)
     problems = [p for p in q.problems if p.task_id == task_id]
     if task is None:
@@ -140,13 +130,8 @@ def validate(path, markdown_check, as_json):
     Every problem is reported with file:line and a hint. Exits 1 when there are errors
     (warnings alone exit 0).
     """
-    q = _load(path)
-    problems = list(q.problems)
-    if markdown_check:
-        from ..queue.crosscheck import disagreements
-
-        problems += disagreements(q)
-        problems.sort(key=lambda p: p.line)
+    q = Queue(path).read()
+    problems = Queue(path).problems(markdown_check=markdown_check, snapshot=q)
     errors = [p for p in problems if p.severity == "error"]
     warnings = [p for p in problems if p.severity != "error"]
     if as_json:
@@ -185,22 +170,16 @@ def _split_list(values) -> tuple[str, ...]:
 @json_option
 def add(title, path, priority, assignee, depends, tags, body, body_file, style, as_json):
     """Append a task with the next free ID, in the style the file already uses."""
-    from ..queue import NewTask, add_task, load
-    from ..queue.events import append_event, events_path, person
-
     if body and body_file:
         raise click.UsageError("give --body or --body-file, not both")
     if body_file:
         body = body_file.read()
-    new = NewTask(title=title, priority=priority.upper(), assignee=assignee.lower() if assignee else None,
-                  depends=_split_list(depends), tags=_split_list(tags), body=body or "")
-    tid = add_task(path, new, style=style)
-    task = load(path).get(tid)
-    append_event(events_path(path), tid, None, "PENDING", by=person(), detail="added with robe queue add")
+    task = Queue(path).add(title, priority=priority, assignee=assignee, depends=_split_list(depends),
+                           tags=_split_list(tags), body=body or "", style=style)
     if as_json:
-        echo_json(task.to_dict() if task else {"id": tid})
+        echo_json(task.to_dict())
     else:
-        click.echo(f"added {tid} ({new.priority}, PENDING) at {path}:{task.line if task else '?'}")
+        click.echo(f"added {task.id} ({task.priority}, {task.status.value}) at {path}:{task.line}")
 
 
 @queue.command("set")
@@ -217,16 +196,10 @@ def set_(task_id, status, path, reason, expect, as_json):
     Only the status word changes (and a list task's checkbox). Setting a COMPLETE or
     FAILED task back to PENDING asks robe to run it again.
     """
-    from ..queue import Status, is_valid_id, set_status
-    from ..queue.events import append_event, events_path, person
-
     if not is_valid_id(task_id):
         raise click.UsageError(f"'{task_id}' is not a task ID; IDs look like TASK-001")
-    out = set_status(path, task_id, Status(status.upper()), expect=[Status(e.upper()) for e in expect])
+    out = Queue(path).set_status(task_id, status, expect=expect, reason=reason)
     changed = out.reason != "unchanged"
-    if changed:
-        append_event(events_path(path), task_id, out.before.value, out.after.value, by=person(), detail=reason,
-                     manual=True)
     if as_json:
         echo_json({"id": task_id, "from": out.before.value, "to": out.after.value, "changed": changed})
     elif changed:

@@ -18,11 +18,16 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import fcntl
 import subprocess
+import tempfile
 from dataclasses import dataclass
 
+from croniter import croniter
+
 from ..errors import RobeError
-from .schedule import JOBS, Entry, check_expr, robe_command
+from ..fleet.checks import OK, WARN, Check
+from .schedule import JOBS, Entry, check_expr, fleet_schedule, robe_command
 
 BEGIN = "# BEGIN robe "
 END = "# END robe "
@@ -199,15 +204,11 @@ class _CrontabLock:
     """One robe at a time edits a user's crontab (read, merge, write is not atomic in cron)."""
 
     def __init__(self, user: str | None):
-        import tempfile
-
         who = user or str(os.getuid())
         self.path = os.path.join(tempfile.gettempdir(), f"robe-crontab-{who}.lock")
         self.fd = -1
 
     def __enter__(self):
-        import fcntl
-
         self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         fcntl.flock(self.fd, fcntl.LOCK_EX)
         return self
@@ -252,8 +253,6 @@ def on_calendar(expr: str) -> list[str]:
     Each field is expanded by croniter into its values; cron ORs day-of-month and
     day-of-week when both are restricted, systemd ANDs them, so that case gives two lines.
     """
-    from croniter import croniter
-
     e = _MACRO.get(expr.strip().lower(), expr.strip())
     if check_expr(e):
         raise CronError(check_expr(e))
@@ -357,9 +356,6 @@ def doctor_checks(fleet, user: str | None = None) -> list:
 
     WARN, not FAIL, when they are missing: ``robe run`` or systemd timers may run the schedule.
     """
-    from ..fleet.doctor import OK, WARN, Check
-    from .schedule import fleet_schedule
-
     try:
         installed = _split(read_crontab(user), fleet.path).block
     except CronError as e:

@@ -18,6 +18,9 @@ import re
 import sys
 from dataclasses import dataclass
 
+import yaml
+from croniter import croniter
+
 from ..errors import RobeError
 
 #: job name -> the robe command it runs (arguments after ``robe``), in the seed's order
@@ -66,8 +69,6 @@ class Entry:
 
 def check_expr(expr: str) -> str | None:
     """None when cron and croniter both take ``expr``; else why not."""
-    from croniter import croniter
-
     e = expr.strip()
     if e.startswith("@"):
         if e.lower() not in MACROS:
@@ -88,15 +89,11 @@ def check_expr(expr: str) -> str | None:
 
 def next_run(expr: str, after: _dt.datetime) -> _dt.datetime:
     """The first time after ``after`` that ``expr`` fires (local time, as cron reads it)."""
-    from croniter import croniter
-
     return croniter(expr, after).get_next(_dt.datetime)
 
 
 def _entry_lines(fleet_path: str) -> dict[tuple[str, str], int]:
     """(wizard, job) -> line of its schedule entry in fleet.yaml (0 when it cannot be read)."""
-    import yaml
-
     try:
         with open(fleet_path, encoding="utf-8-sig") as f:
             root = yaml.compose(f.read(), Loader=yaml.SafeLoader)

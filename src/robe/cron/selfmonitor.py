@@ -22,7 +22,11 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 
-from ..queue.events import stamp
+from ..clock import stamp
+from ..errors import RobeError
+from ..fleet.gateway import gateway_status, probe, start_gateway, stop_gateway
+from ..fleet.status import executor_liveness
+from .schedule import robe_command
 
 log = logging.getLogger("robe.cron.selfmonitor")
 UPTIME_FILE = "uptime.jsonl"
@@ -60,8 +64,6 @@ def _wait(check, timeout: float, step: float = 0.2) -> bool:
 
 
 def check_service(svc, *, restart: bool = True, wait: float = 10.0) -> Check:
-    from ..fleet.gateway import probe
-
     if not svc.check:
         return Check(None, svc.name, True, "no check configured")
     up, seen = probe(svc.check)
@@ -87,8 +89,6 @@ def check_service(svc, *, restart: bool = True, wait: float = 10.0) -> Check:
 
 def start_executor(fleet, w) -> int:
     """``robe execute --wizard W`` detached (own session, survives this process); its pid."""
-    from .schedule import robe_command
-
     os.makedirs(w.logs_dir, mode=0o700, exist_ok=True)
     env = dict(os.environ, ROBE_FLEET=fleet.path)
     fd = os.open(os.path.join(w.logs_dir, "executor.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
@@ -103,10 +103,6 @@ def start_executor(fleet, w) -> int:
 
 
 def check_wizard(fleet, w, *, restart: bool = True, wait: float = 10.0) -> Check:
-    from ..errors import RobeError
-    from ..fleet.gateway import gateway_status, start_gateway
-    from ..fleet.liveness import executor_liveness
-
     notes = []
     up = True
     up_now = True
@@ -122,8 +118,6 @@ def check_wizard(fleet, w, *, restart: bool = True, wait: float = 10.0) -> Check
                 restarted = True
                 try:
                     if gs.state == "unhealthy":
-                        from ..fleet.gateway import stop_gateway
-
                         stop_gateway(w)
                     st = start_gateway(w)
                     notes.append(f"gateway restarted (pid {st.pid})")

@@ -5,12 +5,10 @@
 """
 
 from .agents import ADAPTERS, COMPLETE, EXIT_RETRY, FAILED, RETRY, AgentRun, Job, build_prompt, fill_template
-from .claims import DEFAULT_OUTPUT_CAP, Claim, ClaimError, ClaimLock, House, read_claim, write_result
 from .loop import Executor, Options, install_signal_handlers
 from .process import ProcessResult, run_process
 
 __all__ = [
     "ADAPTERS", "COMPLETE", "EXIT_RETRY", "FAILED", "RETRY", "AgentRun", "Job", "build_prompt", "fill_template",
-    "DEFAULT_OUTPUT_CAP", "Claim", "ClaimError", "ClaimLock", "House", "read_claim", "write_result",
     "Executor", "Options", "install_signal_handlers", "ProcessResult", "run_process",
 ]

@@ -21,7 +21,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .claims import Claim, House
+from ..house import Claim, House
+from ..fleet.homes import KEY_NAME, read_env
 from .process import ProcessResult, run_process
 
 #: exit code meaning "rate-limited, run me later" (Hermes' convention, sysexits' EX_TEMPFAIL)
@@ -204,8 +205,6 @@ def _api_key(job: Job) -> tuple[str | None, str | None]:
         if key:
             return key, None
     if a.base_url and _own_gateway(a.base_url, job.wizard.port):
-        from ..fleet.houses import KEY_NAME, read_env
-
         key = read_env(job.wizard.env_file).get(KEY_NAME)
         if key:
             return key, None

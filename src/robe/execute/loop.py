@@ -24,24 +24,13 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
+from ..clock import now, stamp
 from ..errors import RobeError
-from ..queue.events import append_event, now, stamp
+from ..house import DEFAULT_OUTPUT_CAP, ClaimError, ClaimLock, Heartbeat, House
+from ..plumbing import host
+from ..queue import is_valid_id
+from ..queue.events import append_event
 from .agents import ADAPTERS, COMPLETE, FAILED, AgentRun, Job, build_prompt
-from .claims import (
-    DEFAULT_OUTPUT_CAP,
-    HOST,
-    ClaimError,
-    ClaimLock,
-    Heartbeat,
-    House,
-    claim_attempt,
-    id_of_claim_file,
-    kill_leftover_agent,
-    json_bytes,
-    read_claim,
-    write_atomic,
-    write_result,
-)
 
 log = logging.getLogger("robe.execute")
 #: agents that run as a process: their heartbeat starts with the process (and names its pid)
@@ -94,8 +83,8 @@ class Executor:
         self.options.validate()
         if not wizards:
             raise RobeError("there is no wizard to execute for; add one with 'robe wizard create NAME'")
-        self.slots = {w.name: _Slot(w, House.of(w.name, w.house)) for w in wizards}
-        self.by = f"executor:{HOST}:{os.getpid()}"
+        self.slots = {w.name: _Slot(w, House(w.house, w.name)) for w in wizards}
+        self.by = f"executor:{host()}:{os.getpid()}"
         self.started_at = stamp()
         self.stopping = threading.Event()  # take no new claim
         self.cancel = threading.Event()    # kill running agents
@@ -141,20 +130,20 @@ class Executor:
                 return None
             started, t0 = now(), time.monotonic()
             try:
-                claim = read_claim(house, task_id)
+                claim = house.read_claim(task_id)
             except FileNotFoundError:
                 return None
             except (ClaimError, OSError) as e:
                 reason = str(e) if isinstance(e, ClaimError) else f"cannot read the claim: {e.strerror}"
-                outcome = self._outcome(name, task_id, claim_attempt(house, task_id), w.agent.kind, FAILED,
+                outcome = self._outcome(name, task_id, house.claim_attempt(task_id), w.agent.kind, FAILED,
                                         None, reason, started, t0, False)
-                write_result(house, task_id, f"[robe: the claim could not be run: {reason}]\n".encode(), outcome)
+                house.write_result(task_id, f"[robe: the claim could not be run: {reason}]\n".encode(), outcome)
                 done = True
                 self._event(house, task_id, outcome, "the claim could not be run")
                 log.warning("wizard %s: %s: %s", name, task_id, reason)
                 return self._record(outcome)
 
-            leftover = kill_leftover_agent(house.heartbeat_path(task_id))
+            leftover = house.kill_leftover_agent(task_id)
             if leftover:
                 log.warning("wizard %s: %s: killed agent group %d left running by an executor that died",
                             name, task_id, leftover)
@@ -191,7 +180,7 @@ class Executor:
                 answer += f"\n[robe: output cut at {opt.output_cap} bytes]\n"
             outcome = self._outcome(name, task_id, claim.attempt, w.agent.kind, run.status, run.exit_code,
                                     run.error, started, t0, bool(run.dropped), run.extra)
-            write_result(house, task_id, answer.encode("utf-8"), outcome)
+            house.write_result(task_id, answer.encode("utf-8"), outcome)
             done = True
             heartbeat.remove()
             self._event(house, task_id, outcome, run.error or "")
@@ -215,10 +204,10 @@ class Executor:
 
     def _event(self, house: House, task_id: str, outcome: dict, detail: str, step: str = "result") -> None:
         try:
-            append_event(house.events_file, task_id, None, None, by=self.by, attempt=outcome["attempt"],
+            append_event(house.events, task_id, None, None, by=self.by, attempt=outcome["attempt"],
                          detail=detail, step=step, status=outcome["status"])
         except OSError as e:  # the result is what counts; a full log must not lose it
-            log.warning("wizard %s: cannot append to %s: %s", house.wizard, house.events_file, e.strerror)
+            log.warning("wizard %s: cannot append to %s: %s", house.wizard, house.events, e.strerror)
 
     def _record(self, outcome: dict) -> dict:
         with self._lock:
@@ -275,25 +264,19 @@ class Executor:
     # -- the body's own liveness
     def beat(self) -> None:
         """Rewrite logs/executor.json in every house (robe status: Robed or Lobster)."""
-        data = {"pid": os.getpid(), "host": HOST, "started_at": self.started_at, "heartbeat_at": stamp(),
+        data = {"pid": os.getpid(), "host": host(), "started_at": self.started_at, "heartbeat_at": stamp(),
                 "wizards": sorted(self.slots)}
         for slot in self.slots.values():
             try:
-                write_atomic(slot.house.executor_file, json_bytes(data), sync=False)
+                slot.house.write_executor(data)
             except OSError as e:
                 log.warning("wizard %s: cannot write %s: %s", slot.house.wizard, slot.house.executor_file, e.strerror)
 
     def _unbeat(self) -> None:
-        import json
-
         for slot in self.slots.values():
-            path = slot.house.executor_file
             try:
-                with open(path, encoding="utf-8") as f:
-                    mine = json.load(f).get("pid") == os.getpid()
-                if mine:
-                    os.unlink(path)
-            except (OSError, ValueError, AttributeError):
+                slot.house.clear_executor(os.getpid())
+            except OSError:
                 pass
 
     # -- watching
@@ -308,9 +291,9 @@ class Executor:
                 self.name = name
 
             def _saw(self, path) -> None:
-                task_id = id_of_claim_file(os.path.basename(os.fsdecode(path)))
-                if task_id is not None:
-                    executor.offer(self.name, task_id)
+                name = os.path.basename(os.fsdecode(path))
+                if name.endswith(".active") and not name.startswith(".") and is_valid_id(name[:-7]):
+                    executor.offer(self.name, name[:-7])
 
             def on_created(self, event):
                 self._saw(event.src_path)

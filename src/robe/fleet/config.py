@@ -7,25 +7,29 @@ constructor silently keeps the last one, which would hide a wizard named twice.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
-from types import MappingProxyType
+from dataclasses import dataclass, field
 from typing import Any
 
+import yaml
+
 from ..errors import RobeError
-from ..records import record
 
 FILE_NAME = "fleet.yaml"
 DEFAULT_PORTS = (8643, 8699)
 DEFAULT_PRIORITY = "P2"
 PRIORITIES = ("P0", "P1", "P2", "P3")
 AGENT_KINDS = ("hermes", "openai", "command", "echo")
-NAME_PATTERN = r"[a-z][a-z0-9]*(-[a-z0-9]+)*\Z"  # compiled on first use: a cached fleet never needs it
+NAME_RE = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*\Z")
 
 
 def is_valid_name(name: str) -> bool:
     """A wizard name: lower-case letters and digits, words joined by single dashes."""
-    return bool(re.match(NAME_PATTERN, name or ""))
+    return bool(NAME_RE.match(name or ""))
+
+
 ROUTE_KEYS = ("assignee", "priority", "tags", "section", "id")
 DEFAULT_HEALTH = "http://127.0.0.1:{port}/health"
 DEFAULT_HERMES_GATEWAY = ("hermes", "gateway", "run")
@@ -46,16 +50,15 @@ class FleetError(RobeError):
     """A fleet.yaml that cannot be used, or a fleet operation that was refused."""
 
 
-class FleetProblem(record("FleetProblem", "path line key message fix")):
+@dataclass(frozen=True)
+class FleetProblem:
     """A fault found between wizards (shared port, shared home) when loading leniently."""
 
-    __slots__ = ()
-    # Fields:
-    #   path: str
-    #   line: int
-    #   key: str
-    #   message: str
-    #   fix: str
+    path: str
+    line: int
+    key: str
+    message: str
+    fix: str
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}: {self.key}: {self.message}; {self.fix}"
@@ -63,28 +66,19 @@ class FleetProblem(record("FleetProblem", "path line key message fix")):
 
 # ---------------------------------------------------------------------------------------------
 # The model
-#
-# Records are NamedTuples: immutable, and defining one costs a tenth of a frozen dataclass (six
-# of those were ~8 ms of every fleet command's start). An empty mapping default is a read-only
-# proxy, so no record can change another's.
-
-_EMPTY: Any = MappingProxyType({})
 
 
-class Agent(record(
-        "Agent", "kind model provider base_url context_length api_key_env argv config",
-        defaults=(None, None, None, None, None, (), _EMPTY))):
-    __slots__ = ()
-    # Fields:
-    #   kind: str
-    #   model: str | None = None
-    #   provider: str | None = None
-    #   base_url: str | None = None
-    #   context_length: int | None = None
-    #   api_key_env: str | None = None
-    #   argv: tuple[str, ...] = ()
-    #   extra Hermes config.yaml settings, merged into the home's config.yaml
-    #   config: dict = _EMPTY
+@dataclass(frozen=True)
+class Agent:
+    kind: str
+    model: str | None = None
+    provider: str | None = None
+    base_url: str | None = None
+    context_length: int | None = None
+    api_key_env: str | None = None
+    argv: tuple[str, ...] = ()
+    #: extra Hermes config.yaml settings, merged into the home's config.yaml
+    config: dict = field(default_factory=dict, hash=False)
 
     def to_dict(self) -> dict:
         d: dict[str, Any] = {"kind": self.kind}
@@ -98,58 +92,51 @@ class Agent(record(
         return d
 
 
-class Gateway(record("Gateway", "start health")):
-    __slots__ = ()
-    # Fields:
-    #   start: tuple[str, ...]
-    #   health check with ``{port}`` already filled in: ``http://...`` or ``tcp://host:port``
-    #   health: str
+@dataclass(frozen=True)
+class Gateway:
+    start: tuple[str, ...]
+    #: health check with ``{port}`` already filled in: ``http://...`` or ``tcp://host:port``
+    health: str
 
     def to_dict(self) -> dict:
         return {"start": list(self.start), "health": self.health}
 
 
-class Service(record("Service", "name check restart", defaults=((),))):
-    __slots__ = ()
-    # Fields:
-    #   name: str
-    #   check: str | None
-    #   restart: tuple[str, ...] = ()
+@dataclass(frozen=True)
+class Service:
+    name: str
+    check: str | None
+    restart: tuple[str, ...] = ()
 
 
-class Route(record("Route", "match wizard line", defaults=("", 0))):
-    __slots__ = ()
-    # Fields:
-    #   match: dict
-    #   wizard: str = ""
-    #   line: int = 0
+@dataclass(frozen=True)
+class Route:
+    match: dict = field(hash=False)
+    wizard: str = ""
+    line: int = 0
 
 
-class Wizard(record(
-        "Wizard", "name port house home queue agent gateway role lineage relationships max_active "
-        "max_parallel dispatch_floor timeout lease max_attempts schedule line",
-        defaults=("", "", _EMPTY, 1, 1, "P3", 1800, 600, 3, _EMPTY, 0))):
-    __slots__ = ()
-    # Fields:
-    #   name: str
-    #   port: int
-    #   house: str
-    #   home: str
-    #   queue: str
-    #   agent: Agent
-    #   gateway: Gateway | None
-    #   role: str = ""
-    #   lineage: str = ""
-    #   relationships: dict = _EMPTY
-    #   max_active: int = 1
-    #   max_parallel: int = 1
-    #   dispatch_floor: str = "P3"
-    #   timeout: int = 1800
-    #   lease: int = 600
-    #   max_attempts: int = 3
-    #   schedule: dict = _EMPTY
-    #   line of the wizard's name in fleet.yaml (0 when built in code)
-    #   line: int = 0
+@dataclass(frozen=True)
+class Wizard:
+    name: str
+    port: int
+    house: str
+    home: str
+    queue: str
+    agent: Agent
+    gateway: Gateway | None
+    role: str = ""
+    lineage: str = ""
+    relationships: dict = field(default_factory=dict, hash=False)
+    max_active: int = 1
+    max_parallel: int = 1
+    dispatch_floor: str = "P3"
+    timeout: int = 1800
+    lease: int = 600
+    max_attempts: int = 3
+    schedule: dict = field(default_factory=dict, hash=False)
+    #: line of the wizard's name in fleet.yaml (0 when built in code)
+    line: int = 0
 
     @property
     def work_dir(self) -> str:
@@ -206,20 +193,19 @@ class Wizard(record(
         }
 
 
-class Fleet(record(
-        "Fleet", "path root wizards ports codebase default_wizard default_priority services routes",
-        defaults=((), DEFAULT_PORTS, None, None, DEFAULT_PRIORITY, (), ()))):
-    __slots__ = ()
-    # Fields:
-    #   path: str
-    #   root: str
-    #   wizards: tuple[Wizard, ...] = ()
-    #   ports: tuple[int, int] = DEFAULT_PORTS
-    #   codebase: str | None = None
-    #   default_wizard: str | None = None
-    #   default_priority: str = DEFAULT_PRIORITY
-    #   services: tuple[Service, ...] = ()
-    #   routes: tuple[Route, ...] = ()
+@dataclass(frozen=True)
+class FleetConfig:
+    """What fleet.yaml says, validated: the wizards, routes, services and defaults."""
+
+    path: str
+    root: str
+    wizards: tuple[Wizard, ...] = ()
+    ports: tuple[int, int] = DEFAULT_PORTS
+    codebase: str | None = None
+    default_wizard: str | None = None
+    default_priority: str = DEFAULT_PRIORITY
+    services: tuple[Service, ...] = ()
+    routes: tuple[Route, ...] = ()
 
     @property
     def folder(self) -> str:
@@ -279,7 +265,7 @@ def read_fleet_text(path: str) -> str:
     if len(data) > MAX_FLEET_BYTES:
         raise FleetError(f"{path} is larger than 1 MiB; that is not a fleet.yaml, pass the right --fleet")
     try:
-        text = data.decode("utf-8")  # not "utf-8-sig": its codec's import costs every run ~0.3 ms
+        text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise FleetError(f"{path}: byte {e.start} is not UTF-8; save the file as UTF-8 text") from None
     if text.startswith("\ufeff"):
@@ -289,19 +275,12 @@ def read_fleet_text(path: str) -> str:
     return text
 
 
-def load_fleet(path: str | None = None, cwd: str | None = None, problems: list | None = None) -> Fleet:
-    """Find, read and validate fleet.yaml; FleetError (file:line: key: what; fix) otherwise."""
+def load_fleet(path: str | None = None, cwd: str | None = None, problems: list | None = None) -> FleetConfig:
+    """Find, read and validate fleet.yaml; FleetError (file:line: key: what; fix) otherwise.
+    With a ``problems`` list (the doctor's lenient load), faults between wizards are added to
+    it instead of raised."""
     p = find_fleet_file(path, cwd)
-    text = read_fleet_text(p)
-    if problems is not None:  # the doctor's lenient load: every finding, no cache
-        return parse_fleet(text, p, problems)
-    from . import cache
-
-    fleet = cache.get(p, text)
-    if fleet is None:
-        fleet = parse_fleet(text, p)
-        cache.put(p, text, fleet)
-    return fleet
+    return parse_fleet(read_fleet_text(p), p, problems)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -309,18 +288,13 @@ def load_fleet(path: str | None = None, cwd: str | None = None, problems: list |
 
 
 def _did_you_mean(word: str, choices) -> str:
-    import difflib  # only when there is something to suggest
-
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 class _Checker:
     def __init__(self, text: str, path: str, soft: list | None = None):
-        import yaml
-
         self.soft = soft
-        self.yaml = yaml
         self.text = text
         self.path = path
         self.folder = os.path.dirname(os.path.abspath(path))
@@ -345,7 +319,6 @@ class _Checker:
 
     def mapping(self, node, key: str, allowed=None, what="a mapping of keys to values") -> list[tuple[str, Any, Any]]:
         """(key, key_node, value_node) in order; duplicates and unknown keys are errors."""
-        yaml = self.yaml
         if node is None or (isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"):
             return []
         if not isinstance(node, yaml.MappingNode):
@@ -368,7 +341,6 @@ class _Checker:
         return out
 
     def _describe(self, node) -> str:
-        yaml = self.yaml
         if isinstance(node, yaml.MappingNode):
             return "a mapping"
         if isinstance(node, yaml.SequenceNode):
@@ -378,7 +350,6 @@ class _Checker:
         return f"{node.value!r}"
 
     def scalar(self, node, key: str, typ, fix: str):
-        yaml = self.yaml
         if not isinstance(node, yaml.ScalarNode) or node.tag == "tag:yaml.org,2002:null":
             self.fail(node, key, f"expected {_type_word(typ)}, found {self._describe(node)}", fix)
         v = self.value(node)
@@ -393,7 +364,6 @@ class _Checker:
         return v
 
     def str_list(self, node, key: str, fix: str) -> tuple[str, ...]:
-        yaml = self.yaml
         if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:str":
             return (node.value,)
         if not isinstance(node, yaml.SequenceNode) or not node.value:
@@ -402,7 +372,7 @@ class _Checker:
 
     def argv(self, node, key: str) -> tuple[str, ...]:
         fix = f"write {key} as a list, e.g. [hermes, gateway, run]"
-        if not isinstance(node, self.yaml.SequenceNode) or not node.value:
+        if not isinstance(node, yaml.SequenceNode) or not node.value:
             self.fail(node, key, f"expected a command as a list of words, found {self._describe(node)}", fix)
         return tuple(self.scalar(item, key, str, fix) for item in node.value)
 
@@ -437,7 +407,6 @@ class _Checker:
 
     def plain(self, node, key: str, fix: str):
         """Any YAML value (for free-form settings) with duplicate-key checks on mappings."""
-        yaml = self.yaml
         if isinstance(node, yaml.MappingNode):
             return {k: self.plain(v, f"{key}.{k}", fix) for k, _, v in self.mapping(node, key)}
         if isinstance(node, yaml.SequenceNode):
@@ -449,20 +418,16 @@ def _type_word(typ) -> str:
     return {str: "text", int: "a whole number"}.get(typ, "a value")
 
 
-def parse_fleet(text: str, path: str, problems: list | None = None) -> Fleet:
+def parse_fleet(text: str, path: str, problems: list | None = None) -> FleetConfig:
     """Validate fleet.yaml's text; ``path`` is used for messages and to resolve relative paths.
 
     With a ``problems`` list, faults between wizards (a shared port or home) are appended to it
     as FleetProblem instead of raised, so 'robe doctor' can report all of them.
     """
-    import yaml
-
     path = os.path.abspath(path)
     c = _Checker(text, path, problems)
     try:
-        # libyaml's composer, where PyYAML has it, is ~20x faster and gives the same line marks;
-        # every fleet command reads fleet.yaml first.
-        root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else 1
@@ -564,13 +529,12 @@ def parse_fleet(text: str, path: str, problems: list | None = None) -> Fleet:
                         match[mk] = c.str_list(mv, mkey, f"write {mk} as a word or a list of words")
             routes.append(Route(match=match, wizard=wname, line=item.start_mark.line + 1))
 
-    return Fleet(path=path, root=root_dir, wizards=tuple(wizards), ports=(first, last), codebase=codebase,
+    return FleetConfig(path=path, root=root_dir, wizards=tuple(wizards), ports=(first, last), codebase=codebase,
                  default_wizard=default_wizard, default_priority=default_priority, services=tuple(services),
                  routes=tuple(routes))
 
 
 def _wizard(c: _Checker, name: str, kn, wn, root_dir: str, first: int, last: int) -> Wizard:
-    yaml = c.yaml
     key = f"wizards.{name}"
     fields = {k: (kk, vn) for k, kk, vn in c.mapping(wn, key, WIZARD_KEYS, what="the wizard's settings")}
     if "port" not in fields:
@@ -697,7 +661,7 @@ def _check_ports(c: _Checker, wizards: list[Wizard], nodes) -> None:
 def _find_value(c: _Checker, nodes: tuple, key: str):
     """The node under a wizard's ``key`` (for the line of an error), else the wizard's name."""
     kn, wn = nodes
-    if isinstance(wn, c.yaml.MappingNode):
+    if isinstance(wn, yaml.MappingNode):
         for fk, fv in wn.value:
             if fk.value == key:
                 return fv

@@ -11,7 +11,11 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 
-from .config import Fleet, FleetError, parse_fleet, read_fleet_text
+import yaml
+
+from ..plumbing import flock_wait
+from ..queue.store import replace_file
+from .config import FleetConfig, FleetError, parse_fleet, read_fleet_text
 
 
 LOCK_TIMEOUT = 30.0
@@ -24,8 +28,6 @@ def fleet_lock(fleet_path: str, timeout: float = LOCK_TIMEOUT):
     Two 'robe wizard create' at once would otherwise both read the file, both pick the same
     free port, and the second write would drop the first wizard.
     """
-    from ..queue import flock_wait
-
     lock_path = fleet_path + ".lock"
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
@@ -38,8 +40,6 @@ def fleet_lock(fleet_path: str, timeout: float = LOCK_TIMEOUT):
 
 
 def _compose(text: str):
-    import yaml
-
     return yaml.compose(text, Loader=yaml.SafeLoader)
 
 
@@ -57,8 +57,6 @@ def _line_start(text: str, index: int) -> int:
 
 def _last_index(node) -> int:
     """Where the last character of a node's own text is (comments after it excluded)."""
-    import yaml
-
     if isinstance(node, yaml.MappingNode) and not node.flow_style and node.value:
         return _last_index(node.value[-1][1])
     if isinstance(node, yaml.SequenceNode) and not node.flow_style and node.value:
@@ -67,8 +65,6 @@ def _last_index(node) -> int:
 
 
 def _is_null(node) -> bool:
-    import yaml
-
     return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
 
 
@@ -80,8 +76,6 @@ def _wizards_node(root):
 
 
 def _flow(value) -> str:
-    import yaml
-
     text = yaml.safe_dump(value, default_flow_style=True, width=10_000, allow_unicode=True).strip()
     return text[:-3].rstrip() if text.endswith("\n...") else text
 
@@ -105,8 +99,6 @@ def render_wizard(name: str, settings: dict, indent: int = 2, step: int = 2, new
 
 def add_wizard_text(text: str, name: str, settings: dict) -> str:
     """fleet.yaml's text with the wizard appended to ``wizards:``; nothing else changes."""
-    import yaml
-
     newline = "\r\n" if "\r\n" in text else "\n"
     root = _compose(text) if text.strip() else None
     if root is None or _is_null(root):
@@ -143,8 +135,6 @@ def add_wizard_text(text: str, name: str, settings: dict) -> str:
 
 def remove_wizard_text(text: str, name: str) -> str:
     """fleet.yaml's text without the wizard's lines; nothing else changes."""
-    import yaml
-
     root = _compose(text)
     kn, vn = _wizards_node(root) if isinstance(root, yaml.MappingNode) else (None, None)
     if not isinstance(vn, yaml.MappingNode):
@@ -160,21 +150,19 @@ def remove_wizard_text(text: str, name: str) -> str:
     raise FleetError(f"there is no wizard named {name!r} in fleet.yaml")
 
 
-def write_fleet_text(fleet_path: str, new_text: str) -> Fleet:
+def write_fleet_text(fleet_path: str, new_text: str) -> FleetConfig:
     """Validate the new text as a whole, then replace fleet.yaml atomically (keeping its mode)."""
-    from ..queue import atomic_write
-
     fleet = parse_fleet(new_text, fleet_path)
-    atomic_write(fleet_path, new_text.encode("utf-8"))
+    replace_file(fleet_path, new_text.encode("utf-8"))
     return fleet
 
 
-def register_wizard(fleet_path: str, name: str, settings: dict) -> Fleet:
+def register_wizard(fleet_path: str, name: str, settings: dict) -> FleetConfig:
     text = read_fleet_text(fleet_path)
     return write_fleet_text(fleet_path, add_wizard_text(text, name, settings))
 
 
-def unregister_wizard(fleet_path: str, name: str) -> Fleet:
+def unregister_wizard(fleet_path: str, name: str) -> FleetConfig:
     text = read_fleet_text(fleet_path)
     return write_fleet_text(fleet_path, remove_wizard_text(text, name))
 

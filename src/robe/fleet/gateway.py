@@ -16,10 +16,14 @@ import signal
 import socket
 import subprocess
 import time
-from dataclasses import dataclass
+import http.client
+from dataclasses import dataclass, replace
+from urllib.parse import urlsplit
 
+from ..clock import stamp
+from ..plumbing import atomic_write, private_dir
 from .config import FleetError, Wizard
-from .houses import make_private_dir
+from .ports import holder_pids_text, port_in_use
 
 log = logging.getLogger(__name__)
 
@@ -81,9 +85,6 @@ def read_pid_file(path: str) -> PidFile | None:
 
 
 def write_pid_file(path: str, pid: int, start_time: int, argv) -> None:
-    from ..queue import atomic_write
-    from ..queue.events import stamp
-
     data = {"pid": pid, "start_time": start_time, "argv": list(argv), "started_at": stamp()}
     atomic_write(path, (json.dumps(data) + "\n").encode(), mode=0o600)
 
@@ -111,9 +112,6 @@ def gateway_process(w: Wizard) -> PidFile | None:
 
 def probe(url: str, timeout: float = PROBE_TIMEOUT) -> tuple[bool, str]:
     """(healthy, what was seen) for ``http://host:port/path`` (any 2xx) or ``tcp://host:port``."""
-    import http.client
-    from urllib.parse import urlsplit
-
     u = urlsplit(url)
     host, port = u.hostname or "127.0.0.1", u.port
     if u.scheme == "tcp":
@@ -157,8 +155,6 @@ class GatewayStatus:
 
 
 def gateway_status(w: Wizard) -> GatewayStatus:
-    from dataclasses import replace
-
     return replace(_gateway_status(w), port=w.port)
 
 
@@ -197,8 +193,6 @@ def _gateway_env(w: Wizard) -> dict:
 
 def start_gateway(w: Wizard, *, timeout: float = START_TIMEOUT, now=time.monotonic) -> GatewayStatus:
     """Run the gateway detached and wait for its health check; FleetError if it does not come up."""
-    from .ports import holder_pids_text, port_in_use
-
     if w.gateway is None:
         raise FleetError(f"wizard {w.name} has no gateway; add 'gateway: {{start: [...]}}' to it in fleet.yaml")
     running = gateway_process(w)
@@ -217,7 +211,7 @@ def start_gateway(w: Wizard, *, timeout: float = START_TIMEOUT, now=time.monoton
                          "stop that process, or give the wizard another port")
     if not os.path.isdir(w.home):
         raise FleetError(f"wizard {w.name} has no home at {w.home}; run 'robe init' to build missing houses")
-    make_private_dir(w.logs_dir)
+    private_dir(w.logs_dir)
     argv = list(w.gateway.start)
     log_fd = os.open(w.gateway_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
     try:
@@ -282,8 +276,6 @@ def stop_gateway(w: Wizard, *, timeout: float = STOP_TIMEOUT) -> str:
     state, pf = pid_file_state(w)
     if state == "none":
         if w.gateway is not None and probe(w.gateway.health)[0]:
-            from .ports import holder_pids_text
-
             return (f"no pid file, but a gateway robe did not start answers on port {w.port} "
                     f"({holder_pids_text(w.port)}); stop it where it was started")
         return "not running (no pid file)"

@@ -12,7 +12,7 @@ import errno
 import os
 import socket
 
-from .config import Fleet, FleetError, Wizard
+from .config import FleetConfig, FleetError, Wizard
 
 LOOPBACK = "127.0.0.1"
 
@@ -87,7 +87,7 @@ def port_in_use(port: int) -> bool:
     return bool(listening_inodes(port)) or not _bind_free(port) or _connects(port)
 
 
-def holder(fleet: Fleet, port: int, *, exclude: str | None = None) -> str | None:
+def holder(fleet: FleetConfig, port: int, *, exclude: str | None = None) -> str | None:
     """Who holds ``port``: "wizard NAME", "another process (pid N, comm)", or None if free."""
     for w in fleet.wizards:
         if w.port == port and w.name != exclude:
@@ -108,7 +108,7 @@ def process_name(pid: int) -> str:
         return "?"
 
 
-def choose_port(fleet: Fleet, wanted: int | None = None, *, name: str | None = None) -> int:
+def choose_port(fleet: FleetConfig, wanted: int | None = None, *, name: str | None = None) -> int:
     """``wanted`` if free (else FleetError naming the holder), or the lowest free port in range."""
     first, last = fleet.ports
     if wanted is not None:
@@ -129,7 +129,7 @@ def choose_port(fleet: Fleet, wanted: int | None = None, *, name: str | None = N
     raise FleetError(f"every port in the fleet's range {first}-{last} is taken; widen 'ports' in {fleet.path}")
 
 
-def wizard_on(fleet: Fleet, port: int) -> Wizard | None:
+def wizard_on(fleet: FleetConfig, port: int) -> Wizard | None:
     for w in fleet.wizards:
         if w.port == port:
             return w

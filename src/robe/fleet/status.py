@@ -8,13 +8,13 @@ without a configured gateway needs none: it is Robed when its executor lives, el
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import os
 from dataclasses import dataclass, field
 
-from ..queue.events import now, parse_stamp
-from .config import Fleet, Wizard
-from .liveness import Executor, executor_liveness
+from ..house import ActiveClaim, Executor, House
+from ..queue import QueueError, load
+from .config import FleetConfig, Wizard
+from .gateway import gateway_status
 
 ROBED, UNROBED, LOBSTER, DEAD = "Robed", "Unrobed", "Lobster", "Dead"
 
@@ -28,42 +28,14 @@ def state_of(gateway_up: bool | None, executor_up: bool) -> str:
     return UNROBED if executor_up else DEAD
 
 
-@dataclass(frozen=True)
-class Claim:
-    task: str
-    age_s: float
-    attempt: int | None
-
-    def to_dict(self) -> dict:
-        return {"task": self.task, "age_s": round(self.age_s, 1), "attempt": self.attempt}
+def executor_liveness(w: Wizard, *, at: _dt.datetime | None = None) -> Executor:
+    """Whether the wizard's executor (the body) is alive: its logs/executor.json."""
+    return House(w.house, w.name).executor(at=at)
 
 
-def active_claims(w: Wizard, *, at: _dt.datetime | None = None) -> list[Claim]:
-    out = []
-    try:
-        names = sorted(os.listdir(w.work_dir))
-    except OSError:
-        return []
-    moment = at or now()
-    for n in names:
-        if not n.endswith(".active"):
-            continue
-        path = os.path.join(w.work_dir, n)
-        claimed, attempt = None, None
-        try:
-            with open(path, encoding="utf-8") as f:
-                d = json.load(f)
-            claimed = parse_stamp(d.get("claimed_at"))
-            attempt = d.get("attempt") if isinstance(d.get("attempt"), int) else None
-        except (OSError, ValueError, AttributeError):
-            pass
-        if claimed is None:
-            try:
-                claimed = _dt.datetime.fromtimestamp(os.stat(path).st_mtime, _dt.timezone.utc)
-            except OSError:
-                continue
-        out.append(Claim(n[: -len(".active")], (moment - claimed).total_seconds(), attempt))
-    return out
+def active_claims(w: Wizard, *, at: _dt.datetime | None = None) -> list[ActiveClaim]:
+    """The claims in the wizard's work/, with their age."""
+    return House(w.house, w.name).active_claims(at=at)
 
 
 @dataclass
@@ -74,7 +46,7 @@ class WizardStatus:
     executor: Executor
     counts: dict = field(default_factory=dict)
     queue_error: str | None = None
-    claims: list[Claim] = field(default_factory=list)
+    claims: list[ActiveClaim] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
@@ -86,8 +58,6 @@ class WizardStatus:
 
 
 def queue_counts(w: Wizard, names: set[str] | None = None) -> tuple[dict, str | None]:
-    from ..queue import QueueError, load
-
     if not os.path.exists(w.queue):
         return {}, f"{w.queue} does not exist"
     try:
@@ -98,8 +68,6 @@ def queue_counts(w: Wizard, names: set[str] | None = None) -> tuple[dict, str | 
 
 
 def wizard_status(w: Wizard, *, at: _dt.datetime | None = None) -> WizardStatus:
-    from .gateway import gateway_status
-
     g = gateway_status(w)
     ex = executor_liveness(w, at=at)
     up = None if g.state == "none" else g.healthy
@@ -107,6 +75,6 @@ def wizard_status(w: Wizard, *, at: _dt.datetime | None = None) -> WizardStatus:
     return WizardStatus(w, state_of(up, ex.alive), g, ex, counts, err, active_claims(w, at=at))
 
 
-def fleet_status(fleet: Fleet, names: list[str] | None = None, *, at: _dt.datetime | None = None) -> list[WizardStatus]:
+def fleet_status(fleet: FleetConfig, names: list[str] | None = None, *, at: _dt.datetime | None = None) -> list[WizardStatus]:
     wizards = [fleet.wizard(n) for n in names] if names else list(fleet.wizards)
     return [wizard_status(w, at=at) for w in wizards]

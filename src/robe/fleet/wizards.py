@@ -12,10 +12,15 @@ import os
 import shutil
 from dataclasses import dataclass, field
 
-from .config import (AGENT_KINDS, FILE_NAME, Fleet, FleetError, Wizard, find_fleet_file, is_valid_name, load_fleet,
+import yaml
+
+from ..queue import QueueError, load
+
+from .config import (AGENT_KINDS, FILE_NAME, FleetConfig, FleetError, Wizard, find_fleet_file, is_valid_name, load_fleet,
                      parse_fleet, read_fleet_text)
 from .fleetfile import add_wizard_text, fleet_lock, new_fleet_text, remove_wizard_text, write_fleet_text
-from .houses import clone_soul, ensure_house, house_is_empty
+from .homes import clone_soul, ensure_house, house_is_empty
+from .gateway import gateway_process
 from .ports import choose_port
 
 log = logging.getLogger(__name__)
@@ -23,7 +28,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Created:
-    fleet: Fleet
+    fleet: FleetConfig
     wizard: Wizard
     paths: list[str] = field(default_factory=list)
 
@@ -80,8 +85,6 @@ def wizard_settings(name: str, port: int, *, agent: str = "hermes", model: str |
 
 def parse_settings(pairs) -> dict:
     """``["agent.environment_probe=false", ...]`` as a nested mapping (values read as YAML)."""
-    import yaml
-
     out: dict = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
@@ -156,7 +159,7 @@ def _create_locked(path: str, name: str, *, port, agent, model, base_url, role, 
 
 @dataclass
 class Removed:
-    fleet: Fleet
+    fleet: FleetConfig
     wizard: Wizard
     purged: bool
     warnings: list[str]
@@ -170,8 +173,6 @@ def remove_wizard(fleet_path: str | None, name: str, *, purge: bool = False, cwd
 
 
 def _remove_locked(path: str, name: str, purge: bool) -> Removed:
-    from .gateway import gateway_process
-
     fleet = load_fleet(path)
     w = fleet.wizard(name)
     for r in fleet.routes:
@@ -196,7 +197,7 @@ def _remove_locked(path: str, name: str, purge: bool) -> Removed:
     return Removed(new_fleet, w, purge, warnings)
 
 
-def _check_purgeable(fleet: Fleet, w: Wizard) -> None:
+def _check_purgeable(fleet: FleetConfig, w: Wizard) -> None:
     house = os.path.realpath(w.house)
     fleet_dir = os.path.realpath(fleet.folder)
     protected = {"/", os.path.realpath(os.path.expanduser("~")), fleet_dir, os.path.realpath(fleet.root)}
@@ -211,10 +212,8 @@ def _check_purgeable(fleet: Fleet, w: Wizard) -> None:
                                  "remove without --purge")
 
 
-def pending_for(fleet: Fleet, name: str) -> list[str]:
+def pending_for(fleet: FleetConfig, name: str) -> list[str]:
     """Warnings for PENDING/IN_PROGRESS tasks in any of the fleet's queues assigned to ``name``."""
-    from ..queue import QueueError, load
-
     warnings = []
     for queue_path in sorted({w.queue for w in fleet.wizards}):
         if not os.path.exists(queue_path):
@@ -232,7 +231,7 @@ def pending_for(fleet: Fleet, name: str) -> list[str]:
 
 @dataclass
 class InitResult:
-    fleet: Fleet
+    fleet: FleetConfig
     created: list[str]
 
     @property

@@ -1,19 +1,30 @@
-"""WORK-QUEUE.md: the model, the parser, surgical edits and the one locked, atomic writer.
+"""WORK-QUEUE.md: the model, the scanner, surgical edits and the one locked, atomic writer.
 
-This is the only code in robe that touches a queue file, and it imports nothing else of robe.
+| module     | owns                                                                 |
+|------------|----------------------------------------------------------------------|
+| model      | Status, Task, Problem, Snapshot (a parsed file), IDs and priorities   |
+| blocks     | pass 1: the markdown block structure of the lines, with offsets       |
+| scan       | pass 2: tasks, fields and bodies; ``parse``                          |
+| checks     | checks across tasks: duplicates, dependencies, cycles; next free ID   |
+| edits      | surgical status edits and appending a task                           |
+| store      | reading a queue safely and the one writer (``update``)                |
+| events     | the event log, logs/events.jsonl                                     |
+| crosscheck | the scanner against the mistune markdown parser                      |
+| api        | ``Queue``: one file as an object to script against (``robe.Queue``)   |
 """
 
 from .edits import Change, NewTask, Outcome, add_task, apply_changes, render_add, set_status, set_statuses
 from .model import (
     DEFAULT_PRIORITY,
     ID_PATTERN,
+    MAX_ID_LENGTH,
     PRIORITIES,
     STATUS_WORDS,
     ConflictError,
     LockTimeout,
     Problem,
-    Queue,
     QueueError,
+    Snapshot,
     Status,
     Task,
     is_valid_id,
@@ -21,26 +32,13 @@ from .model import (
     parse_status,
     priority_rank,
 )
-from .store import MAX_BYTES, atomic_write, flock_wait, fsync_dir, load, locked, read_text, update
+from .checks import next_free_id
+from .scan import parse
+from .store import MAX_BYTES, load, locked, read_text, update
 
 __all__ = [
     "Change", "NewTask", "Outcome", "add_task", "apply_changes", "render_add", "set_status", "set_statuses",
-    "DEFAULT_PRIORITY", "ID_RE", "PRIORITIES", "STATUS_WORDS", "ConflictError", "LockTimeout", "Problem",
-    "Queue", "QueueError", "Status", "Task", "is_valid_id", "parse_priority", "parse_status", "priority_rank",
-    "next_free_id", "parse", "MAX_BYTES", "atomic_write", "flock_wait", "fsync_dir", "load", "locked", "read_text",
-    "update",
+    "DEFAULT_PRIORITY", "ID_PATTERN", "MAX_ID_LENGTH", "PRIORITIES", "STATUS_WORDS", "ConflictError", "LockTimeout",
+    "Problem", "QueueError", "Snapshot", "Status", "Task", "is_valid_id", "parse_priority", "parse_status",
+    "priority_rank", "next_free_id", "parse", "MAX_BYTES", "load", "locked", "read_text", "update",
 ]
-
-
-def __getattr__(name: str):
-    if name == "ID_RE":  # compiled on first use: no command of robe's own needs it
-        import re
-
-        return re.compile(ID_PATTERN)
-    # The scanner (its patterns take ~3 ms to compile) is imported on first use: a dispatch
-    # run that finds its parse in robe.queue.cache never needs it.
-    if name in ("parse", "next_free_id"):
-        from . import scan
-
-        return getattr(scan, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

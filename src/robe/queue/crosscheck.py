@@ -11,16 +11,16 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from .model import ID_PATTERN, Problem, Queue
+import mistune
 
-_ID_AT_START = re.compile(rf"({ID_PATTERN})(?=$|[\s:-]|\u2014|\u2013)")  # see scan._ID_AT_START
+from .model import ID_PATTERN, Problem, Snapshot
+from .scan import ID_AT_START
+
 _CHECKBOX = re.compile(r"\[[ xX]\][ \t]+")
 _KIND = {"section": "heading", "list": "list item", "table": "table row"}
 
 
 def _markdown():
-    import mistune
-
     return mistune.create_markdown(renderer=None, plugins=["table"])
 
 
@@ -37,7 +37,7 @@ def _inline_text(children) -> str:
 
 
 def _first_id(text: str) -> str | None:
-    m = _ID_AT_START.match(text.lstrip())
+    m = ID_AT_START.match(text.lstrip())
     return m.group(1) if m else None
 
 
@@ -82,12 +82,12 @@ def markdown_tasks(text: str) -> list[tuple[str, str]]:
     return out
 
 
-def scanner_tasks(queue: Queue) -> list[tuple[str, str]]:
+def scanner_tasks(queue: Snapshot) -> list[tuple[str, str]]:
     every = sorted(list(queue.tasks) + list(queue.rejected), key=lambda t: t.line)
     return [(t.style, t.id) for t in every]
 
 
-def disagreements(queue: Queue) -> list[Problem]:
+def disagreements(queue: Snapshot) -> list[Problem]:
     """Warnings for tasks that one parser sees and the other does not."""
     ours = Counter(scanner_tasks(queue))
     theirs = Counter(markdown_tasks(queue.text))

@@ -10,37 +10,33 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-from ..records import record
-from .model import (
-    ID_PATTERN,
-    PRIORITIES,
-    ConflictError,
-    Queue,
-    QueueError,
-    Status,
-    Task,
-)
+from dataclasses import dataclass
+
+from .blocks import pipe_inner, row_cells, split_lines
+from .checks import next_free_id
+from .model import PRIORITIES, ConflictError, QueueError, Snapshot, Status, Task, is_valid_id
+from .scan import parse
 from .store import update
 
 
-class Change(record("Change", "task_id status expect", defaults=((),))):
+@dataclass(frozen=True, slots=True)
+class Change:
     """Set ``task_id`` to ``status``, provided its status is one of ``expect`` (any if empty)."""
 
-    __slots__ = ()
-    # Fields:
-    #   task_id: str
-    #   status: Status
-    #   expect: tuple[Status, ...] = ()
+    task_id: str
+    status: Status
+    expect: tuple[Status, ...] = ()
 
 
-class Outcome(record("Outcome", "task_id before after applied reason", defaults=("",))):
-    __slots__ = ()
-    # Fields:
-    #   task_id: str
-    #   before: Status | None
-    #   after: Status | None
-    #   applied: bool
-    #   reason: str = ""
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one Change: the status before and after, and why it was refused."""
+
+    task_id: str
+    before: Status | None
+    after: Status | None
+    applied: bool
+    reason: str = ""
 
 
 def _replacements(task: Task, status: Status) -> list[tuple[int, int, str]]:
@@ -79,49 +75,37 @@ def _align_cell(text: str, task: Task, pieces: list[tuple[int, int, str]]) -> li
     return [(a, b, new_cell)] + pieces[1:]
 
 
-def apply_changes(queue: Queue, changes: Iterable[Change]) -> tuple[str, list[Outcome]]:
+def apply_changes(queue: Snapshot, changes: Iterable[Change]) -> tuple[str, list[Outcome]]:
     """The queue's text with ``changes`` applied, and what happened to each.
 
     A change whose task is missing or whose status is not among its ``expect`` is refused
     (``applied=False`` with the reason); the others still apply.
     """
-    text, outcomes, _pieces, _statuses = _apply(queue, changes)
-    return text, outcomes
-
-
-def _apply(queue: Queue, changes: Iterable[Change]):
-    """apply_changes, plus the sorted (start, end, new) pieces and {ID: new status} of the
-    tasks whose text changed (what robe.queue.cache.derive needs)."""
-    statuses: dict[str, Status] = {}
     pieces: list[tuple[int, int, str]] = []
     outcomes = []
     seen = set()
-    changes = list(changes)
-    # Queue.get walks the tasks; the monitor's one write of 1,000 results would walk them 1,000 times.
-    get = {t.id: t for t in queue.tasks}.get if len(changes) > 4 else queue.get
+    by_id = queue.by_id()
     for ch in changes:
-        task = get(ch.task_id)
+        task = by_id.get(ch.task_id)
         if task is None:
             why = "it has errors (see robe queue validate)" if ch.task_id in queue.all_ids else "it is not in the queue"
             outcomes.append(Outcome(ch.task_id, None, None, False, f"{ch.task_id} cannot be changed: {why}"))
-            continue
-        if ch.expect and task.status not in ch.expect:
+        elif ch.expect and task.status not in ch.expect:
             want = " or ".join(s.value for s in ch.expect)
             outcomes.append(Outcome(ch.task_id, task.status, task.status, False,
                                     f"{ch.task_id} is {task.status.value} now, not {want}; nothing was changed"))
-            continue
-        if ch.task_id in seen:
-            outcomes.append(Outcome(ch.task_id, task.status, task.status, False, f"{ch.task_id} was changed twice in one write"))
-            continue
-        seen.add(ch.task_id)
-        if task.status is ch.status and task.status_written:
+        elif ch.task_id in seen:
+            outcomes.append(Outcome(ch.task_id, task.status, task.status, False,
+                                    f"{ch.task_id} was changed twice in one write"))
+        elif task.status is ch.status and task.status_written:
+            seen.add(ch.task_id)
             outcomes.append(Outcome(ch.task_id, task.status, ch.status, True, "unchanged"))
-            continue
-        pieces.extend(_align_cell(queue.text, task, _replacements(task, ch.status)))
-        statuses[ch.task_id] = ch.status
-        outcomes.append(Outcome(ch.task_id, task.status, ch.status, True))
+        else:
+            seen.add(ch.task_id)
+            pieces.extend(_align_cell(queue.text, task, _replacements(task, ch.status)))
+            outcomes.append(Outcome(ch.task_id, task.status, ch.status, True))
     pieces.sort(key=lambda p: (p[0], p[1]))
-    return _splice(queue.text, pieces), outcomes, pieces, statuses
+    return _splice(queue.text, pieces), outcomes
 
 
 def _splice(text: str, pieces: list[tuple[int, int, str]]) -> str:
@@ -150,42 +134,24 @@ def set_status(path: str, task_id: str, status: Status | str, *, expect: Iterabl
 
 
 def set_statuses(path: str, changes: list[Change], **kwargs) -> list[Outcome]:
-    """Apply several status changes in one locked write; refused ones are reported, not raised.
-
-    When the change was made on a parse of the whole file, the parse of the text written is
-    derived from it and kept for the next run (robe.queue.cache).
-    """
-    last: list = []
-
-    def change(queue: Queue):
-        text, outcomes, pieces, statuses = _apply(queue, changes)
-        last[:] = [queue, text, pieces, statuses]
-        return text, outcomes
-
-    kwargs.setdefault("parse_kwargs", {"only": {c.task_id for c in changes}})
-    outcomes = update(path, change, **kwargs)
-    if last and last[2] and not last[0].partial:
-        from . import cache
-
-        cache.keep_derived(*last)
-    return outcomes
+    """Apply several status changes in one locked write; refused ones are reported, not raised."""
+    return update(path, lambda queue: apply_changes(queue, changes), **kwargs)
 
 
 # --- add -----------------------------------------------------------------------------------
 
 
-class NewTask(record(
-        "NewTask", "title priority assignee depends tags body status",
-        defaults=("P2", None, (), (), "", Status.PENDING))):
-    __slots__ = ()
-    # Fields:
-    #   title: str
-    #   priority: str = "P2"
-    #   assignee: str | None = None
-    #   depends: tuple[str, ...] = ()
-    #   tags: tuple[str, ...] = ()
-    #   body: str = ""
-    #   status: Status = Status.PENDING
+@dataclass(frozen=True, slots=True)
+class NewTask:
+    """A task to append to a queue (its ID is the next free one)."""
+
+    title: str
+    priority: str = "P2"
+    assignee: str | None = None
+    depends: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    body: str = ""
+    status: Status = Status.PENDING
 
 
 def _check_new(task: NewTask) -> None:
@@ -196,22 +162,20 @@ def _check_new(task: NewTask) -> None:
     if task.priority not in PRIORITIES:
         raise QueueError(f"unknown priority '{task.priority}'; use P0 (most urgent) to P3")
     for d in task.depends:
-        if not re.fullmatch(ID_PATTERN, d):
+        if not is_valid_id(d):
             raise QueueError(f"'{d}' is not a task ID; depends takes IDs such as TASK-001")
 
 
-def _style_of(queue: Queue) -> str:
+def _style_of(queue: Snapshot) -> str:
     return queue.tasks[-1].style if queue.tasks else (queue.rejected[-1].style if queue.rejected else "section")
 
 
-def render_add(queue: Queue, new: NewTask, style: str | None = None, task_id: str | None = None) -> tuple[str, str]:
+def render_add(queue: Snapshot, new: NewTask, style: str | None = None, task_id: str | None = None) -> tuple[str, str]:
     """The queue text with ``new`` appended in the file's style; returns (text, new ID)."""
     _check_new(new)
     for d in new.depends:
         if d not in queue.all_ids:
             raise QueueError(f"{d} is not in the queue; a new task can only depend on existing tasks")
-    from .scan import next_free_id
-
     tid = task_id or next_free_id(queue.all_ids)
     if tid in queue.all_ids:
         raise QueueError(f"{tid} is already in the queue")
@@ -234,8 +198,6 @@ def render_add(queue: Queue, new: NewTask, style: str | None = None, task_id: st
         return _insert_after_line(text, last.end_line, _list_line(queue, tid, new, nl, last), nl), tid
     level = 3
     if last is not None:
-        from .scan import split_lines
-
         lines, _ = split_lines(text)
         first = lines[last.line - 1].lstrip()
         level = len(first) - len(first.lstrip("#")) or 3
@@ -263,11 +225,9 @@ def _section(tid: str, new: NewTask, nl: str, level: int) -> str:
     return nl.join(lines) + nl
 
 
-def _list_line(queue: Queue | None, tid: str, new: NewTask, nl: str, last: Task | None = None) -> str:
+def _list_line(queue: Snapshot | None, tid: str, new: NewTask, nl: str, last: Task | None = None) -> str:
     indent, marker, box = "", "-", "[ ] "
     if queue is not None and last is not None:
-        from .scan import split_lines
-
         lines, _ = split_lines(queue.text)
         src = lines[last.line - 1]
         m = re.match(r"([ \t]*)([-+*]|[0-9]{1,9}[.)])[ \t]+(\[[ xX]\][ \t]+)?", src)
@@ -291,16 +251,14 @@ def _list_line(queue: Queue | None, tid: str, new: NewTask, nl: str, last: Task 
     return nl.join([head] + extra) + nl
 
 
-def _table_row(queue: Queue, last: Task, tid: str, new: NewTask) -> str:
+def _table_row(queue: Snapshot, last: Task, tid: str, new: NewTask) -> str:
     """A row for the table that holds ``last``, with cells in that table's column order."""
-    from .scan import _pipe_inner, row_cells, split_lines
-
     lines, _ = split_lines(queue.text)
     j = last.line - 1
     while j > 1 and not lines[j].lstrip(" |:").startswith("-"):
         j -= 1  # up to the delimiter row; the header is the line above it
     header = lines[j - 1]
-    pipe = _pipe_inner(header) is not None
+    pipe = pipe_inner(header) is not None
     names = [header[a:b].strip().strip("*_` ").lower() for a, b in row_cells(header, pipe)]
     values = {"id": tid, "status": new.status.value, "task": new.title.strip(), "title": new.title.strip(),
               "priority": new.priority, "assignee": new.assignee or "", "depends": ", ".join(new.depends),
@@ -314,8 +272,6 @@ def _table_row(queue: Queue, last: Task, tid: str, new: NewTask) -> str:
 
 def _insert_after_line(text: str, line_no: int, new: str, nl: str) -> str:
     """``new`` (ending in a newline) inserted after 1-based line ``line_no``."""
-    from .scan import split_lines
-
     lines, offsets = split_lines(text)
     if line_no < len(lines):
         at = offsets[line_no]
@@ -337,11 +293,9 @@ def add_task(path: str, new: NewTask, *, style: str | None = None, **kwargs) -> 
         raise QueueError(f"unknown style '{style}'; use section, list or table")
     _check_new(new)
 
-    def change(queue: Queue):
+    def change(queue: Snapshot):
         text, tid = render_add(queue, new, style)
         # The new task must come back exactly as asked, or nothing is written.
-        from .scan import parse
-
         check = parse(text, queue.path).get(tid)
         if check is None or check.title != new.title.strip() or check.status is not new.status:
             raise QueueError(f"robe could not add the task cleanly to {path} (the file's layout around its "

@@ -13,7 +13,9 @@ import re
 import secrets
 import shlex
 
-from .config import Fleet, Wizard
+import yaml
+
+from .config import FleetConfig, Wizard
 
 HOUSE_MODE = 0o700
 SECRET_MODE = 0o600
@@ -115,7 +117,7 @@ def _title(name: str) -> str:
     return "-".join(part.capitalize() for part in name.split("-"))
 
 
-def soul_text(fleet: Fleet, w: Wizard) -> str:
+def soul_text(fleet: FleetConfig, w: Wizard) -> str:
     """The seed's House Charter: entity, lineage, placement, role, relationships."""
     siblings = [o.name for o in fleet.wizards if o.name != w.name]
     shares = ", ".join(siblings) if siblings else "no other wizard yet"
@@ -181,8 +183,6 @@ def hermes_config(w: Wizard) -> dict:
 
 
 def config_text(w: Wizard) -> str:
-    import yaml
-
     head = (f"# Hermes config for wizard {w.name}, written by robe. platforms.api_server.extra.port must equal\n"
             f"# the wizard's port in fleet.yaml ({w.port}); 'robe doctor' checks it. The api_server key is in .env.\n")
     return head + yaml.safe_dump(hermes_config(w), sort_keys=False, default_flow_style=False)
@@ -202,7 +202,7 @@ def start_script_text(w: Wizard) -> str:
     )
 
 
-def ensure_house(fleet: Fleet, w: Wizard, *, soul: str | None = None, example_queue: bool = False) -> list[str]:
+def ensure_house(fleet: FleetConfig, w: Wizard, *, soul: str | None = None, example_queue: bool = False) -> list[str]:
     """Create whatever of the wizard's house is missing; the paths created, in order."""
     created: list[str] = []
     for d in (w.house, w.home, w.work_dir, w.completed_dir, w.logs_dir, w.reports_dir):

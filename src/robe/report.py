@@ -17,23 +17,33 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import shlex
+import subprocess
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
 from typing import Callable
 
-from ..queue import QueueError, Status, load
-from ..queue.events import events_path, parse_stamp, read_events
-from ..queue.events import now as _now
-from ..records import record
+from .clock import now as _now
+from .clock import parse_stamp, stamp
+from .fleet.checks import FAIL, check_fleet
+from .fleet.status import active_claims
+from .plumbing import atomic_write
+from .queue import QueueError, Status, load
+from .queue.events import events_path, read_events
+from .routing import Router, queue_key
 
 STATUSES = [s.value for s in Status]
 UPTIME_WINDOW = _dt.timedelta(days=7)
 DAY = _dt.timedelta(days=1)
 
 
-class Report(record("Report", "markdown data")):
-    __slots__ = ()
-    # Fields:
-    #   markdown: str
-    #   data: dict
+@dataclass(frozen=True)
+class Report:
+    """A progress report: its markdown and the same facts as data (written as JSON)."""
+
+    markdown: str
+    data: dict
 
 
 def _fmt(t: _dt.datetime | None) -> str:
@@ -58,8 +68,6 @@ def _chosen(fleet, wizards):
 
 def _tasks_by_wizard(fleet, names: set) -> tuple[dict, dict, list[str]]:
     """{wizard: {status: n}}, {wizard: [FAILED tasks]}, and queue problems, over every queue file."""
-    from ..dispatch.routing import Router, queue_key
-
     counts = {n: {s: 0 for s in STATUSES} for n in names}
     failed: dict[str, list] = {n: [] for n in names}
     problems = []
@@ -126,8 +134,6 @@ def _uptime(fleet, wizards, now: _dt.datetime) -> dict[str, tuple[int, int]]:
 
 def _doctor_counts(fleet, wizards) -> tuple[list[str], list[str]]:
     """(port conflicts, shared memory) as robe doctor finds them: its FAIL messages."""
-    from ..fleet.doctor import FAIL, check_fleet
-
     names = {w.name for w in wizards}
     ports, shared = [], []
     for c in check_fleet(fleet.path):
@@ -226,10 +232,6 @@ def _previous(folder: str) -> _dt.datetime | None:
 
 def build_report(fleet, wizards=None, *, now: _dt.datetime | None = None,
                  since: _dt.datetime | None = None) -> Report:
-    from ..fleet.status import active_claims
-
-    from ..queue.events import stamp
-
     now = now or _now()
     chosen = _chosen(fleet, wizards)
     names = [w.name for w in chosen]
@@ -316,8 +318,6 @@ def _markdown(d: dict, since, now) -> str:
 
 def write_report(fleet, wizards=None, *, now: _dt.datetime | None = None) -> tuple[Report, list[str]]:
     """Build the report and write ``progress-<stamp>.md/.json`` and ``latest.md/.json``; the paths."""
-    from ..queue import atomic_write
-
     now = now or _now()
     folder = reports_dir(fleet, wizards)
     os.makedirs(folder, mode=0o700, exist_ok=True)
@@ -338,9 +338,6 @@ def deliver_report(rep: Report, *, deliver: str | None = None, webhook: str | No
     """Send the report on: ``deliver`` (an argv, the markdown on stdin), ``webhook`` (POST JSON). True if one failed."""
     failed = False
     if deliver:
-        import shlex
-        import subprocess
-
         argv = shlex.split(deliver)
         try:
             p = subprocess.run(argv, input=rep.markdown.encode("utf-8"), capture_output=True, timeout=timeout)
@@ -353,9 +350,6 @@ def deliver_report(rep: Report, *, deliver: str | None = None, webhook: str | No
             failed = True
             err(f"report delivery: cannot run {argv[0] if argv else deliver!r}: {getattr(e, 'strerror', None) or e}")
     if webhook:
-        import urllib.error
-        import urllib.request
-
         body = json.dumps({"markdown": rep.markdown, "report": rep.data}, ensure_ascii=False).encode("utf-8")
         req = urllib.request.Request(webhook, data=body, method="POST",
                                      headers={"Content-Type": "application/json", "User-Agent": "robe-report"})

@@ -31,10 +31,15 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from ..errors import RobeError
-from ..queue.events import stamp
-from .crontab import cron_log, lock_file
-from .schedule import JOBS, Entry, fleet_schedule, job_args, robe_command
+from watchdog.events import FileSystemEventHandler
+from watchdog.observers import Observer
+
+from .clock import stamp
+from .cron.crontab import cron_log, lock_file
+from .cron.schedule import JOBS, Entry, fleet_schedule, job_args, robe_command
+from .errors import RobeError
+from .execute import Executor
+from .execute import Options as ExecOptions
 
 log = logging.getLogger("robe.cron.run")
 TICK = 0.5
@@ -209,9 +214,6 @@ class Runner:
 
     # -- file events
     def _watch(self) -> None:
-        from watchdog.events import FileSystemEventHandler
-        from watchdog.observers import Observer
-
         runner = self
 
         class Handler(FileSystemEventHandler):
@@ -274,9 +276,6 @@ class Runner:
 
     # -- the executors
     def _start_executor(self) -> None:
-        from ..execute import Executor
-        from ..execute import Options as ExecOptions
-
         opts = ExecOptions(scan_interval=self.options.exec_scan_interval,
                            shutdown_grace=self.options.exec_shutdown_grace)
         self.executor = Executor(self.wizards, opts)

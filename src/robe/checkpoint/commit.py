@@ -29,10 +29,12 @@ import fcntl
 import os
 import re
 import stat
+import subprocess
+from dataclasses import asdict, dataclass, replace
 from typing import Callable
 
-from ..queue.events import now as _now
-from ..records import record
+from ..clock import now as _now
+from ..queue import locked, parse
 
 GITIGNORE = """\
 # Written by robe checkpoint. Secrets, state and noise never go into a checkpoint.
@@ -92,26 +94,26 @@ IDENTITY = ("robe", "robe@localhost")
 _RESULT_RE = re.compile(r"(?:\A|/)completed/(?:archive/)?([A-Z][A-Z0-9]*-[0-9]+)(?:\.[0-9]+)*\.txt\Z")
 
 
-class Refused(record("Refused", "path why")):
-    __slots__ = ()
-    # Fields:
-    #   path: str
-    #   why: str
+@dataclass(frozen=True, order=True)
+class Refused:
+    """A file a checkpoint did not commit, and why."""
+
+    path: str
+    why: str
 
 
-class CheckpointResult(record(
-        "CheckpointResult", "name folder commit message refused created pushed error",
-        defaults=(None, "", (), False, None, ""))):
-    __slots__ = ()
-    # Fields:
-    #   name: str                 # the wizard, or "root"
-    #   folder: str
-    #   commit: str | None = None
-    #   message: str = ""
-    #   refused: tuple = ()
-    #   created: bool = False
-    #   pushed: bool | None = None
-    #   error: str = ""
+@dataclass(frozen=True)
+class CheckpointResult:
+    """What one checkpoint did."""
+
+    name: str  # the wizard, or "root"
+    folder: str
+    commit: str | None = None
+    message: str = ""
+    refused: tuple[Refused, ...] = ()
+    created: bool = False
+    pushed: bool | None = None
+    error: str = ""
 
     @property
     def failed(self) -> bool:
@@ -130,7 +132,7 @@ class CheckpointResult(record(
 
     def to_dict(self) -> dict:
         return {"name": self.name, "folder": self.folder, "commit": self.commit, "message": self.message,
-                "refused": [r._asdict() for r in self.refused], "created": self.created, "pushed": self.pushed,
+                "refused": [asdict(r) for r in self.refused], "created": self.created, "pushed": self.pushed,
                 "error": self.error or None}
 
 
@@ -228,8 +230,6 @@ def open_repo(folder: str):
 
 def _stage_scanned(repo, folder: str, name: str, entries, queue_rel: dict, warn) -> list[Refused]:
     """Scan every changed file, then let git stage the ones that passed; the refused files."""
-    from ..queue import locked
-
     refused: list[Refused] = []
     add: list[str] = []
     add_queues: list[str] = []
@@ -265,8 +265,6 @@ def _warn_refused(refused: list[Refused], name: str, folder: str, warn) -> None:
 
 def _pipe(repo, args: list[str], data: bytes) -> bytes:
     """Run ``git *args`` through GitPython with ``data`` on its stdin; its stdout."""
-    import subprocess
-
     import git
 
     proc = repo.git.execute(["git", *args], istream=subprocess.PIPE, as_process=True)
@@ -329,11 +327,7 @@ def _stage_streamed(repo, folder: str, name: str, entries, queue_rel: dict, warn
     while holding their writer lock. None when the folder needs the ordinary path
     (``core.autocrlf`` on, or conversion attributes on most files).
     """
-    import subprocess
-
     import git
-
-    from ..queue import locked
 
     if any(xy != "??" for xy, _ in entries):  # not a fresh folder after all
         return None
@@ -485,8 +479,6 @@ def _status(repo) -> list[tuple[str, str]]:
 def _parse_statuses(text: str | None, path: str) -> dict[str, str]:
     if text is None:
         return {}
-    from ..queue import parse
-
     return {t.id: t.status.value for t in parse(text, path).tasks}
 
 
@@ -562,7 +554,7 @@ def checkpoint(folder: str, *, name: str = "", queues: tuple[str, ...] = (), pus
         sha = repo.head.commit.hexsha
         result = CheckpointResult(name, folder, sha, message, tuple(refused), created)
         if push:
-            result = result._replace(**_push(repo, remote))
+            result = replace(result, **_push(repo, remote))
         return result
     finally:
         repo.close()

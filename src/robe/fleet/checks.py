@@ -16,7 +16,13 @@ import os
 import stat
 from dataclasses import dataclass
 
-from .config import Fleet, FleetError, FleetProblem, Wizard, inside, load_fleet
+import yaml
+
+from ..queue import QueueError, load
+from .config import FleetConfig, FleetError, FleetProblem, Wizard, inside, load_fleet
+from .gateway import gateway_process, gateway_status, process_session
+from .homes import KEY_NAME, read_env
+from .ports import listener_pids, port_in_use, process_name
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 
@@ -42,8 +48,6 @@ def _mode(path: str) -> int | None:
 
 
 def _read_yaml(path: str):
-    import yaml
-
     with open(path, encoding="utf-8") as f:
         return yaml.safe_load(f)
 
@@ -64,7 +68,7 @@ def check_fleet(fleet_path: str | None = None, cwd: str | None = None) -> list[C
     return checks
 
 
-def check_wizard(fleet: Fleet, w: Wizard) -> list[Check]:
+def check_wizard(fleet: FleetConfig, w: Wizard) -> list[Check]:
     out: list[Check] = []
     out += _permissions(w)
     out += _home_isolation(fleet, w)
@@ -96,8 +100,6 @@ def _permissions(w: Wizard) -> list[Check]:
         out.append(Check(FAIL, w.name, "permissions", f"{w.env_file} has mode {m:04o}; it holds the api_server key",
                          f"chmod 600 {w.env_file}"))
     else:
-        from .houses import KEY_NAME, read_env
-
         key = read_env(w.env_file).get(KEY_NAME, "")
         if len(key) < 16:
             out.append(Check(FAIL, w.name, "permissions", f"{KEY_NAME} in {w.env_file} is missing or shorter than "
@@ -108,7 +110,7 @@ def _permissions(w: Wizard) -> list[Check]:
     return out
 
 
-def _home_isolation(fleet: Fleet, w: Wizard) -> list[Check]:
+def _home_isolation(fleet: FleetConfig, w: Wizard) -> list[Check]:
     out = []
     mem = os.path.join(w.home, "memories")
     real_mem = os.path.realpath(mem)
@@ -151,8 +153,6 @@ def _config_port(w: Wizard) -> list[Check]:
                          f"set platforms.api_server.extra.host: 127.0.0.1 in {w.config_file} unless you mean it"))
     key = extra.get("key")
     if key:
-        from .houses import KEY_NAME, read_env
-
         env_key = read_env(w.env_file).get(KEY_NAME)
         if env_key and env_key != key:
             out.append(Check(WARN, w.name, "config.yaml", f"{w.config_file} has its own api_server key, different "
@@ -173,9 +173,6 @@ def _environ_home(pid: int) -> str | None:
 
 
 def _port_holder(w: Wizard) -> list[Check]:
-    from .gateway import gateway_process, process_session
-    from .ports import listener_pids, port_in_use, process_name
-
     if not port_in_use(w.port):
         return [Check(OK, w.name, "ports", f"port {w.port} is free or held by its gateway")]
     gw = gateway_process(w)
@@ -195,8 +192,6 @@ def _port_holder(w: Wizard) -> list[Check]:
 
 
 def _gateway(w: Wizard) -> list[Check]:
-    from .gateway import gateway_status
-
     if w.gateway is None:
         return [Check(OK, w.name, "gateway", "no gateway configured")]
     g = gateway_status(w)
@@ -212,9 +207,7 @@ def _gateway(w: Wizard) -> list[Check]:
     return out
 
 
-def _queue(fleet: Fleet, w: Wizard) -> list[Check]:
-    from ..queue import QueueError, load
-
+def _queue(fleet: FleetConfig, w: Wizard) -> list[Check]:
     if not os.path.exists(w.queue):
         return [Check(WARN, w.name, "queue", f"{w.queue} does not exist",
                       "create it (run 'robe init'), or point the wizard's queue: at an existing file")]

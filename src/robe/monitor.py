@@ -24,39 +24,37 @@ result's attempt is already in ``work/archive/``, so it is archived, not applied
 from __future__ import annotations
 
 import datetime as _dt
+import logging
 import os
+from dataclasses import dataclass, field
 from typing import Callable
 
-from ..queue import Change, QueueError, Status, parse, read_text, set_statuses
-from ..queue.events import append_event, events_path, read_events
-from ..queue.events import now as _now
-from ..records import record
-from . import files as fs
+from .clock import now as _now
+from .house import BARE_GRACE_S, House, Result
+from .plumbing import fsync_dir, host
+from .queue import Change, QueueError, Snapshot, Status, parse, read_text, set_statuses
+from .queue.events import append_event, events_path, read_events
+from .routing import Router, queue_key
 
-BARE_GRACE_S = 5.0
+log = logging.getLogger(__name__)
 ORPHAN_GRACE_S = 120.0
 LOCK_TIMEOUT_S = 30.0
 #: what the monitor writes in the event log's ``event`` key
 RESULT, RETRY, REAP, ORPHAN, VANISHED, LEFT, ARCHIVED = "result", "retry", "reap", "orphan", "vanished", "left", "archived"
 
 
-def host() -> str:
-    return os.uname().nodename
-
-
-class Transition(record("Transition", "wizard task kind from_ to attempt detail archived", defaults=("", ()))):
+@dataclass(frozen=True)
+class Transition:
     """One thing the run did (or found), printed as one line."""
 
-    __slots__ = ()
-    # Fields:
-    #   wizard: str
-    #   task: str
-    #   kind: str
-    #   from_: str | None
-    #   to: str | None
-    #   attempt: int | None
-    #   detail: str = ""
-    #   archived: tuple = ()
+    wizard: str
+    task: str
+    kind: str
+    from_: str | None
+    to: str | None
+    attempt: int | None
+    detail: str = ""
+    archived: tuple = ()
 
     def line(self) -> str:
         a = f" (attempt {self.attempt})" if self.attempt else ""
@@ -69,15 +67,15 @@ class Transition(record("Transition", "wizard task kind from_ to attempt detail 
                 "attempt": self.attempt, "detail": self.detail, "archived": list(self.archived)}
 
 
+@dataclass
 class MonitorReport:
-    def __init__(self):
-        self.transitions: list[Transition] = []
-        self.busy: list[str] = []
-        self.errors: list[str] = []
-        #: queue files rewritten (the benchmark counts them)
-        self.writes = 0
-        #: agent process groups of reaped claims that were still running, killed
-        self.killed: list[dict] = []
+    transitions: list[Transition] = field(default_factory=list)
+    busy: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    #: queue files rewritten (the benchmark counts them)
+    writes: int = 0
+    #: agent process groups of reaped claims that were still running, killed
+    killed: list[dict] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -88,90 +86,39 @@ class MonitorReport:
                 "queue_writes": self.writes, "killed": self.killed, "exit_code": self.exit_code}
 
 
-class _Item(record(
-        "_Item", "kind wizard task qkey qpath target expect attempt detail claim result result_attempt "
-        "event_kind events",
-        defaults=(False, False, 0, RESULT, ""))):
+@dataclass(frozen=True)
+class _Item:
     """A decided transition, before the queue write."""
 
-    __slots__ = ()
-    # Fields:
-    #   kind: str           # RESULT, REAP, ORPHAN, or "folded" (the queue already has it: archive only)
-    #   wizard: object      # the Wizard, or None for an orphan nobody's house holds
-    #   task: str
-    #   qkey: str
-    #   qpath: str
-    #   target: Status | None
-    #   expect: tuple
-    #   attempt: int
-    #   detail: str
-    #   claim: bool = False
-    #   result: bool = False
-    #   result_attempt: int = 0
-    #   event_kind: str = RESULT
-    #   events: str = ""
+    kind: str  # RESULT, REAP, ORPHAN, or "folded" (the queue already has it: archive only)
+    wizard: object  # the Wizard, or None for an orphan nobody's house holds
+    task: str
+    qkey: str
+    qpath: str
+    target: Status | None
+    expect: tuple
+    attempt: int
+    detail: str
+    claim: bool = False
+    result: bool = False
+    result_attempt: int = 0
+    event_kind: str = RESULT
+    events: str = ""
 
 
+@dataclass
 class _QueueFile:
-    def __init__(self, path: str):
-        self.path = path
-        self.queue = None
-        self.error: str | None = None
-        self.mtime = fs.mtime(path)
+    path: str
+    snapshot: Snapshot | None = None
+    error: str | None = None
+    mtime: float | None = None
 
 
 def _quiet(_line: str) -> None:
     pass
 
 
-# --- locks -----------------------------------------------------------------------------------
-
-
-def _dispatch_lock(house: str) -> str:
-    """The dispatcher's per-wizard run lock (robe.dispatch.run.lock_path)."""
-    return os.path.join(house, "logs", "dispatch.lock")
-
-
-def _take_lock(path: str, timeout: float) -> int | None:
-    from ..queue import flock_wait
-
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    if flock_wait(fd, timeout):
-        return fd
-    os.close(fd)
-    return None
-
-
-# --- reading results ---------------------------------------------------------------------------
-
-
-class _Result(record("_Result", "status error attempt")):
-    __slots__ = ()
-    # Fields:
-    #   status: str          # COMPLETE, FAILED or RETRY
-    #   error: str
-    #   attempt: int | None  # as the .json says
-
-
-def _read_result(listing: fs.Listing, tid: str, t: float, bare_grace: float) -> _Result | None:
-    """The result of ``tid``; None while a bare .txt is younger than ``bare_grace`` (still being written)."""
-    if f"{tid}.json" in listing.completed_names:
-        meta = fs.read_json(os.path.join(listing.completed, f"{tid}.json"))
-        if meta is None:
-            return _Result("FAILED", f"completed/{tid}.json is not the JSON object robe's executor writes", None)
-        status = str(meta.get("status") or "").upper()
-        attempt = meta.get("attempt") if isinstance(meta.get("attempt"), int) and meta["attempt"] > 0 else None
-        error = meta.get("error") if isinstance(meta.get("error"), str) else ""
-        if status in ("COMPLETE", "RETRY"):
-            return _Result(status, error, attempt)
-        if status != "FAILED":
-            error = f"the result says status {meta.get('status')!r}" + (f": {error}" if error else "")
-        return _Result("FAILED", error or f"exit code {meta.get('exit_code')}", attempt)
-    m = fs.mtime(os.path.join(listing.completed, f"{tid}.txt"))
-    if m is None or t - m < bare_grace:
-        return None
-    return _Result("COMPLETE", "", None)
+# --- one house -------------------------------------------------------------------------------
 
 
 class _House:
@@ -179,8 +126,10 @@ class _House:
 
     def __init__(self, w, t: float, now: _dt.datetime):
         self.w, self.t, self.now = w, t, now
-        self.listing = fs.look(w.house)
-        self.events = os.path.join(w.house, "logs", "events.jsonl")
+        self.house = House(w.house, w.name)
+        self.claims = self.house.claim_ids()
+        self.results = self.house.result_ids()
+        self.events = self.house.events
         self._archived = None
         self._retries = None
         self._executor = None
@@ -190,30 +139,18 @@ class _House:
 
     def archived(self) -> dict[str, int]:
         if self._archived is None:
-            self._archived = fs.archived_attempts(self.listing.work)
+            self._archived = self.house.archived_attempts()
         return self._archived
-
-    def claim_archived(self, tid: str, attempt: int) -> bool:
-        return os.path.lexists(os.path.join(self.listing.work, "archive", f"{tid}.{attempt}.active"))
 
     def retries(self, tid: str, before: int) -> int:
         """Earlier attempts that ended in RETRY (exit 75): they count as no failure."""
         if self._retries is None:
-            self._retries = {}
-            folder = os.path.join(self.listing.completed, "archive")
-            for n in fs._listdir(folder):
-                parts = n.split(".")
-                if len(parts) == 3 and parts[2] == "json" and parts[1].isdigit():
-                    meta = fs.read_json(os.path.join(folder, n))
-                    if meta and str(meta.get("status")).upper() == "RETRY":
-                        self._retries.setdefault(parts[0], set()).add(int(parts[1]))
+            self._retries = self.house.retried_attempts()
         return sum(1 for k in self._retries.get(tid, ()) if k < before)
 
     def executor(self):
         if self._executor is None:
-            from ..fleet.liveness import executor_liveness
-
-            self._executor = executor_liveness(self.w, at=self.now)
+            self._executor = self.house.executor(at=self.now)
         return self._executor
 
     def has_event(self, tid: str, attempt: int, to: str | None) -> bool:
@@ -236,56 +173,57 @@ def _after_failure(h: _House, tid: str, attempt: int, reason: str, what: str) ->
 
 def _plan_house(h: _House, bare_grace: float, known: dict[str, str]) -> list[_Item]:
     """``known``: queue key -> path of the fleet's queue files (a claim may name only one of them)."""
-    from ..dispatch.routing import queue_key
-
-    w, listing, t = h.w, h.listing, h.t
+    w, house, t = h.w, h.house, h.t
     items: list[_Item] = []
-    claims = listing.claims
-    results = set(listing.results)
-    for tid in claims:
-        rec = fs.read_json(os.path.join(listing.work, f"{tid}.active")) or {}
+    results = set(h.results)
+    for tid in h.claims:
+        rec = house.claim_record(tid) or {}
         named = rec.get("queue") if isinstance(rec.get("queue"), str) else None
         # The claim names its queue file; one that is not a queue of this fleet is never written.
         qpath = known.get(queue_key(named), w.queue) if named else w.queue
-        attempt = fs.positive_int(rec.get("attempt"), 0) or h.archived().get(tid, 0) + 1
+        attempt = _positive(rec.get("attempt")) or h.archived().get(tid, 0) + 1
         common = dict(wizard=w, task=tid, qkey=queue_key(qpath), qpath=qpath, attempt=attempt, claim=True,
-                      expect=(Status.IN_PROGRESS, Status.PENDING), events=h.events)
+                      events=h.events)
         if tid in results:
-            res = _read_result(listing, tid, t, bare_grace)
+            res = house.read_result(tid, at=t, bare_grace=bare_grace)
             if res is None:
                 continue
             target, kind, detail = _decide(h, tid, attempt, res)
-            common["expect"] = tuple(dict.fromkeys(common["expect"] + (target,)))  # target: already applied
-            items.append(_Item(RESULT, target=target, detail=detail, result=True, event_kind=kind,
-                               result_attempt=res.attempt or attempt, **common))
+            # (the target too: a run stopped after its write finds it already applied)
+            items.append(_Item(RESULT, target=target, expect=_expect(target), detail=detail, result=True,
+                               event_kind=kind, result_attempt=res.attempt or attempt, **common))
             continue
-        lease = fs.positive_int(rec.get("lease_s"), w.lease)
-        signs = [m for m in (fs.mtime(os.path.join(listing.work, f"{tid}.heartbeat")),
-                             fs.mtime(os.path.join(listing.work, f"{tid}.active"))) if m is not None]
-        if not signs or t - max(signs) <= lease:
+        lease = _positive(rec.get("lease_s")) or w.lease
+        if house.claim_live(tid, lease, False, at=t) or h.executor().alive:
             continue
-        ex = h.executor()
-        if ex.alive:
+        sign = house.last_sign(tid)
+        if sign is None:
             continue
-        age = t - max(signs)
-        why = f"lease of {lease} s ran out ({age:.0f} s since the last heartbeat) and the executor is gone ({ex.detail})"
+        why = (f"lease of {lease} s ran out ({t - sign:.0f} s since the last heartbeat) and the executor is gone "
+               f"({h.executor().detail})")
         target, kind, detail = _after_failure(h, tid, attempt, why, "reaped")
-        common["expect"] = tuple(dict.fromkeys(common["expect"] + (target,)))
-        items.append(_Item(REAP, target=target, detail=detail, event_kind=REAP, **common))
-    for tid in sorted(results - set(claims)):
-        res = _read_result(listing, tid, t, bare_grace)
+        items.append(_Item(REAP, target=target, expect=_expect(target), detail=detail, event_kind=REAP, **common))
+    for tid in sorted(results - set(h.claims)):
+        res = house.read_result(tid, at=t, bare_grace=bare_grace)
         if res is None:
             continue
         attempt = res.attempt or h.archived().get(tid, 1)
         target, kind, detail = _decide(h, tid, attempt, res)
-        folded = h.claim_archived(tid, attempt)
-        items.append(_Item("folded" if folded else RESULT, w, tid, queue_key(w.queue), w.queue, target,
-                           (Status.IN_PROGRESS,), attempt, detail, claim=False, result=True, result_attempt=attempt,
-                           event_kind=kind, events=h.events))
+        items.append(_Item("folded" if house.claim_archived(tid, attempt) else RESULT, w, tid, queue_key(w.queue),
+                           w.queue, target, (Status.IN_PROGRESS,), attempt, detail, claim=False, result=True,
+                           result_attempt=attempt, event_kind=kind, events=h.events))
     return items
 
 
-def _decide(h: _House, tid: str, attempt: int, res: _Result) -> tuple[Status, str, str]:
+def _positive(value) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _expect(target: Status) -> tuple[Status, ...]:
+    return tuple(dict.fromkeys((Status.IN_PROGRESS, Status.PENDING, target)))
+
+
+def _decide(h: _House, tid: str, attempt: int, res: Result) -> tuple[Status, str, str]:
     if res.status == "COMPLETE":
         return Status.COMPLETE, RESULT, "result COMPLETE" if res.attempt else "result COMPLETE (a bare .txt)"
     if res.status == "RETRY":
@@ -295,20 +233,20 @@ def _decide(h: _House, tid: str, attempt: int, res: _Result) -> tuple[Status, st
 
 def _plan_orphans(fleet, selected: set, qfiles: dict, houses: dict, t: float, orphan_grace: float) -> list[_Item]:
     """IN_PROGRESS tasks with no claim and no result in any house, quiet for ``orphan_grace``."""
-    from ..dispatch.routing import Router
-
     held = set()
     for w in fleet.wizards:
-        listing = houses[w.name].listing if w.name in houses else fs.look(w.house)
-        held.update(listing.claims)
-        held.update(listing.results)
+        if w.name in houses:
+            held.update(houses[w.name].claims, houses[w.name].results)
+        else:
+            house = House(w.house, w.name)
+            held.update(house.claim_ids(), house.result_ids())
     items = []
     signs: dict[str, float] | None = None
     for key, qf in qfiles.items():
-        if qf.queue is None:
+        if qf.snapshot is None:
             continue
         router = Router(fleet, qf.path)
-        for task in qf.queue.tasks:
+        for task in qf.snapshot.tasks:
             if task.status is not Status.IN_PROGRESS or task.id in held:
                 continue
             r = router.route(task)
@@ -366,22 +304,21 @@ def monitor(fleet, wizards=None, *, now: _dt.datetime | None = None, bare_grace:
             if not os.path.isdir(w.house):
                 err(f"{w.name}: no house at {w.house}; nothing to monitor (create it with 'robe wizard create {w.name}')")
                 continue
+            house = House(w.house, w.name)
             try:
-                fd = _take_lock(_dispatch_lock(w.house), lock_timeout)
+                fd = house.dispatch_lock(lock_timeout)
             except OSError as e:
                 report.errors.append(f"{w.name}: cannot take its dispatch lock: {e.strerror or e}")
                 err(report.errors[-1])
                 continue
             if fd is None:
                 report.busy.append(w.name)
-                err(f"{w.name}: busy (a dispatch run held {_dispatch_lock(w.house)} for {lock_timeout:g} s); "
+                err(f"{w.name}: busy (a dispatch run held {house.dispatch_lock_file} for {lock_timeout:g} s); "
                     "left for the next run")
                 continue
             fds.append(fd)
             houses[w.name] = _House(w, t, now)
         items: list[_Item] = []
-        from ..dispatch.routing import queue_key
-
         known = {queue_key(w.queue): w.queue for w in fleet.wizards}
         for h in houses.values():
             try:
@@ -397,7 +334,10 @@ def monitor(fleet, wizards=None, *, now: _dt.datetime | None = None, bare_grace:
         finally:
             for h in houses.values():
                 for folder in sorted(h.touched):
-                    fs.fsync_dir(folder)
+                    try:
+                        fsync_dir(folder)
+                    except FileNotFoundError:
+                        pass
         return report
     finally:
         for fd in fds:
@@ -405,49 +345,31 @@ def monitor(fleet, wizards=None, *, now: _dt.datetime | None = None, bare_grace:
 
 
 def _read_queues(houses, items, report, err) -> dict[str, _QueueFile]:
-    from ..dispatch.routing import queue_key
-
     paths = {queue_key(h.w.queue): h.w.queue for h in houses.values()}
     for it in items:
         paths.setdefault(it.qkey, it.qpath)
     out = {}
     for key, path in paths.items():
-        qf = _QueueFile(path)
+        qf = _QueueFile(path, mtime=_mtime(path))
         if os.path.exists(path):
             try:
-                qf.queue = parse(read_text(path), path)
+                qf.snapshot = parse(read_text(path), path)
             except QueueError as e:
                 qf.error = str(e)
         out[key] = qf
     return out
 
 
+def _mtime(path: str) -> float | None:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return None
+
+
 def _write(qf: _QueueFile, changes: list[Change]):
-    """One locked write; reuses this run's parse when the file is byte-for-byte what it read."""
-    from ..queue import apply_changes, atomic_write, locked
-
-    if qf.queue is not None:
-        data = qf.queue.text.encode("utf-8")
-
-        class Changed(Exception):
-            pass
-
-        def same() -> None:
-            with open(qf.path, "rb") as f:
-                if f.read(len(data) + 1) != data:
-                    raise Changed
-
-        try:
-            with locked(qf.path):
-                same()
-                new_text, outcomes = apply_changes(qf.queue, changes)
-                wrote = new_text != qf.queue.text
-                if wrote:
-                    atomic_write(qf.path, new_text.encode("utf-8"), check=same)
-                return outcomes, wrote
-        except Changed:
-            pass
-    outcomes = set_statuses(qf.path, changes)
+    """One locked write, on the parse this run made while the file is still what it read."""
+    outcomes = set_statuses(qf.path, changes, known=qf.snapshot)
     return outcomes, any(o.applied and o.before != o.after for o in outcomes)
 
 
@@ -460,7 +382,7 @@ def _apply(items: list[_Item], qfiles: dict, houses: dict, report: MonitorReport
         writes = [it for it in group if it.kind != "folded"]
         outcomes = {}
         if writes:
-            if qf.queue is None and qf.error is None and not os.path.exists(qf.path):
+            if qf.snapshot is None and qf.error is None and not os.path.exists(qf.path):
                 qf.error = f"{qf.path} does not exist"
             try:
                 if qf.error and not os.path.exists(qf.path):
@@ -479,9 +401,7 @@ def _apply(items: list[_Item], qfiles: dict, houses: dict, report: MonitorReport
                 report.errors.append(f"{it.task}: could not archive: {e}")
                 err(report.errors[-1])
             except Exception as e:  # a bug with one item must not cost the others theirs
-                import logging
-
-                logging.getLogger(__name__).exception("task %s: the monitor failed on it", it.task)
+                log.exception("task %s: the monitor failed on it", it.task)
                 report.errors.append(f"{it.task}: the monitor failed on it: {e!r}")
                 err(report.errors[-1])
 
@@ -491,9 +411,7 @@ def _kill_leftover(h: _House, it: _Item, report: MonitorReport) -> None:
     host, same pid and start time, as the heartbeat records them), so the task is not run
     twice at once. The heartbeat then moves to the archive, where the next executor to take
     the task would no longer find it."""
-    from ..execute.claims import kill_leftover_agent
-
-    pid = kill_leftover_agent(os.path.join(h.listing.work, f"{it.task}.heartbeat"))
+    pid = h.house.kill_leftover_agent(it.task)
     if pid:
         report.killed.append({"task": it.task, "wizard": h.w.name, "pid": pid})
 
@@ -517,13 +435,14 @@ def _finish(it: _Item, o, houses, report: MonitorReport, *, by, out) -> None:
         moved = []
         if it.kind == REAP:
             _kill_leftover(h, it, report)
+        house = h.house
         if it.claim:  # the claim first: an executor runs a claim that has no result
-            moved += fs.archive_claim(h.listing.work, it.task, it.attempt, sync=False)
-            h.touched.update((h.listing.work, os.path.join(h.listing.work, "archive")))
+            moved += house.archive_claim(it.task, it.attempt, sync=False)
+            h.touched.update((house.work, house.work_archive))
         if it.result:
-            moved += fs.archive_result(h.listing.completed, it.task, it.result_attempt or it.attempt, sync=False)
-            h.touched.update((h.listing.completed, os.path.join(h.listing.completed, "archive")))
-        cut = len(it.wizard.house.rstrip(os.sep)) + 1
+            moved += house.archive_result(it.task, it.result_attempt or it.attempt, sync=False)
+            h.touched.update((house.completed, house.completed_archive))
+        cut = len(house.root.rstrip(os.sep)) + 1
         return tuple(p[cut:] for p in moved)
 
     def record(kind, from_, to, detail, *, event=True, move=True):

@@ -2,7 +2,7 @@
 
 A fleet of the seed's three wizards (ezra, allegro, allegro-primus) with echo agents and no
 gateways, sharing one WORK-QUEUE.md (the repository's examples/WORK-QUEUE.md when it is
-there, else the copy in ``demo_queue``), driven by ``robe run``'s loop until the queue is
+there, else the copy in ``robe.demo.example``), driven by ``robe run``'s loop until the queue is
 drained: no task ready to dispatch, none in progress, no claim left and no job running
 (BLOCKED stays BLOCKED). Then the progress report and the checkpoint log are printed.
 """
@@ -14,7 +14,13 @@ import subprocess
 import tempfile
 import time
 
+from ..cron.schedule import fleet_schedule, robe_command
+from ..engine import Options, Runner, install_signal_handlers
 from ..errors import RobeError
+from ..fleet.config import load_fleet
+from ..fleet.homes import ensure_house
+from ..queue import Status, load
+from .example import QUEUE
 
 WIZARDS = (
     ("ezra", 8643, "Scribe, archivist"),
@@ -32,21 +38,16 @@ wizards:
 
 def example_queue() -> str:
     here = os.path.dirname(os.path.abspath(__file__))
-    repo_copy = os.path.join(here, "..", "..", "..", "examples", "WORK-QUEUE.md")
+    repo_copy = os.path.join(here, "..", "..", "..", "..", "examples", "WORK-QUEUE.md")
     try:
         with open(repo_copy, encoding="utf-8") as f:
             return f.read()
     except OSError:
-        from .demo_queue import QUEUE
-
         return QUEUE
 
 
 def make_fleet(folder: str) -> str:
     """Write the demo fleet into ``folder`` (which must be empty or new); fleet.yaml's path."""
-    from ..fleet.config import load_fleet
-    from ..fleet.houses import ensure_house
-
     os.makedirs(folder, exist_ok=True)
     if os.listdir(folder):
         raise RobeError(f"{folder} is not empty; give 'robe demo --dir' a new or empty folder")
@@ -65,8 +66,6 @@ def make_fleet(folder: str) -> str:
 
 def drained(fleet) -> bool:
     """Nothing left to do: no task ready or in progress, and no claim waiting in work/."""
-    from ..queue import Status, load
-
     done = {}
     queues = {}
     for w in fleet.wizards:
@@ -89,8 +88,6 @@ def drained(fleet) -> bool:
 
 
 def statuses(fleet) -> dict[str, str]:
-    from ..queue import load
-
     out = {}
     for qpath in dict.fromkeys(w.queue for w in fleet.wizards):
         for t in load(qpath).tasks:
@@ -100,10 +97,6 @@ def statuses(fleet) -> dict[str, str]:
 
 def run_demo(folder: str | None = None, *, timeout: float = 50.0, echo=print) -> int:
     """Build the fleet, drain the queue, print the report and the checkpoint log; exit code."""
-    from ..fleet.config import load_fleet
-    from .runner import Options, Runner, install_signal_handlers
-    from .schedule import fleet_schedule, robe_command
-
     t0 = time.monotonic()
     folder = os.path.abspath(folder or tempfile.mkdtemp(prefix="robe-demo-"))
     path = make_fleet(folder)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 
+from ..queue import parse
 from ..queue.events import events_path, read_events
 
 #: checkpoint commits read per queue file, newest first
@@ -26,9 +27,7 @@ def _ts(t: float) -> str:
 
 
 def _git_rows(queue_path: str, task_id: str | None) -> list[dict]:
-    import git
-
-    from ..queue import parse
+    import git  # GitPython is heavy: imported when a history is asked for
 
     folder = os.path.dirname(os.path.realpath(queue_path))
     try:

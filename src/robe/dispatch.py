@@ -1,0 +1,434 @@
+"""The dispatcher (the seed's ``openclaw-work``): for each wizard, lock, gateway, repair, claim.
+
+The steps, per wizard: take ``<house>/logs/dispatch.lock`` without waiting (an overlapping run
+says "busy" and leaves that wizard alone); bring its gateway up if it has one; repair claims
+whose task still says PENDING; archive the old result of a task set back to PENDING (a
+re-run); claim the next ready tasks up to ``max_active`` live claims; mark them IN_PROGRESS
+in one locked write per queue file. Each queue file is read and parsed once per run, however
+many wizards share it.
+
+The claim is the truth (docs/contracts.md): it is made first, with O_EXCL semantics, and the
+markdown follows. A crash between the two is repaired by the next run; nothing is claimed
+twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+from .errors import RobeError
+from .fleet.gateway import probe, start_gateway
+from .house import House, HouseError, new_claim
+from .plumbing import UnsafePath, host
+from .queue import Change, QueueError, Snapshot, Status, Task, parse, priority_rank, read_text, set_statuses
+from .queue.events import append_event, events_path
+from .routing import NOBODY, UNKNOWN, Router, is_ready, queue_key, ready_tasks
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A task a run claimed (or, in a dry run, would claim)."""
+
+    wizard: str
+    id: str
+    priority: str
+    attempt: int
+    title: str
+    queue: str
+    line: int = 0
+    rerun: bool = False
+
+    def text(self, dry_run: bool = False) -> str:
+        verb = "would dispatch" if dry_run else "dispatched"
+        return f"{self.wizard}: {verb} {self.id} ({self.priority}) attempt {self.attempt}"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class WizardRun:
+    """What one wizard's part of a run did. ``state``: "ok", "busy", "gateway-failed" or "error"."""
+
+    name: str
+    max_active: int = 1
+    state: str = "ok"
+    claims: list[Claimed] = field(default_factory=list)
+    repaired: list[str] = field(default_factory=list)
+    withdrawn: list[str] = field(default_factory=list)
+    live: int = 0
+    detail: str = ""
+
+    def to_dict(self) -> dict:
+        return {"wizard": self.name, "state": self.state, "claims": [c.to_dict() for c in self.claims],
+                "repaired": self.repaired, "withdrawn": self.withdrawn, "live_claims": self.live,
+                "max_active": self.max_active, "detail": self.detail}
+
+
+@dataclass
+class DispatchReport:
+    """What a run did: per wizard, plus the tasks it could not route and the queue errors."""
+
+    dry_run: bool = False
+    wizards: list[WizardRun] = field(default_factory=list)
+    #: PENDING tasks naming a wizard that does not exist: never claimed, reported every run
+    skipped: list[dict] = field(default_factory=list)
+    #: PENDING tasks no rule sends anywhere
+    unrouted: list[dict] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.errors or any(w.state in ("gateway-failed", "error") for w in self.wizards) else 0
+
+    @property
+    def claims(self) -> list[Claimed]:
+        return [c for w in self.wizards for c in w.claims]
+
+    def to_dict(self) -> dict:
+        return {"dry_run": self.dry_run, "wizards": [w.to_dict() for w in self.wizards], "skipped": self.skipped,
+                "unrouted": self.unrouted, "errors": self.errors, "exit_code": self.exit_code}
+
+
+def _quiet(_line: str) -> None:
+    pass
+
+
+@dataclass
+class _QueueFile:
+    """One queue file of the fleet: who reads it and, once read, its parse."""
+
+    key: str
+    path: str
+    readers: list[str] = field(default_factory=list)
+    snapshot: Snapshot | None = None
+    by_id: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Mark:
+    """A status change a wizard needs in a queue file: a repair, or a fresh claim to mark."""
+
+    kind: str  # "repair" or "claim"
+    wizard: object
+    qf: _QueueFile
+    task_id: str
+    claim: Claimed | None = None
+    record: dict | None = None
+
+
+def ensure_gateway(wizard, *, dry_run: bool, err: Callable[[str], None], by: str = "dispatcher") -> bool:
+    """True when the wizard has no gateway or its gateway is healthy (started if need be)."""
+    if wizard.gateway is None:
+        return True
+    healthy, seen = probe(wizard.gateway.health)
+    if healthy:
+        return True
+    if dry_run:
+        err(f"{wizard.name}: gateway is down ({wizard.gateway.health}: {seen}); a real run would start it")
+        return True
+    events = House(wizard.house, wizard.name).events
+    try:
+        st = start_gateway(wizard)
+    except (RobeError, OSError) as e:
+        err(f"{wizard.name}: gateway is down and could not be started: {e}; nothing claimed for {wizard.name}")
+        append_event(events, None, None, None, by=by, event="gateway", wizard=wizard.name, ok=False,
+                     detail=f"gateway down ({seen}) and could not be started: {e}")
+        return False
+    err(f"{wizard.name}: gateway was down; started it (pid {st.pid}), {st.detail}")
+    append_event(events, None, None, None, by=by, event="gateway", wizard=wizard.name, ok=True, pid=st.pid,
+                 detail=f"gateway was down ({seen}); started it")
+    return True
+
+
+def dispatch(fleet, wizards=None, *, max_claims: int | None = None, dry_run: bool = False, gateway: bool = True,
+             out: Callable[[str], None] = _quiet, err: Callable[[str], None] = _quiet,
+             note: Callable[[str], None] | None = None) -> DispatchReport:
+    """One dispatch run for ``wizards`` (names; all of the fleet when None).
+
+    ``out`` gets one line per claim, ``err`` the diagnostics, ``note`` (default: ``err``) the
+    routine ones: busy, at capacity, nothing ready. Returns what happened.
+    """
+    note = err if note is None else note
+    report = DispatchReport(dry_run=dry_run)
+    selected = [fleet.wizard(n) for n in dict.fromkeys(wizards)] if wizards else list(fleet.wizards)
+    if not selected:
+        err(f"{fleet.path}: the fleet has no wizards; add one with 'robe wizard create NAME'")
+        return report
+    by = f"dispatcher:{host()}:{os.getpid()}"
+    fds: list[int] = []
+    try:
+        active, runs = [], {}
+        for w in selected:
+            run = runs[w.name] = WizardRun(w.name, max_active=w.max_active)
+            report.wizards.append(run)
+            if not dry_run and not _lock(w, run, fds, err, note):
+                continue
+            if gateway and not ensure_gateway(w, dry_run=dry_run, err=err, by=by):
+                run.state, run.detail = "gateway-failed", "gateway down and could not be started"
+                continue
+            active.append(w)
+        if active:
+            queues = _read_queues(fleet, active, report, err, note)
+            _dispatch_wizards(fleet, active, runs, queues, report, by=by, max_claims=max_claims, dry_run=dry_run,
+                              out=out, err=err, note=note)
+        return report
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def _lock(w, run: WizardRun, fds: list[int], err, note) -> bool:
+    house = House(w.house, w.name)
+    try:
+        fd = house.dispatch_lock()
+    except OSError as e:
+        run.state, run.detail = "error", f"cannot take {house.dispatch_lock_file}: {e.strerror or e}"
+        err(f"{w.name}: {run.detail}; check the house's permissions")
+        return False
+    if fd is None:
+        run.state, run.detail = "busy", f"another dispatch run holds {house.dispatch_lock_file}"
+        note(f"{w.name}: busy (another dispatch run holds {house.dispatch_lock_file}); left alone")
+        return False
+    fds.append(fd)
+    return True
+
+
+def _read_queues(fleet, active, report: DispatchReport, err, note) -> list[_QueueFile]:
+    files: dict[str, _QueueFile] = {}
+    for w in fleet.wizards:
+        key = queue_key(w.queue)
+        files.setdefault(key, _QueueFile(key, w.queue)).readers.append(w.name)
+    names = {w.name for w in active}
+    out = []
+    for qf in files.values():
+        mine = [n for n in qf.readers if n in names]
+        if not os.path.exists(qf.path):
+            if mine:
+                note(f"{', '.join(mine)}: no queue at {qf.path}; nothing to dispatch from it")
+            continue
+        try:
+            q = parse(read_text(qf.path), qf.path, default_priority=fleet.default_priority)
+        except QueueError as e:
+            report.errors.append(str(e))
+            err(str(e))
+            continue
+        if q.errors:
+            n = len({p.line for p in q.errors})
+            err(f"{qf.path}: {n} place{'s' if n != 1 else ''} with errors left out; "
+                f"run 'robe queue validate -f {qf.path}'")
+        qf.snapshot, qf.by_id = q, q.by_id()
+        out.append(qf)
+    return out
+
+
+def _held_claims(fleet) -> tuple[dict, dict]:
+    """Claims in every house: {(queue key, ID): wizard} and, per wizard, {ID: claim record}."""
+    held: dict[tuple[str, str], str] = {}
+    records: dict[str, dict[str, dict | None]] = {}
+    for w in fleet.wizards:
+        house = House(w.house, w.name)
+        recs = records[w.name] = {}
+        for tid in house.claim_ids():
+            rec = recs[tid] = house.claim_record(tid)
+            # A hand-made or unreadable trigger (the seed's `touch`) belongs to the house's own queue.
+            qpath = rec.get("queue") if rec and isinstance(rec.get("queue"), str) else w.queue
+            held[(queue_key(qpath), tid)] = w.name
+    return held, records
+
+
+def _candidates(fleet, queues, names, report: DispatchReport, *, by, dry_run, err) -> dict[str, list]:
+    """Per wizard, the PENDING tasks routed to it, as (task, queue file); unroutable ones reported."""
+    per_wizard: dict[str, list[tuple[Task, _QueueFile]]] = {n: [] for n in names}
+    for qf in queues:
+        router = Router(fleet, qf.path)
+        for t in qf.snapshot.tasks:
+            if t.status is not Status.PENDING:
+                continue
+            r = router.route(t)
+            if r.wizard in names:
+                per_wizard[r.wizard].append((t, qf))
+            elif r.how == UNKNOWN:
+                report.skipped.append({"id": t.id, "assignee": t.assignee, "queue": qf.path, "line": t.line})
+                err(f"{qf.path}:{t.line}: {t.id} is assigned to '{t.assignee}', which is not a wizard of this fleet; "
+                    f"skipped (fix its Assignee, or add a route for it)")
+                if not dry_run:
+                    append_event(events_path(qf.path), t.id, t.status.value, t.status.value, by=by, event="skipped",
+                                 detail=f"assigned to unknown wizard '{t.assignee}'", assignee=t.assignee)
+            elif r.how == NOBODY:
+                report.unrouted.append({"id": t.id, "queue": qf.path, "line": t.line})
+    if report.unrouted:
+        ids = ", ".join(u["id"] for u in report.unrouted[:5]) + (", ..." if len(report.unrouted) > 5 else "")
+        err(f"{len(report.unrouted)} PENDING task{'s' if len(report.unrouted) != 1 else ''} route to no wizard "
+            f"({ids}); give them an Assignee, or add a route or default_wizard to {fleet.path}")
+    # By priority, then queue file, then position in it (the order they were found in: the
+    # sort is stable).
+    return {n: sorted(c, key=lambda tq: priority_rank(tq[0].priority)) for n, c in per_wizard.items()}
+
+
+def _dispatch_wizards(fleet, active, runs, queues: list[_QueueFile], report: DispatchReport, *, by, max_claims,
+                      dry_run, out, err, note) -> None:
+    names = {w.name for w in active}
+    candidates = _candidates(fleet, queues, names, report, by=by, dry_run=dry_run, err=err)
+    held, records = _held_claims(fleet)
+    by_key = {qf.key: qf for qf in queues}
+    marks: dict[str, list[_Mark]] = {}
+    for w in active:
+        run = runs[w.name]
+        try:
+            for m in _one_wizard(w, run, candidates[w.name], records[w.name], held, by_key, by=by,
+                                 max_claims=max_claims, dry_run=dry_run, out=out, err=err, note=note):
+                marks.setdefault(m.qf.key, []).append(m)
+        except (QueueError, HouseError, OSError, UnsafePath) as e:
+            run.state, run.detail = "error", str(e)
+            err(f"{w.name}: {e}")
+            log.exception("wizard %s: dispatch failed", w.name)
+    # One locked write per queue file for every wizard's repairs and claims.
+    for key, items in marks.items():
+        _mark(fleet, by_key[key], items, runs, by=by, out=out, err=err)
+
+
+def _one_wizard(w, run: WizardRun, candidates, records, held, by_key, *, by, max_claims, dry_run,
+                out, err, note) -> list[_Mark]:
+    """Decide the wizard's repairs and claims, and make the claim files; the markdown comes after."""
+    house = House(w.house, w.name)
+    todo: list[_Mark] = []
+    if not dry_run:
+        house.sweep_claim_temps()
+    # Repair: a claim whose task says PENDING (crash between claim and mark, or a stale editor).
+    for tid, rec in records.items():
+        qpath = rec.get("queue") if rec and isinstance(rec.get("queue"), str) else w.queue
+        qf = by_key.get(queue_key(qpath))
+        task = qf.by_id.get(tid) if qf else None
+        if task is not None and task.status is Status.PENDING:
+            if dry_run:
+                run.repaired.append(tid)
+                err(f"{w.name}: would repair {tid}: it has a claim but the queue says PENDING")
+            else:
+                todo.append(_Mark("repair", w, qf, tid, record=rec))
+
+    # Capacity: live claims that have no result yet.
+    alive = house.executor().alive
+    run.live = sum(1 for tid in records if not house.has_result(tid) and house.claim_live(tid, w.lease, alive))
+    room = w.max_active - run.live if max_claims is None else min(w.max_active - run.live, max_claims)
+    floor = priority_rank(w.dispatch_floor)
+    ready = ((t, qf) for t, qf in candidates if (qf.key, t.id) not in held and is_ready(t, qf.by_id, floor))
+    if room <= 0:
+        waiting = sum(1 for _ in ready)
+        if waiting:
+            note(f"{w.name}: at capacity ({run.live} live claim{'s' if run.live != 1 else ''}, max_active "
+                 f"{w.max_active}); {waiting} ready task{'s' if waiting != 1 else ''} wait")
+        else:
+            note(f"{w.name}: nothing ready to dispatch")
+        return todo
+    attempts = house.archived_attempts()
+    found = False
+    for t, qf in ready:
+        found = True
+        attempt = attempts.get(t.id, 0) + 1
+        c = Claimed(w.name, t.id, t.priority, attempt, t.title, qf.path, t.line, house.has_result(t.id))
+        if dry_run:
+            run.claims.append(c)
+            out(c.text(dry_run=True))
+            room -= 1
+            if room <= 0:
+                break
+            continue
+        if c.rerun:
+            moved = house.archive_result(t.id, house.result_attempt(t.id, max(attempts.get(t.id, 0), 1)))
+            append_event(house.events, t.id, "PENDING", "PENDING", by=by, attempt=attempt - 1 or None, event="rerun",
+                         wizard=w.name, detail="set back to PENDING after a result: earlier result archived",
+                         archived=[os.path.relpath(p, house.root) for p in moved])
+        record = new_claim(t, wizard=w.name, attempt=attempt, lease_s=w.lease, queue=qf.path)
+        if not house.create_claim(record):
+            err(f"{w.name}: cannot claim {t.id} from {qf.path}: work/{t.id}.active already exists "
+                "(a claim on a task of the same ID from another queue); it waits")
+            continue
+        held[(qf.key, t.id)] = w.name
+        todo.append(_Mark("claim", w, qf, t.id, claim=c))
+        room -= 1
+        if room <= 0:
+            break
+    if not found:
+        note(f"{w.name}: nothing ready to dispatch")
+    return todo
+
+
+def _other_claimant(fleet, wizard, qf: _QueueFile, task_id: str) -> str | None:
+    """Another wizard whose house holds a claim on this task of this queue file, if any."""
+    for other in fleet.wizards:
+        if other.name == wizard.name:
+            continue
+        house = House(other.house, other.name)
+        if not os.path.lexists(house.claim_path(task_id)):
+            continue
+        rec = house.claim_record(task_id)
+        qpath = rec.get("queue") if rec and isinstance(rec.get("queue"), str) else other.queue
+        if queue_key(qpath) == qf.key:
+            return other.name
+    return None
+
+
+def _mark(fleet, qf: _QueueFile, items: list[_Mark], runs, *, by, out, err) -> None:
+    """Mark claims IN_PROGRESS and repair stale PENDINGs in one write; then report each."""
+    changes = [Change(i.task_id, Status.IN_PROGRESS, (Status.PENDING,)) for i in items]
+    try:
+        outcomes = set_statuses(qf.path, changes, known=qf.snapshot,
+                                parse_kwargs={"default_priority": fleet.default_priority})
+    except QueueError as e:
+        # The claims stand (they are the truth); the next run repairs the markdown.
+        for name in dict.fromkeys(i.wizard.name for i in items):
+            runs[name].state, runs[name].detail = "error", str(e)
+            ids = ", ".join(i.task_id for i in items if i.wizard.name == name)
+            err(f"{name}: could not mark {ids} IN_PROGRESS in {qf.path}: {e}; the next run repairs the queue")
+        return
+    for item, o in zip(items, outcomes):
+        w = item.wizard
+        run = runs[w.name]
+        events = House(w.house, w.name).events
+        if item.kind == "repair":
+            if o.applied:
+                run.repaired.append(item.task_id)
+                err(f"{w.name}: repaired {item.task_id}: its claim exists but the queue said PENDING; "
+                    "set back to IN_PROGRESS")
+                append_event(events, item.task_id, "PENDING", "IN_PROGRESS", by=by,
+                             attempt=(item.record or {}).get("attempt"), event="repair", wizard=w.name,
+                             detail="claim exists but the queue said PENDING (a crash between claim and mark, or an "
+                                    "editor saved a stale copy); not claimed again")
+            continue
+        c = item.claim
+        if o.applied or (o.before is Status.IN_PROGRESS and _other_claimant(fleet, w, qf, c.id) is None):
+            # Already IN_PROGRESS with no other claim (a repair beat us to it): the claim is ours.
+            # With another claim (routing changed between two runs' reads), the one who marked it keeps it.
+            run.claims.append(c)
+            out(c.text())
+            append_event(events, c.id, "PENDING", "IN_PROGRESS", by=by, attempt=c.attempt, event="dispatch",
+                         wizard=w.name, detail=f"claimed by {w.name}" + (" (re-run)" if c.rerun else ""),
+                         priority=c.priority)
+            continue
+        House(w.house, w.name).remove_claim(c.id)
+        run.withdrawn.append(c.id)
+        err(f"{w.name}: withdrew the claim on {c.id}: {o.reason}")
+        before = o.before.value if o.before else None
+        append_event(events, c.id, before, before, by=by, attempt=c.attempt, event="withdrawn", wizard=w.name,
+                     detail=f"the task changed in the queue while it was claimed: {o.reason}")
+
+
+def claimed_ids(fleet, queue_path: str | None = None) -> set[str]:
+    """IDs with a claim in any wizard's house; with ``queue_path``, only claims on tasks of that
+    queue file (a claim names its queue; a hand-made trigger belongs to its house's own queue)."""
+    key = queue_key(queue_path) if queue_path else None
+    held, _ = _held_claims(fleet)
+    return {tid for (qkey, tid) in held if key is None or qkey == key}
+
+
+def ready_for(fleet, queue: Snapshot, wizard_name: str) -> list[Task]:
+    """What a dispatch run would take for ``wizard_name`` from ``queue``, in order, capacity
+    aside: the ready tasks routed to it that no house holds a claim on."""
+    return ready_tasks(fleet, queue, wizard_name, claimed_ids(fleet, queue.path))
+
