@@ -97,7 +97,7 @@ def robe_bin() -> str:
 def make_fleet(root: str, agent_bin: str):
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src"))
     from robe.fleet.config import load_fleet
-    from robe.fleet.houses import ensure_house
+    from robe.fleet.homes import ensure_house
 
     path = os.path.join(root, "fleet.yaml")
     with open(path, "w") as f:

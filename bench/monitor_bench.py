@@ -73,9 +73,11 @@ def fleet_yaml(root: str, max_active: int) -> str:
 
 def prepare_monitor(root: str, n: int) -> str:
     """A fleet whose wizard holds ``n`` claims, each with a result; the fleet.yaml path."""
-    from robe.dispatch.run import dispatch
-    from robe.execute.claims import House, json_bytes, write_atomic
+    from robe.dispatch import dispatch
     from robe.fleet.config import load_fleet
+    from robe.house import House
+    from robe.plumbing import atomic_write as write_atomic
+    from robe.plumbing import json_bytes
 
     path = fleet_yaml(root, n)
     house = os.path.join(root, "ezra")
@@ -90,7 +92,7 @@ def prepare_monitor(root: str, n: int) -> str:
                 f.write(f"- [ ] TASK-{i:05d} PENDING Check backup number {i}\n\n")
     rep = dispatch(load_fleet(path), None, gateway=False)
     assert len(rep.claims) == n, rep.to_dict()
-    h = House.of("ezra", house)
+    h = House(house, "ezra")
     os.makedirs(h.completed, exist_ok=True)
     for i, c in enumerate(rep.claims):
         status = ("COMPLETE", "COMPLETE", "FAILED", "RETRY")[i % 4]

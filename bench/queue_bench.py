@@ -121,8 +121,7 @@ def main() -> int:
         # Alternate between two statuses so every run really rewrites the file.
         cmds[f"set {n}"] = [robe, "queue", "set", target, "IN_PROGRESS", "-f", files[n]]
         cmds[f"unset {n}"] = [robe, "queue", "set", target, "PENDING", "-f", files[n]]
-        # The same on a copy a "person" edits before every run (outside the timing): robe's kept
-        # parse (robe.queue.cache) is of the text robe last wrote, so these runs parse afresh.
+        # The same on a copy a "person" edits before every run (outside the timing).
         edited = os.path.join(work, f"e{n}.md")
         shutil.copy(files[n], edited)
         cmds[f"set {n}, after an edit"] = [robe, "queue", "set", target, "IN_PROGRESS", "-f", edited]
