@@ -1,4 +1,4 @@
-"""Benchmark robe's queue commands as whole processes (issue 2).
+"""Benchmark robe's queue commands as whole processes.
 
 Generates queues of 100, 1,000 and 10,000 tasks (the three styles mixed, as people write
 them), then times, as separate processes: bare ``python -c pass``, ``robe --version`` (the
@@ -24,10 +24,6 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-TARGETS = {  # extra milliseconds over `robe --version` allowed for `robe queue set`
-    1000: 25.0,
-    10000: 200.0,
-}
 
 
 def generate(n: int) -> str:
@@ -150,7 +146,7 @@ def main() -> int:
     low = {k: min(v) * 1000 for k, v in times.items()}
     base = med["robe --version"]
     rows = []
-    result = {"runs": args.runs, "median_ms": med, "min_ms": low, "targets": {}, "peak_rss_mib": {}}
+    result = {"runs": args.runs, "median_ms": med, "min_ms": low, "peak_rss_mib": {}}
     print(f"{'command':<30}{'median ms':>10}{'over --version':>16}{'min ms':>9}{'min over':>10}")
     for name in cmds:
         if name.startswith("unset"):
@@ -160,27 +156,15 @@ def main() -> int:
         low_over = "" if over is None else f"{low[name] - low['robe --version']:>+10.1f}"
         print(f"{name:<30}{med[name]:>10.1f}{'' if over is None else f'{over:>+16.1f}':>16}{low[name]:>9.1f}{low_over}")
     ratio = base / med["python -c pass"]
-    print(f"robe --version / python -c pass: {ratio:.2f}x (target: within 5x)")
+    print(f"robe --version / python -c pass: {ratio:.2f}x")
     result["version_ratio"] = ratio
-    ok = ratio <= 5
-    for n, limit in TARGETS.items():
-        if n in sizes:
-            for name, what in ((f"set {n}", "on the file as robe left it"),
-                               (f"set {n}, after an edit", "after a person's edit")):
-                over = med[name] - base
-                result["targets"][name] = {"over_ms": over, "limit_ms": limit, "ok": over <= limit}
-                print(f"robe queue set, {n} tasks, {what}: {over:+.1f} ms over --version (target <= {limit:g} ms)"
-                      f" {'OK' if over <= limit else 'MISSED'}")
-                ok &= over <= limit
     peak = 0
     for n in sizes:
         for name in (f"list {n}", f"set {n}"):
             kib = rss_of(cmds[name], work)
             result["peak_rss_mib"][name] = kib / 1024
             peak = max(peak, kib)
-    print(f"peak RSS over all commands: {peak / 1024:.1f} MiB (target < 100 MiB)")
-    ok &= peak / 1024 < 100
-    result["all_targets_met"] = bool(ok)
+    print(f"peak RSS over all commands: {peak / 1024:.1f} MiB")
     if args.json_out:
         with open(args.json_out, "w") as f:
             json.dump(result, f, indent=2)

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import asdict, dataclass, field
-from typing import Callable
+from dataclasses import dataclass, field
+from typing import Callable, NamedTuple
 
 from .errors import RobeError
 from .fleet.gateway import probe, start_gateway
@@ -30,8 +30,7 @@ from .routing import NOBODY, UNKNOWN, Router, is_ready, queue_key, ready_tasks
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Claimed:
+class Claimed(NamedTuple):
     """A task a run claimed (or, in a dry run, would claim)."""
 
     wizard: str
@@ -48,7 +47,7 @@ class Claimed:
         return f"{self.wizard}: {verb} {self.id} ({self.priority}) attempt {self.attempt}"
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return self._asdict()
 
 
 @dataclass
@@ -110,8 +109,7 @@ class _QueueFile:
     by_id: dict = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class _Mark:
+class _Mark(NamedTuple):
     """A status change a wizard needs in a queue file: a repair, or a fresh claim to mark."""
 
     kind: str  # "repair" or "claim"

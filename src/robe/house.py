@@ -14,6 +14,7 @@ or write another task's files, or files outside the house.
 
 from __future__ import annotations
 
+from typing import NamedTuple
 import datetime as _dt
 import errno
 import fcntl
@@ -23,7 +24,6 @@ import re
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
 
 from .clock import now, parse_stamp, stamp
 from .errors import RobeError
@@ -67,8 +67,7 @@ class ClaimError(RobeError):
     """A claim file that cannot be run as it is (its reason goes into a FAILED result)."""
 
 
-@dataclass(frozen=True)
-class Claim:
+class Claim(NamedTuple):
     """A claim as the executor runs it."""
 
     id: str
@@ -78,22 +77,20 @@ class Claim:
     attempt: int
     lease_s: int | None = None
     priority: str | None = None
-    raw: dict = field(default_factory=dict, hash=False, compare=False)
+    raw: dict = {}  # the claim as written (never changed)
 
 
-@dataclass(frozen=True)
-class Result:
+class Result(NamedTuple):
     """A result in completed/: its status (COMPLETE, FAILED or RETRY), the reason, the
     attempt its outcome names (None for a bare .txt) and the whole outcome."""
 
     status: str
     error: str
     attempt: int | None
-    outcome: dict = field(default_factory=dict, hash=False, compare=False)
+    outcome: dict = {}  # the outcome as written (never changed)
 
 
-@dataclass(frozen=True)
-class Executor:
+class Executor(NamedTuple):
     """Whether the house's executor is alive, its pid and a sentence saying why."""
 
     alive: bool
@@ -104,8 +101,7 @@ class Executor:
         return {"alive": self.alive, "pid": self.pid, "detail": self.detail}
 
 
-@dataclass(frozen=True)
-class ActiveClaim:
+class ActiveClaim(NamedTuple):
     """A claim in work/ as ``robe status`` and the report show it."""
 
     task: str

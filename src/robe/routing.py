@@ -11,9 +11,8 @@ Plain functions over a parsed queue (a Snapshot) and the fleet: nothing here tou
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 from .queue import Snapshot, Status, Task, priority_rank
 
@@ -21,8 +20,7 @@ from .queue import Snapshot, Status, Task, priority_rank
 ASSIGNEE, ROUTE, DEFAULT, OWNER, UNKNOWN, NOBODY = "assignee", "route", "default", "owner", "unknown", "nobody"
 
 
-@dataclass(frozen=True, slots=True)
-class Routing:
+class Routing(NamedTuple):
     """Where a task goes: ``wizard`` (None when nobody takes it) and why (``how``); ``line`` is
     the route's line in fleet.yaml when ``how`` is "route"."""
 

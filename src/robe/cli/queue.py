@@ -6,7 +6,9 @@ import sys
 
 import click
 
-from ..api import Fleet
+from ..dispatch import ready_for
+from ..fleet.config import load_fleet
+from ..routing import routed_tasks
 from ..queue import is_valid_id
 from ..queue.api import Queue
 from .common import echo_json, file_option, json_option, table, terminal_width
@@ -54,13 +56,13 @@ def list_(ctx, path, statuses, priorities, assignee, wizard_name, ready, fleet_p
         raise click.UsageError("--ready needs --wizard: it shows what one wizard would take next")
     fleet = None
     if wizard_name:
-        fleet = Fleet.load(fleet_path)
+        fleet = load_fleet(fleet_path)
         if ctx.get_parameter_source("path") is click.core.ParameterSource.DEFAULT:
             path = fleet.wizard(wizard_name).queue
-    q = Queue(path).read()
+    q = Queue(path, default_priority=fleet.default_priority if fleet else "P2").read()
     tasks = list(q.tasks)
     if fleet is not None:
-        tasks = fleet.tasks(wizard_name, ready=ready, path=path)
+        tasks = ready_for(fleet, q, wizard_name) if ready else routed_tasks(fleet, q, wizard_name)
     want_s = {s.upper() for s in statuses}
     want_p = {p.upper() for p in priorities}
     tasks = [t for t in tasks

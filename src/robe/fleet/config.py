@@ -10,8 +10,8 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Mapping, NamedTuple
 
 import yaml
 
@@ -34,6 +34,8 @@ ROUTE_KEYS = ("assignee", "priority", "tags", "section", "id")
 DEFAULT_HEALTH = "http://127.0.0.1:{port}/health"
 DEFAULT_HERMES_GATEWAY = ("hermes", "gateway", "run")
 MAX_FLEET_BYTES = 1024 * 1024
+#: an empty mapping no record can change (a shared default)
+EMPTY: Mapping = MappingProxyType({})
 
 TOP_KEYS = ("root", "codebase", "ports", "default_wizard", "default_priority", "services", "wizards", "routes")
 WIZARD_KEYS = ("role", "port", "house", "home", "queue", "agent", "gateway", "max_active", "max_parallel",
@@ -50,8 +52,7 @@ class FleetError(RobeError):
     """A fleet.yaml that cannot be used, or a fleet operation that was refused."""
 
 
-@dataclass(frozen=True)
-class FleetProblem:
+class FleetProblem(NamedTuple):
     """A fault found between wizards (shared port, shared home) when loading leniently."""
 
     path: str
@@ -68,8 +69,7 @@ class FleetProblem:
 # The model
 
 
-@dataclass(frozen=True)
-class Agent:
+class Agent(NamedTuple):
     kind: str
     model: str | None = None
     provider: str | None = None
@@ -78,7 +78,7 @@ class Agent:
     api_key_env: str | None = None
     argv: tuple[str, ...] = ()
     #: extra Hermes config.yaml settings, merged into the home's config.yaml
-    config: dict = field(default_factory=dict, hash=False)
+    config: Mapping = EMPTY
 
     def to_dict(self) -> dict:
         d: dict[str, Any] = {"kind": self.kind}
@@ -88,12 +88,11 @@ class Agent:
         if self.argv:
             d["argv"] = list(self.argv)
         if self.config:
-            d["config"] = self.config
+            d["config"] = dict(self.config)
         return d
 
 
-@dataclass(frozen=True)
-class Gateway:
+class Gateway(NamedTuple):
     start: tuple[str, ...]
     #: health check with ``{port}`` already filled in: ``http://...`` or ``tcp://host:port``
     health: str
@@ -102,22 +101,19 @@ class Gateway:
         return {"start": list(self.start), "health": self.health}
 
 
-@dataclass(frozen=True)
-class Service:
+class Service(NamedTuple):
     name: str
     check: str | None
     restart: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Route:
-    match: dict = field(hash=False)
+class Route(NamedTuple):
+    match: dict
     wizard: str = ""
     line: int = 0
 
 
-@dataclass(frozen=True)
-class Wizard:
+class Wizard(NamedTuple):
     name: str
     port: int
     house: str
@@ -127,14 +123,14 @@ class Wizard:
     gateway: Gateway | None
     role: str = ""
     lineage: str = ""
-    relationships: dict = field(default_factory=dict, hash=False)
+    relationships: Mapping = EMPTY
     max_active: int = 1
     max_parallel: int = 1
     dispatch_floor: str = "P3"
     timeout: int = 1800
     lease: int = 600
     max_attempts: int = 3
-    schedule: dict = field(default_factory=dict, hash=False)
+    schedule: Mapping = EMPTY
     #: line of the wizard's name in fleet.yaml (0 when built in code)
     line: int = 0
 
@@ -193,8 +189,7 @@ class Wizard:
         }
 
 
-@dataclass(frozen=True)
-class FleetConfig:
+class FleetConfig(NamedTuple):
     """What fleet.yaml says, validated: the wizards, routes, services and defaults."""
 
     path: str

@@ -9,6 +9,7 @@ reports that process as the gateway nor signals it.
 
 from __future__ import annotations
 
+from typing import NamedTuple
 import json
 import logging
 import os
@@ -16,8 +17,6 @@ import signal
 import socket
 import subprocess
 import time
-import http.client
-from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from ..clock import stamp
@@ -67,8 +66,7 @@ def process_session(pid: int) -> int | None:
         return None
 
 
-@dataclass(frozen=True)
-class PidFile:
+class PidFile(NamedTuple):
     pid: int
     start_time: int
     argv: tuple[str, ...]
@@ -121,6 +119,9 @@ def probe(url: str, timeout: float = PROBE_TIMEOUT) -> tuple[bool, str]:
         except OSError as e:
             return False, e.strerror or str(e)
     # http.client directly: urllib would honour http_proxy and send a loopback probe to a proxy.
+    # (Imported here: with ssl it is a fifth of a cron run's start, and only gateways need it.)
+    import http.client
+
     conn = http.client.HTTPConnection(host, port or 80, timeout=timeout)
     try:
         conn.request("GET", u.path or "/")
@@ -137,8 +138,7 @@ def health_url(w: Wizard) -> str:
     return w.gateway.health if w.gateway else f"tcp://127.0.0.1:{w.port}"
 
 
-@dataclass(frozen=True)
-class GatewayStatus:
+class GatewayStatus(NamedTuple):
     wizard: str
     configured: bool
     healthy: bool
@@ -155,7 +155,7 @@ class GatewayStatus:
 
 
 def gateway_status(w: Wizard) -> GatewayStatus:
-    return replace(_gateway_status(w), port=w.port)
+    return _gateway_status(w)._replace(port=w.port)
 
 
 def _gateway_status(w: Wizard) -> GatewayStatus:

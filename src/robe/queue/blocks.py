@@ -13,8 +13,8 @@ tables; ``robe.queue.scan`` turns those that begin with a task ID into tasks.
 
 from __future__ import annotations
 
+from typing import NamedTuple
 import re
-from dataclasses import dataclass, field
 from itertools import accumulate
 
 # Line kinds.
@@ -39,21 +39,19 @@ HTML7_RE = re.compile(
 BLOCK_CHARS = frozenset("#>`~<*-_+=|0123456789")
 
 
-@dataclass(slots=True)
 class Item:
     """A list item: its line (0-based), marker column, content column, the index in the line
-    where its content starts, its last line, and how far a line that ends it may be indented."""
+    where its content starts, its last line (set when the item closes), and how far a line that
+    ends it may be indented."""
 
-    line: int
-    indent: int
-    content_col: int
-    content_start: int
-    last: int
-    lead: int
+    __slots__ = ("line", "indent", "content_col", "content_start", "last", "lead")
+
+    def __init__(self, line: int, indent: int, content_col: int, content_start: int, last: int, lead: int):
+        self.line, self.indent, self.content_col = line, indent, content_col
+        self.content_start, self.last, self.lead = content_start, last, lead
 
 
-@dataclass(slots=True)
-class Heading:
+class Heading(NamedTuple):
     """A heading: first line (for setext, the paragraph's first line), last line (the
     underline for setext), level, text, and whether it is top-level (not in a list item or
     quote)."""
@@ -65,8 +63,7 @@ class Heading:
     top: bool
 
 
-@dataclass(slots=True)
-class Table:
+class Table(NamedTuple):
     """A table: header line, normalised and raw column names, row lines, whether its rows are
     ``| ... |``, the line of a row with the wrong number of cells (then markdown shows no
     table), and each pipe row's (start, end) inside its outer pipes."""
@@ -77,11 +74,10 @@ class Table:
     rows: list[int]
     pipe: bool
     bad: int | None
-    inner: dict[int, tuple[int, int]] = field(default_factory=dict)
+    inner: dict[int, tuple[int, int]]
 
 
-@dataclass(slots=True)
-class Blocks:
+class Blocks(NamedTuple):
     """What pass 1 found: the kind of every line, the list items, headings and tables."""
 
     kinds: list[int]

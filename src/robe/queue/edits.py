@@ -8,9 +8,8 @@ Writing a status where none was written is the only structural edit. Every other
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
-from dataclasses import dataclass
 
 from .blocks import pipe_inner, row_cells, split_lines
 from .checks import next_free_id
@@ -19,8 +18,7 @@ from .scan import parse
 from .store import update
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
+class Change(NamedTuple):
     """Set ``task_id`` to ``status``, provided its status is one of ``expect`` (any if empty)."""
 
     task_id: str
@@ -28,8 +26,7 @@ class Change:
     expect: tuple[Status, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(NamedTuple):
     """What became of one Change: the status before and after, and why it was refused."""
 
     task_id: str
@@ -141,8 +138,7 @@ def set_statuses(path: str, changes: list[Change], **kwargs) -> list[Outcome]:
 # --- add -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class NewTask:
+class NewTask(NamedTuple):
     """A task to append to a queue (its ID is the next free one)."""
 
     title: str

@@ -6,7 +6,6 @@ Nothing here reads or writes files; ``store`` does that and ``scan`` parses.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from enum import Enum
 from typing import NamedTuple
 
@@ -148,8 +147,7 @@ class Task(NamedTuple):
         }
 
 
-@dataclass(frozen=True, slots=True)
-class Problem:
+class Problem(NamedTuple):
     """Something wrong in the queue, with where it is and how to fix it."""
 
     path: str
@@ -179,8 +177,7 @@ class Problem:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class Snapshot:
+class Snapshot(NamedTuple):
     """A queue file as parsed at one moment: its text, the usable tasks and the problems."""
 
     path: str

@@ -9,6 +9,7 @@ It never raises for bad content: every problem is a Problem with its line and a 
 
 from __future__ import annotations
 
+from typing import NamedTuple
 import bisect
 import re
 from dataclasses import dataclass, field
@@ -71,8 +72,7 @@ def priority_heading(text: str) -> str | None:
     return None
 
 
-@dataclass(slots=True)
-class Field:
+class Field(NamedTuple):
     """A ``Key: Value`` line: key and value as written, the file offset of the value, the line
     (0-based), the text before the key (indent, marker, bold opener) and between the key and
     the value (so a new field can copy the style)."""
