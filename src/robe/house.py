@@ -14,7 +14,6 @@ or write another task's files, or files outside the house.
 
 from __future__ import annotations
 
-from typing import NamedTuple
 import datetime as _dt
 import errno
 import fcntl
@@ -24,6 +23,7 @@ import re
 import signal
 import threading
 import time
+from typing import NamedTuple
 
 from .clock import now, parse_stamp, stamp
 from .errors import RobeError

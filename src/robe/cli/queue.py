@@ -8,9 +8,9 @@ import click
 
 from ..dispatch import ready_for
 from ..fleet.config import load_fleet
-from ..routing import routed_tasks
 from ..queue import is_valid_id
 from ..queue.api import Queue
+from ..routing import routed_tasks
 from .common import echo_json, file_option, json_option, table, terminal_width
 
 STATUS_CHOICE = click.Choice(["PENDING", "IN_PROGRESS", "COMPLETE", "FAILED", "BLOCKED"], case_sensitive=False)

@@ -15,10 +15,10 @@ once. ``robe run`` takes the same lock, so cron and robe run never overlap eithe
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shlex
 import shutil
-import fcntl
 import subprocess
 import tempfile
 from dataclasses import dataclass

@@ -21,8 +21,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..house import Claim, House
 from ..fleet.homes import KEY_NAME, read_env
+from ..house import Claim, House
 from .process import ProcessResult, run_process
 
 #: exit code meaning "rate-limited, run me later" (Hermes' convention, sysexits' EX_TEMPFAIL)

@@ -51,27 +51,56 @@ def _exited(pid: int) -> bool:
         return True
 
 
+def _spawn(argv: list[str], env: dict[str, str], cwd: str) -> subprocess.Popen | ProcessResult:
+    """The agent in a process group of its own, or a ProcessResult saying why it did not start."""
+    try:
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                cwd=cwd, env=env, start_new_session=True, close_fds=True)
+    except FileNotFoundError:
+        why = "was not found; install it or fix the wizard's agent in fleet.yaml"
+    except PermissionError:
+        why = "is not executable"
+    except OSError as e:
+        why = f"could not start: {e.strerror}"
+    return ProcessResult(None, b"", b"", start_error=f"the agent command {argv[0]!r} {why}")
+
+
+def _read_ready(sel, streams: dict, wait: float, out: bytearray, err: bytearray, cap: int) -> int:
+    """Read what the pipes hold within ``wait`` seconds (stdout up to ``cap``, stderr up to
+    STDERR_CAP); a pipe at EOF is dropped from ``streams``. The stdout bytes cut by the cap."""
+    dropped = 0
+    for key, _ in sel.select(timeout=wait):
+        fd = key.fd
+        try:
+            chunk = os.read(fd, 1 << 16)
+        except BlockingIOError:
+            continue
+        if not chunk:
+            sel.unregister(fd)
+            del streams[fd]
+        elif streams[fd] == "out":
+            room = cap - len(out)
+            if room > 0:
+                out += chunk[:room]
+            dropped += max(len(chunk) - max(room, 0), 0)
+        elif len(err) < STDERR_CAP:
+            err += chunk[:STDERR_CAP - len(err)]
+    return dropped
+
+
 def run_process(argv: list[str], *, env: dict[str, str], cwd: str, timeout: float, cap: int,
                 grace: float = 5.0, cancel: threading.Event | None = None,
                 on_start: Callable[[int], None] | None = None) -> ProcessResult:
-    try:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                cwd=cwd, env=env, start_new_session=True, close_fds=True)
-    except FileNotFoundError:
-        return ProcessResult(None, b"", b"", start_error=f"the agent command {argv[0]!r} was not found; "
-                                                          "install it or fix the wizard's agent in fleet.yaml")
-    except PermissionError:
-        return ProcessResult(None, b"", b"", start_error=f"the agent command {argv[0]!r} is not executable")
-    except OSError as e:
-        return ProcessResult(None, b"", b"", start_error=f"the agent command {argv[0]!r} could not start: {e.strerror}")
+    proc = _spawn(argv, env, cwd)
+    if isinstance(proc, ProcessResult):
+        return proc
     pid = pgid = proc.pid
     if on_start is not None:
         try:
             on_start(pid)
         except Exception:  # a heartbeat hiccup must not orphan the agent
             pass
-    out = bytearray()
-    err = bytearray()
+    out, err = bytearray(), bytearray()
     dropped = 0
     timed_out = cancelled = False
     deadline = time.monotonic() + timeout
@@ -110,28 +139,8 @@ def run_process(argv: list[str], *, env: dict[str, str], cwd: str, timeout: floa
                 time.sleep(nap)
                 nap = min(nap * 2, 0.05)
                 continue
-            wait = 0.1
-            if kill_at is None and not leader_done:
-                wait = min(wait, max(deadline - now, 0.0) + 0.001)
-            for key, _ in sel.select(timeout=wait):
-                fd = key.fd
-                try:
-                    chunk = os.read(fd, 1 << 16)
-                except BlockingIOError:
-                    continue
-                if not chunk:
-                    sel.unregister(fd)
-                    del streams[fd]
-                    continue
-                if streams[fd] == "out":
-                    room = cap - len(out)
-                    if room > 0:
-                        out += chunk[:room]
-                    dropped += max(len(chunk) - max(room, 0), 0)
-                else:
-                    room = STDERR_CAP - len(err)
-                    if room > 0:
-                        err += chunk[:room]
+            wait = 0.1 if kill_at is not None or leader_done else min(0.1, max(deadline - now, 0.0) + 0.001)
+            dropped += _read_ready(sel, streams, wait, out, err, cap)
     finally:
         sel.close()
         if not leader_done:

@@ -2,8 +2,9 @@
 
 | module       | owns                                                                    |
 |--------------|-------------------------------------------------------------------------|
-| config       | the model (FleetConfig, Wizard, Agent, Gateway, Route, Service),        |
-|              | discovery, validation with file:line:key errors                         |
+| model        | FleetConfig, Wizard, Agent, Gateway, Route, Service                     |
+| validate     | fleet.yaml's text to the model, errors with file:line: key: fix         |
+| config       | finding, reading and loading fleet.yaml                                 |
 | fleetfile    | editing fleet.yaml in place (add/remove a wizard, comments kept)        |
 | homes        | house and home folders, SOUL.md, Hermes config.yaml, .env, scripts      |
 | ports        | free ports, who holds a port, the next port to hand out                 |
@@ -13,18 +14,9 @@
 | checks       | the seed's troubleshooting table as checks (robe doctor's fleet part)   |
 """
 
-from .config import (
-    Agent,
-    FleetConfig,
-    FleetError,
-    Gateway,
-    Route,
-    Service,
-    Wizard,
-    find_fleet_file,
-    load_fleet,
-    parse_fleet,
-)
+from .config import find_fleet_file, load_fleet
+from .model import Agent, FleetConfig, FleetError, Gateway, Route, Service, Wizard
+from .validate import parse_fleet
 
 __all__ = ["Agent", "FleetConfig", "FleetError", "Gateway", "Route", "Service", "Wizard", "find_fleet_file",
            "load_fleet", "parse_fleet"]

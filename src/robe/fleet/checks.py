@@ -19,10 +19,12 @@ from dataclasses import dataclass
 import yaml
 
 from ..queue import QueueError, load
-from .config import FleetConfig, FleetError, FleetProblem, Wizard, inside, load_fleet
+from .config import load_fleet
 from .gateway import gateway_process, gateway_status, process_session
 from .homes import KEY_NAME, read_env
+from .model import FleetConfig, FleetError, FleetProblem, Wizard
 from .ports import listener_pids, port_in_use, process_name
+from .validate import inside
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 

@@ -15,8 +15,9 @@ import yaml
 
 from ..plumbing import flock_wait
 from ..queue.store import replace_file
-from .config import FleetConfig, FleetError, parse_fleet, read_fleet_text
-
+from .config import read_fleet_text
+from .model import FleetConfig, FleetError
+from .validate import parse_fleet
 
 LOCK_TIMEOUT = 30.0
 

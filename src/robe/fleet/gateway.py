@@ -9,7 +9,6 @@ reports that process as the gateway nor signals it.
 
 from __future__ import annotations
 
-from typing import NamedTuple
 import json
 import logging
 import os
@@ -17,11 +16,12 @@ import signal
 import socket
 import subprocess
 import time
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from ..clock import stamp
 from ..plumbing import atomic_write, private_dir
-from .config import FleetError, Wizard
+from .model import FleetError, Wizard
 from .ports import holder_pids_text, port_in_use
 
 log = logging.getLogger(__name__)

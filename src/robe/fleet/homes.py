@@ -15,7 +15,7 @@ import shlex
 
 import yaml
 
-from .config import FleetConfig, Wizard
+from .model import FleetConfig, Wizard
 
 HOUSE_MODE = 0o700
 SECRET_MODE = 0o600

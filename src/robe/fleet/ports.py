@@ -12,7 +12,7 @@ import errno
 import os
 import socket
 
-from .config import FleetConfig, FleetError, Wizard
+from .model import FleetConfig, FleetError, Wizard
 
 LOOPBACK = "127.0.0.1"
 

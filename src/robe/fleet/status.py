@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 from ..house import ActiveClaim, Executor, House
 from ..queue import QueueError, load
-from .config import FleetConfig, Wizard
 from .gateway import gateway_status
+from .model import FleetConfig, Wizard
 
 ROBED, UNROBED, LOBSTER, DEAD = "Robed", "Unrobed", "Lobster", "Dead"
 

@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 import yaml
 
 from ..queue import QueueError, load
-
-from .config import (AGENT_KINDS, FILE_NAME, FleetConfig, FleetError, Wizard, find_fleet_file, is_valid_name, load_fleet,
-                     parse_fleet, read_fleet_text)
+from .config import find_fleet_file, load_fleet, read_fleet_text
 from .fleetfile import add_wizard_text, fleet_lock, new_fleet_text, remove_wizard_text, write_fleet_text
-from .homes import clone_soul, ensure_house, house_is_empty
 from .gateway import gateway_process
+from .homes import clone_soul, ensure_house, house_is_empty
+from .model import AGENT_KINDS, FILE_NAME, FleetConfig, FleetError, Wizard, is_valid_name
 from .ports import choose_port
+from .validate import parse_fleet
 
 log = logging.getLogger(__name__)
 

@@ -13,6 +13,7 @@
 | api        | ``Queue``: one file as an object to script against (``robe.Queue``)   |
 """
 
+from .checks import next_free_id
 from .edits import Change, NewTask, Outcome, add_task, apply_changes, render_add, set_status, set_statuses
 from .model import (
     DEFAULT_PRIORITY,
@@ -32,7 +33,6 @@ from .model import (
     parse_status,
     priority_rank,
 )
-from .checks import next_free_id
 from .scan import parse
 from .store import MAX_BYTES, load, locked, read_text, update
 

@@ -13,9 +13,9 @@ tables; ``robe.queue.scan`` turns those that begin with a task ID into tasks.
 
 from __future__ import annotations
 
-from typing import NamedTuple
 import re
 from itertools import accumulate
+from typing import NamedTuple
 
 # Line kinds.
 BLANK, PARA, HEADING, SETEXT_RULE, ITEM, CODE, HTML, QUOTE, BREAK = range(9)

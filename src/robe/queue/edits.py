@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from typing import Iterable, NamedTuple
 
-
 from .blocks import pipe_inner, row_cells, split_lines
 from .checks import next_free_id
 from .model import PRIORITIES, ConflictError, QueueError, Snapshot, Status, Task, is_valid_id

@@ -9,10 +9,10 @@ It never raises for bad content: every problem is a Problem with its line and a 
 
 from __future__ import annotations
 
-from typing import NamedTuple
 import bisect
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .blocks import (
     BLANK,

@@ -1,0 +1,222 @@
+"""The typed model of a fleet (what fleet.yaml says, validated) and its constants.
+
+``robe.fleet.validate`` makes these from fleet.yaml's text; ``robe.fleet.config`` finds and
+reads the file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from types import MappingProxyType
+from typing import Any, Mapping, NamedTuple
+
+from ..errors import RobeError
+
+FILE_NAME = "fleet.yaml"
+DEFAULT_PORTS = (8643, 8699)
+DEFAULT_PRIORITY = "P2"
+PRIORITIES = ("P0", "P1", "P2", "P3")
+AGENT_KINDS = ("hermes", "openai", "command", "echo")
+NAME_RE = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*\Z")
+
+
+def is_valid_name(name: str) -> bool:
+    """A wizard name: lower-case letters and digits, words joined by single dashes."""
+    return bool(NAME_RE.match(name or ""))
+
+
+ROUTE_KEYS = ("assignee", "priority", "tags", "section", "id")
+DEFAULT_HEALTH = "http://127.0.0.1:{port}/health"
+DEFAULT_HERMES_GATEWAY = ("hermes", "gateway", "run")
+MAX_FLEET_BYTES = 1024 * 1024
+#: an empty mapping no record can change (a shared default)
+EMPTY: Mapping = MappingProxyType({})
+
+TOP_KEYS = ("root", "codebase", "ports", "default_wizard", "default_priority", "services", "wizards", "routes")
+WIZARD_KEYS = ("role", "port", "house", "home", "queue", "agent", "gateway", "max_active", "max_parallel",
+               "dispatch_floor", "timeout", "lease", "max_attempts", "schedule", "lineage", "relationships")
+AGENT_KEYS = {
+    "hermes": ("kind", "model", "provider", "base_url", "context_length", "api_key_env", "config"),
+    "openai": ("kind", "model", "base_url", "api_key_env", "context_length", "config"),
+    "command": ("kind", "argv"),
+    "echo": ("kind",),
+}
+
+
+class FleetError(RobeError):
+    """A fleet.yaml that cannot be used, or a fleet operation that was refused."""
+
+
+class FleetProblem(NamedTuple):
+    """A fault found between wizards (shared port, shared home) when loading leniently."""
+
+    path: str
+    line: int
+    key: str
+    message: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.key}: {self.message}; {self.fix}"
+
+
+# ---------------------------------------------------------------------------------------------
+# The model
+
+
+class Agent(NamedTuple):
+    kind: str
+    model: str | None = None
+    provider: str | None = None
+    base_url: str | None = None
+    context_length: int | None = None
+    api_key_env: str | None = None
+    argv: tuple[str, ...] = ()
+    #: extra Hermes config.yaml settings, merged into the home's config.yaml
+    config: Mapping = EMPTY
+
+    def to_dict(self) -> dict:
+        d: dict[str, Any] = {"kind": self.kind}
+        for k in ("model", "provider", "base_url", "context_length", "api_key_env"):
+            if getattr(self, k) is not None:
+                d[k] = getattr(self, k)
+        if self.argv:
+            d["argv"] = list(self.argv)
+        if self.config:
+            d["config"] = dict(self.config)
+        return d
+
+
+class Gateway(NamedTuple):
+    start: tuple[str, ...]
+    #: health check with ``{port}`` already filled in: ``http://...`` or ``tcp://host:port``
+    health: str
+
+    def to_dict(self) -> dict:
+        return {"start": list(self.start), "health": self.health}
+
+
+class Service(NamedTuple):
+    name: str
+    check: str | None
+    restart: tuple[str, ...] = ()
+
+
+class Route(NamedTuple):
+    match: dict
+    wizard: str = ""
+    line: int = 0
+
+
+class Wizard(NamedTuple):
+    name: str
+    port: int
+    house: str
+    home: str
+    queue: str
+    agent: Agent
+    gateway: Gateway | None
+    role: str = ""
+    lineage: str = ""
+    relationships: Mapping = EMPTY
+    max_active: int = 1
+    max_parallel: int = 1
+    dispatch_floor: str = "P3"
+    timeout: int = 1800
+    lease: int = 600
+    max_attempts: int = 3
+    schedule: Mapping = EMPTY
+    #: line of the wizard's name in fleet.yaml (0 when built in code)
+    line: int = 0
+
+    @property
+    def work_dir(self) -> str:
+        return os.path.join(self.house, "work")
+
+    @property
+    def completed_dir(self) -> str:
+        return os.path.join(self.house, "completed")
+
+    @property
+    def logs_dir(self) -> str:
+        return os.path.join(self.house, "logs")
+
+    @property
+    def reports_dir(self) -> str:
+        return os.path.join(self.house, "reports")
+
+    @property
+    def env_file(self) -> str:
+        return os.path.join(self.home, ".env")
+
+    @property
+    def config_file(self) -> str:
+        return os.path.join(self.home, "config.yaml")
+
+    @property
+    def soul_file(self) -> str:
+        return os.path.join(self.home, "SOUL.md")
+
+    @property
+    def start_script(self) -> str:
+        return os.path.join(self.house, "start-gateway.sh")
+
+    @property
+    def pid_file(self) -> str:
+        return os.path.join(self.logs_dir, "gateway.pid")
+
+    @property
+    def gateway_log(self) -> str:
+        return os.path.join(self.logs_dir, "gateway.log")
+
+    @property
+    def executor_file(self) -> str:
+        return os.path.join(self.logs_dir, "executor.json")
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name, "role": self.role, "port": self.port, "house": self.house, "home": self.home,
+            "queue": self.queue, "agent": self.agent.to_dict(),
+            "gateway": self.gateway.to_dict() if self.gateway else None,
+            "max_active": self.max_active, "max_parallel": self.max_parallel,
+            "dispatch_floor": self.dispatch_floor, "timeout": self.timeout, "lease": self.lease,
+            "max_attempts": self.max_attempts, "schedule": dict(self.schedule),
+        }
+
+
+class FleetConfig(NamedTuple):
+    """What fleet.yaml says, validated: the wizards, routes, services and defaults."""
+
+    path: str
+    root: str
+    wizards: tuple[Wizard, ...] = ()
+    ports: tuple[int, int] = DEFAULT_PORTS
+    codebase: str | None = None
+    default_wizard: str | None = None
+    default_priority: str = DEFAULT_PRIORITY
+    services: tuple[Service, ...] = ()
+    routes: tuple[Route, ...] = ()
+
+    @property
+    def folder(self) -> str:
+        return os.path.dirname(self.path)
+
+    @property
+    def names(self) -> list[str]:
+        return [w.name for w in self.wizards]
+
+    def wizard(self, name: str) -> Wizard:
+        for w in self.wizards:
+            if w.name == name:
+                return w
+        hint = did_you_mean(name, self.names)
+        known = ", ".join(self.names) or "none yet"
+        raise FleetError(f"{self.path}: there is no wizard named {name!r}{hint}; "
+                         f"the fleet has: {known} (add one with 'robe wizard create {name}')")
+
+
+def did_you_mean(word: str, choices) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
