@@ -23,7 +23,7 @@ from .errors import RobeError
 from .fleet.gateway import probe, start_gateway
 from .house import House, HouseError, new_claim
 from .plumbing import UnsafePath, host
-from .queue import Change, QueueError, Snapshot, Status, Task, parse, priority_rank, read_text, set_statuses
+from .queue import Change, QueueError, Snapshot, Status, Task, parse, priority_rank, read_quiet, set_statuses
 from .queue.events import append_event, events_path
 from .routing import NOBODY, UNKNOWN, Router, is_ready, queue_key, ready_tasks
 
@@ -211,7 +211,7 @@ def _read_queues(fleet, active, report: DispatchReport, err, note) -> list[_Queu
                 note(f"{', '.join(mine)}: no queue at {qf.path}; nothing to dispatch from it")
             continue
         try:
-            q = parse(read_text(qf.path), qf.path, default_priority=fleet.default_priority)
+            q = parse(read_quiet(qf.path), qf.path, default_priority=fleet.default_priority)
         except QueueError as e:
             report.errors.append(str(e))
             err(str(e))

@@ -32,7 +32,7 @@ from typing import Callable
 from .clock import now as _now
 from .house import BARE_GRACE_S, House, Result
 from .plumbing import fsync_dir, host
-from .queue import Change, QueueError, Snapshot, Status, parse, read_text, set_statuses
+from .queue import Change, QueueError, Snapshot, Status, parse, read_quiet, set_statuses
 from .queue.events import append_event, events_path, read_events
 from .routing import Router, queue_key
 
@@ -353,7 +353,7 @@ def _read_queues(houses, items, report, err) -> dict[str, _QueueFile]:
         qf = _QueueFile(path, mtime=_mtime(path))
         if os.path.exists(path):
             try:
-                qf.snapshot = parse(read_text(path), path)
+                qf.snapshot = parse(read_quiet(path), path)
             except QueueError as e:
                 qf.error = str(e)
         out[key] = qf

@@ -76,7 +76,7 @@ def test_sigkill_mid_write_leaves_old_or_new_never_a_mix(tmp_path):
         p = subprocess.Popen(WORKER + ["toggle", str(path), "TASK-700"], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE)
         assert p.stdout.readline() == b"ready\n", p.stderr.read()
-        time.sleep(rnd.uniform(0, 0.03))
+        time.sleep(rnd.uniform(0, 0.25))  # a write of 1,500 tasks takes ~50 ms
         p.send_signal(signal.SIGKILL)
         p.wait()
         p.stdout.close()

@@ -18,10 +18,11 @@ from __future__ import annotations
 from typing import Iterable
 
 from .crosscheck import disagreements
-from .edits import NewTask, Outcome, add_task, set_status
+from .edits import NewTask, Outcome
 from .events import append_event, events_path, person
 from .model import DEFAULT_PRIORITY, ConflictError, Problem, Snapshot, Status, Task
 from .store import load
+from .writes import add_task, set_status
 
 
 def _statuses(value) -> tuple[Status, ...]:

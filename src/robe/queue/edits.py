@@ -1,4 +1,5 @@
-"""Surgical edits of queue text, and the functions that apply them through the one writer.
+"""Surgical edits of queue text: pure functions from a parsed text to a new text (``writes``
+applies them to files through the one writer).
 
 A status change rewrites only the status word (and a list task's checkbox: ``[x]`` for
 COMPLETE, ``[ ]`` otherwise; and the padding of a table cell, so columns stay aligned).
@@ -12,9 +13,8 @@ from typing import Iterable, NamedTuple
 
 from .blocks import pipe_inner, row_cells, split_lines
 from .checks import next_free_id
-from .model import PRIORITIES, ConflictError, QueueError, Snapshot, Status, Task, is_valid_id
+from .model import PRIORITIES, QueueError, Snapshot, Status, Task, is_valid_id
 from .scan import parse
-from .store import update
 
 
 class Change(NamedTuple):
@@ -116,22 +116,6 @@ def _splice(text: str, pieces: list[tuple[int, int, str]]) -> str:
         pos = end
     out.append(text[pos:])
     return "".join(out)
-
-
-def set_status(path: str, task_id: str, status: Status | str, *, expect: Iterable[Status | str] = (),
-               timeout: float | None = None) -> Outcome:
-    """Set one task's status in the file at ``path``; ConflictError if its precondition fails."""
-    change = Change(task_id, Status(status), tuple(Status(s) for s in expect))
-    outcomes = set_statuses(path, [change], **({} if timeout is None else {"timeout": timeout}))
-    out = outcomes[0]
-    if not out.applied:
-        raise ConflictError(out.reason)
-    return out
-
-
-def set_statuses(path: str, changes: list[Change], **kwargs) -> list[Outcome]:
-    """Apply several status changes in one locked write; refused ones are reported, not raised."""
-    return update(path, lambda queue: apply_changes(queue, changes), **kwargs)
 
 
 # --- add -----------------------------------------------------------------------------------
@@ -282,18 +266,17 @@ def _append(text: str, new: str, nl: str, blank_before: bool = False) -> str:
     return text + new
 
 
-def add_task(path: str, new: NewTask, *, style: str | None = None, **kwargs) -> str:
-    """Append ``new`` to the queue at ``path`` in its style, with the next free ID; returns the ID."""
-    if style not in (None, "section", "list", "table"):
-        raise QueueError(f"unknown style '{style}'; use section, list or table")
-    _check_new(new)
+STYLES = ("section", "list", "table")
 
-    def change(queue: Snapshot):
-        text, tid = render_add(queue, new, style)
-        # The new task must come back exactly as asked, or nothing is written.
-        check = parse(text, queue.path).get(tid)
-        if check is None or check.title != new.title.strip() or check.status is not new.status:
-            raise QueueError(f"robe could not add the task cleanly to {path} (the file's layout around its "
-                             "last task is unusual); nothing was changed. Add it by hand or use --style section")
-        return text, tid
-    return update(path, change, **kwargs)
+
+def add_text(queue: Snapshot, new: NewTask, style: str | None = None, task_id: str | None = None) -> tuple[str, str]:
+    """``render_add``, checked: the new task must read back exactly as asked, or QueueError and
+    nothing is to be written. Returns (text, new ID)."""
+    if style not in (None, *STYLES):
+        raise QueueError(f"unknown style '{style}'; use section, list or table")
+    text, tid = render_add(queue, new, style, task_id)
+    check = parse(text, queue.path).get(tid)
+    if check is None or check.title != new.title.strip() or check.status is not new.status:
+        raise QueueError(f"robe could not add the task cleanly to {queue.path} (the file's layout around its last "
+                         "task is unusual); nothing was changed. Add it by hand or use --style section")
+    return text, tid

@@ -1,0 +1,39 @@
+"""Changes to a queue file through the one writer (robe.queue.store.update): set statuses,
+add a task. Each records what it changed, so the change can be made again on a person's save
+that lands in the file the write displaced."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from .edits import Change, NewTask, Outcome, add_text, apply_changes
+from .model import ConflictError, Status
+from .store import update
+
+
+def set_status(path: str, task_id: str, status: Status | str, *, expect: Iterable[Status | str] = (),
+               **kwargs) -> Outcome:
+    """Set one task's status in the file at ``path``; ConflictError if its precondition fails."""
+    change = Change(task_id, Status(status), tuple(Status(s) for s in expect))
+    out = set_statuses(path, [change], **kwargs)[0]
+    if not out.applied:
+        raise ConflictError(out.reason)
+    return out
+
+
+def set_statuses(path: str, changes: list[Change], **kwargs) -> list[Outcome]:
+    """Apply several status changes in one locked write; refused ones are reported, not raised."""
+    record = [{"set": c.task_id, "status": c.status.value, "expect": [s.value for s in c.expect]} for c in changes]
+    return update(path, lambda queue: apply_changes(queue, changes), record=record, **kwargs)
+
+
+def add_task(path: str, new: NewTask, *, style: str | None = None, **kwargs) -> str:
+    """Append ``new`` to the queue at ``path`` in its style, with the next free ID; returns the ID."""
+    made: list[dict] = []  # what was added, recorded once the fresh file told the ID
+
+    def change(queue):
+        text, tid = add_text(queue, new, style)
+        made[:] = [{"add": new._asdict(), "id": tid, "style": style}]
+        return text, tid
+
+    return update(path, change, record=made, **kwargs)
