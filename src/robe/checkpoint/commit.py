@@ -2,30 +2,28 @@
 made safe.
 
 - The folder becomes a repository on first use: ``.git`` at 0700, a default ``.gitignore``
-  that keeps out ``.env``, keys, databases, logs, caches, virtualenvs and temp files (a
-  ``*.tmp`` is an atomic write half-way: never committed), and a local git identity, so no
-  global git config is needed.
-- Every new or changed file is read before it is staged; one that looks like it holds a
-  secret (a private key block, an ``sk-...`` key, ``SOMETHING_KEY=value``) is not committed
-  and is named in a warning. The rest is committed.
-- The first checkpoint of a big folder (STREAM_MIN files or more, no commit and no index
-  yet) streams the very bytes it scanned into ``git fast-import`` while it reads the next
-  files, and stages them by object id: git never reads those files itself, so what is
-  committed is exactly what was scanned, and nothing refused is ever written to
-  ``.git/objects``. It is several times faster than ``git add`` of tens of thousands of new
-  files (whose bulk check-in compares every new object with every earlier one).
-- Queue files are staged while holding the queue's writer lock, so a dispatcher or monitor
+  that keeps out ``.env``, keys, cloud and git credentials, databases, logs, caches,
+  virtualenvs and temp files (a ``*.tmp`` is an atomic write half-way: never committed), and a
+  local git identity, so no global git config is needed.
+- Every new or changed file is read whole and scanned (robe.checkpoint.secrets); one that
+  seems to hold a secret is not committed and is named in a warning.
+- What is committed is exactly the bytes that were scanned: they are written into the
+  repository by ``git fast-import`` and staged by their object ids, so a file that changes
+  after its scan is committed as scanned (the next checkpoint sees the change), and nothing
+  refused ever reaches ``.git/objects``. Only what git would not store byte for byte (a
+  symlink, a file under a conversion attribute such as ``text``) is staged by ``git add``,
+  after its scan.
+- Queue files are read while holding the queue's writer lock, so a dispatcher or monitor
   writing at that moment cannot leave a half-updated queue in a commit.
 - A commit is made only when something changed; its message names the tasks whose status
   changed and how many results came in.
 
-GitPython is imported here only, so ``robe --version`` stays fast.
+GitPython is imported here only when a checkpoint is made.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import fcntl
 import os
 import re
 import stat
@@ -35,6 +33,7 @@ from typing import Callable
 
 from ..clock import now as _now
 from ..queue import locked, parse
+from .secrets import clean, secret_in
 
 GITIGNORE = """\
 # Written by robe checkpoint. Secrets, state and noise never go into a checkpoint.
@@ -50,6 +49,12 @@ id_dsa*
 id_ecdsa*
 id_ed25519*
 .ssh/
+.aws/
+.git-credentials
+.netrc
+_netrc
+.npmrc
+.pypirc
 *.db
 *.db-*
 *.sqlite
@@ -71,21 +76,8 @@ venv/
 node_modules/
 """
 
-#: (pattern, what it looks like) — checked on the first MAX_SCAN bytes of every file staged
-SECRETS = (
-    (re.compile(rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"), "a private key block"),
-    (re.compile(rb"(?<![A-Za-z0-9_-])sk-[A-Za-z0-9_-]{16,}"), "an API key (sk-...)"),
-    (re.compile(rb"(?m)^[ \t]*(?:export[ \t]+)?[A-Z][A-Z0-9_]*(?:KEY|SECRET|TOKEN|PASSWORD|PASSWD)[A-Z0-9_]*"
-                rb"[ \t]*=[ \t]*['\"]?[^\s'\"#]{4,}"), "a key assignment (NAME_KEY=value)"),
-    (re.compile(rb"(?m)^[ \t]*(?:api_key|apikey|key|secret|token|password)[ \t]*:[ \t]*['\"]?[A-Za-z0-9_+/=.-]{16,}"),
-     "a key in YAML (key: value)"),
-)
-_ANY_SECRET = re.compile(b"|".join(b"(?:" + p.pattern.replace(b"(?m)", b"") + b")" for p, _ in SECRETS), re.M)
-#: literals of which every match of SECRETS holds one (checked by tests/monitor/test_checkpoint.py)
-_HINTS = (b"-----BEGIN ", b"sk-", b"KEY", b"SECRET", b"TOKEN", b"PASS", b"key", b"secret", b"token", b"password")
-MAX_SCAN = 1 << 20
-#: a first checkpoint of at least this many files takes the streamed path (see the module's doc)
-STREAM_MIN = 1000
+#: a file larger than this is not scanned, so not committed (it is named in a warning)
+MAX_SCAN = 64 * 1024 * 1024
 #: the attributes under which ``git add`` would not store a file's bytes as they are (convert.c)
 _CONVERTING = frozenset({"crlf", "ident", "filter", "eol", "text", "working-tree-encoding"})
 _FALSE = frozenset({"false", "no", "off", "0", ""})
@@ -136,62 +128,6 @@ class CheckpointResult:
                 "error": self.error or None}
 
 
-def looks_secret(path: str) -> str | None:
-    """What secret ``path`` seems to hold, or None."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
-    except OSError:
-        return None
-    try:
-        data = _read(fd, MAX_SCAN, os.fstat(fd).st_size)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    return secret_in(data)
-
-
-def _read(fd: int, limit: int, size: int) -> bytes:
-    """Up to ``limit`` bytes of the open file ``fd`` whose size fstat gave as ``size``.
-
-    os.read allocates the buffer it is asked for: asking a 100-byte file for MAX_SCAN bytes
-    costs a 1 MiB allocation and its page faults, three times the read itself. So the first
-    read asks for one byte more than ``size``; only a file that grew or read short reads on.
-    """
-    data = os.read(fd, min(size + 1, limit))
-    if len(data) == size or len(data) >= limit:
-        return data
-    parts, n = [data], len(data)
-    while n < limit:
-        more = os.read(fd, min(limit - n, 1 << 16))
-        if not more:
-            break
-        parts.append(more)
-        n += len(more)
-    return b"".join(parts)
-
-
-def secret_in_any(datas: list[bytes]) -> bool:
-    """Whether any of ``datas`` holds what :func:`secret_in` refuses, in one search of them all.
-
-    No secret pattern matches across a line break, so the files joined by newlines match
-    exactly when one of them does; and every match holds one of _HINTS, so bytes without
-    any of those are clean without running the regular expression.
-    """
-    joined = b"\n".join(datas)
-    return any(h in joined for h in _HINTS) and _ANY_SECRET.search(joined) is not None
-
-
-def secret_in(data: bytes) -> str | None:
-    """What secret the bytes ``data`` seem to hold, or None."""
-    if not _ANY_SECRET.search(data):  # one pass over the bytes for the common, clean case
-        return None
-    for pattern, what in SECRETS:
-        if pattern.search(data):
-            return what
-    return None
-
-
 def open_repo(folder: str):
     """The repository at ``folder``, created (0700, .gitignore, local identity) when missing."""
     import git
@@ -228,35 +164,6 @@ def open_repo(folder: str):
     return repo, created
 
 
-def _stage_scanned(repo, folder: str, name: str, entries, queue_rel: dict, warn) -> list[Refused]:
-    """Scan every changed file, then let git stage the ones that passed; the refused files."""
-    refused: list[Refused] = []
-    add: list[str] = []
-    add_queues: list[str] = []
-    nested: list[str] = []
-    for xy, rel in entries:
-        if rel.endswith("/"):  # a repository of its own inside (a house checkpointed alone)
-            warn(f"warning: {name}: leaving out {rel}: it is a git repository of its own")
-            nested.append(rel.rstrip("/"))  # and out of git add's reach (one without a commit fails it)
-            continue
-        path = os.path.join(folder, rel)
-        if "D" not in xy and os.path.isfile(path) and not os.path.islink(path):
-            why = looks_secret(path)
-            if why:
-                refused.append(Refused(rel, why))
-                if xy[0] not in " ?":
-                    repo.git.reset("-q", "--", rel)  # staged by someone earlier: take it back out
-                continue
-        (add_queues if rel in queue_rel else add).append(rel)
-    _warn_refused(refused, name, folder, warn)
-    if add:
-        _stage(repo, add, excluded=[r.path for r in refused] + list(queue_rel) + nested)
-    for rel in add_queues:
-        with locked(queue_rel[rel]):  # a writer of the queue waits: no half-updated queue is staged
-            repo.git.add("-A", "--", rel)
-    return refused
-
-
 def _warn_refused(refused: list[Refused], name: str, folder: str, warn) -> None:
     for r in refused:
         warn(f"warning: {name}: not committing {r.path}: it looks like it holds a secret ({r.why}); "
@@ -290,180 +197,152 @@ def _config(repo, pattern: str) -> dict[str, str]:
     return out
 
 
-def _snapshot(path: str) -> tuple[bytes, int] | None | bool:
-    """The bytes and mode of the regular file ``path`` if it holds at most MAX_SCAN bytes;
-    False if it is gone; None if it is something else (a symlink, a bigger file), for git to stage."""
+def _snapshot(path: str) -> tuple[bytes, int] | str | None:
+    """The bytes and mode of the regular file ``path``; "link" for a symlink (git stores its
+    target); None when it is gone; a sentence when it cannot be scanned (too large, unreadable)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
     except FileNotFoundError:
-        return False
-    except OSError:  # a symlink (ELOOP), or unreadable: git's own add decides
         return None
+    except OSError:
+        return "link" if os.path.islink(path) else "it cannot be read"
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            return None
-        data = _read(fd, MAX_SCAN + 1, st.st_size)
+            return "it is not a regular file"
+        if st.st_size > MAX_SCAN:
+            return f"it is larger than the {MAX_SCAN >> 20} MiB robe scans"
+        chunks, size = [], 0
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_SCAN:
+                return f"it is larger than the {MAX_SCAN >> 20} MiB robe scans"
+        return b"".join(chunks), st.st_mode
     except OSError:
-        return None
+        return "it cannot be read"
     finally:
         os.close(fd)
-    if len(data) > MAX_SCAN:
-        return None
-    return data, st.st_mode
 
 
-def _stage_streamed(repo, folder: str, name: str, entries, queue_rel: dict, warn) -> list[Refused] | None:
-    """The first checkpoint of a big folder: stage exactly the bytes scanned; the refused files.
+class _Stager:
+    """Scans the changed files of one checkpoint and stages exactly the bytes it scanned."""
 
-    Each file is read once: its bytes are scanned and, when clean, written to ``git
-    fast-import`` (blobs only, no deltas), which packs them on the other core while the next
-    files are read. The index is then built from the blobs' ids (``update-index
-    --index-info``), so git never reads these files again to stage them and a file changed
-    after its scan is committed as scanned; the next checkpoint sees the change. A refused
-    file's bytes never reach git. Files git would not store byte for byte (symlinks, files
-    over MAX_SCAN, files under a conversion attribute such as ``text`` or ``filter``) are
-    scanned and then staged by git itself, as on the ordinary path. Queue files are read
-    while holding their writer lock. None when the folder needs the ordinary path
-    (``core.autocrlf`` on, or conversion attributes on most files).
-    """
-    import git
+    def __init__(self, repo, folder: str, queue_rel: dict):
+        self.repo, self.folder, self.queue_rel = repo, folder, queue_rel
+        cfg = _config(repo, r"^core\.(autocrlf|filemode)$")
+        self.autocrlf = cfg.get("core.autocrlf", "false") not in _FALSE
+        self.executable_bit = cfg.get("core.filemode", "true") not in _FALSE
+        self.refused: list[Refused] = []
+        self.blobs: list[tuple[str, str, bytes]] = []  # (mode, path, bytes) to write and stage
+        self.by_git: list[str] = []                   # scanned, then staged by git itself
+        self.removed: list[str] = []
 
-    if any(xy != "??" for xy, _ in entries):  # not a fresh folder after all
-        return None
-    cfg = _config(repo, r"^core\.(autocrlf|filemode)$")
-    if cfg.get("core.autocrlf", "false") not in _FALSE:
-        return None
-    executable_bit = cfg.get("core.filemode", "true") not in _FALSE
-    files = [rel for _, rel in entries if not rel.endswith("/")]
-    raw = _pipe(repo, ["check-attr", "--all", "--stdin", "-z"], ("\0".join(files) + "\0").encode())
-    bits = raw.split(b"\0")
-    converted = {bits[i].decode() for i in range(0, len(bits) - 2, 3) if bits[i + 1].decode() in _CONVERTING}
-    if len(converted) * 2 > len(files):
-        return None
-    for _, rel in entries:
-        if rel.endswith("/"):
-            warn(f"warning: {name}: leaving out {rel}: it is a git repository of its own")
-    for stale in os.listdir(repo.git_dir):  # left by a run that was killed
-        if stale.startswith("robe-marks-"):
-            os.unlink(os.path.join(repo.git_dir, stale))
+    def take(self, xy: str, rel: str, converted: set[str]) -> None:
+        if "D" in xy or (snap := self._read(rel)) is None:
+            self.removed.append(rel)
+            return
+        if isinstance(snap, str) and snap != "link":
+            self.refused.append(Refused(rel, snap))
+            return
+        if snap == "link":  # git stores the link's target: that is what is scanned
+            target = os.readlink(os.path.join(self.folder, rel)).encode("utf-8", "surrogateescape")
+            why = secret_in(target)
+            if why:
+                self.refused.append(Refused(rel, why))
+            else:
+                self.by_git.append(rel)
+            return
+        data, mode = snap
+        if rel in converted or self.autocrlf:  # git would not store these bytes as they are
+            why = secret_in(data)
+            if why:
+                self.refused.append(Refused(rel, why))
+            else:
+                self.by_git.append(rel)
+            return
+        self.blobs.append(("100755" if self.executable_bit and mode & stat.S_IXUSR else "100644", rel, data))
 
-    refused: list[Refused] = []
-    blobs: list[tuple[str, str]] = []  # (mode, path); the n-th blob is fast-import's mark :n
-    by_git: list[str] = []             # scanned, then staged by git itself
-    batch: list[tuple[str, bytes, int]] = []
-    size = 0
-    marks = os.path.join(repo.git_dir, f"robe-marks-{os.getpid()}")
-    # MALLOC_TRIM_THRESHOLD_: fast-import sets up zlib (~250 KiB) for every blob; glibc would
-    # hand that back to the kernel after each one and fault it in again (3x the time).
-    proc = repo.git.execute(["git", "fast-import", "--quiet", "--done", "--depth=0", f"--export-marks={marks}"],
-                            istream=subprocess.PIPE, as_process=True, with_stdout=False,
-                            env={"MALLOC_TRIM_THRESHOLD_": str(64 << 20)})
+    def _read(self, rel: str):
+        path = os.path.join(self.folder, rel)
+        if rel in self.queue_rel:
+            with locked(self.queue_rel[rel]):  # a writer of the queue waits: its bytes are read whole
+                return _snapshot(path)
+        return _snapshot(path)
 
-    def flush() -> None:
-        """Scan the batch; write its clean files to fast-import."""
-        nonlocal size
-        clean = batch if not secret_in_any([data for _, data, _ in batch]) else []
-        if not clean:
-            for item in batch:
-                why = secret_in(item[1])
-                if why:
-                    refused.append(Refused(item[0], why))
+    def scan(self) -> None:
+        """Drop the blobs that hold a secret, searching many files at a time."""
+        kept, batch, size = [], [], 0
+        for item in self.blobs + [None]:
+            if item is not None:
+                batch.append(item)
+                size += len(item[2])
+            if batch and (item is None or size >= 1 << 20):
+                if clean([d for _, _, d in batch]):
+                    kept += batch
                 else:
-                    clean.append(item)
-        out = []
-        for rel, data, st_mode in clean:
-            blobs.append(("100755" if executable_bit and st_mode & stat.S_IXUSR else "100644", rel))
-            out.append(b"blob\nmark :%d\ndata %d\n%s\n" % (len(blobs), len(data), data))
-        proc.proc.stdin.write(b"".join(out))
-        batch.clear()
-        size = 0
+                    for b in batch:
+                        why = secret_in(b[2])
+                        if why:
+                            self.refused.append(Refused(b[1], why))
+                        else:
+                            kept.append(b)
+                batch, size = [], 0
+        self.blobs = kept
 
-    def take(rel: str, snap) -> bool:
-        """One file's snapshot into the batch; False when git must stage the file itself."""
-        nonlocal size
-        if snap is False:  # gone since git status
-            return True
-        if snap is not None and rel not in converted:
-            batch.append((rel, snap[0], snap[1]))
-            size += len(snap[0])
-            if size >= 1 << 16:
-                flush()
-            return True
-        if snap is not None:
-            why = secret_in(snap[0])
-        else:  # as on the ordinary path: a regular file is scanned, a symlink is not
-            path = os.path.join(folder, rel)
-            why = looks_secret(path) if os.path.isfile(path) and not os.path.islink(path) else None
-        if why:
-            refused.append(Refused(rel, why))
-            return True
-        return False
+    def write(self) -> None:
+        """The scanned bytes into the repository (fast-import), then into the index by id."""
+        if self.blobs:
+            ids = _fast_import(self.repo, [data for _, _, data in self.blobs])
+            info = "".join(f"{mode} {ids[n]}\t{rel}\0" for n, (mode, rel, _) in enumerate(self.blobs))
+            _pipe(self.repo, ["update-index", "--add", "-z", "--index-info"], info.encode("utf-8", "surrogateescape"))
+        if self.by_git:
+            self.repo.git.execute(["git", "add", "-A", "--", *[f":(literal){p}" for p in self.by_git]])
+        refused = [r.path for r in self.refused]
+        if refused and self.repo.head.is_valid():  # the index keeps what HEAD has of them, if anything
+            self.repo.git.execute(["git", "reset", "-q", "--", *[f":(literal){p}" for p in refused]])
+            refused = []
+        gone = self.removed + refused  # (a refused file someone staged before the first commit goes too)
+        if gone:
+            _pipe(self.repo, ["update-index", "--force-remove", "-z", "--stdin"],
+                  ("\0".join(gone) + "\0").encode("utf-8", "surrogateescape"))
 
+
+def _fast_import(repo, datas: list[bytes]) -> list[str]:
+    """Write ``datas`` as blobs into the repository; their object ids, in order."""
+    marks = os.path.join(repo.git_dir, f"robe-marks-{os.getpid()}")
+    stream = b"".join(b"blob\nmark :%d\ndata %d\n%s\n" % (n, len(d), d) for n, d in enumerate(datas, 1))
     try:
-        try:  # room for 1 MiB in the pipe: reading and scanning go on while fast-import catches up
-            fcntl.fcntl(proc.proc.stdin.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
-        except OSError:
-            pass
-        base = folder + os.sep
-        for rel in files:
-            if rel not in queue_rel and not take(rel, _snapshot(base + rel)):
-                by_git.append(rel)
-        for rel in files:
-            if rel in queue_rel:
-                with locked(queue_rel[rel]):  # a writer of the queue waits: its bytes are read whole
-                    if not take(rel, _snapshot(base + rel)):
-                        repo.git.add("-A", "--", rel)
-        flush()
-        proc.proc.stdin.write(b"done\n")
-        proc.proc.stdin.close()
-        err = proc.proc.stderr.read()
-        if proc.proc.wait():
-            raise git.GitCommandError(["git", "fast-import"], proc.proc.returncode, err)
+        _pipe(repo, ["fast-import", "--quiet", "--done", "--depth=0", f"--export-marks={marks}"], stream + b"done\n")
         with open(marks, encoding="ascii") as f:
             ids = dict(line.split() for line in f)
-    except BrokenPipeError:  # fast-import stopped early: say why
-        err = proc.proc.stderr.read()
-        raise git.GitCommandError(["git", "fast-import"], proc.proc.wait(), err) from None
     finally:
-        if proc.proc.poll() is None:  # robe failed half-way
-            proc.proc.kill()
-            proc.proc.wait()
-        for pipe in (proc.proc.stdin, proc.proc.stderr):
-            try:
-                pipe.close()
-            except OSError:  # BrokenPipeError flushing what fast-import never read
-                pass
         try:
             os.unlink(marks)
         except FileNotFoundError:
             pass
-    _warn_refused(refused, name, folder, warn)
-    if blobs:
-        _pipe(repo, ["update-index", "--add", "-z", "--index-info"],
-              "".join(f"{mode} {ids[f':{n}']}\t{rel}\0" for n, (mode, rel) in enumerate(blobs, 1)).encode())
-    if by_git:
-        _pipe(repo, ["update-index", "--add", "--remove", "-z", "--stdin"], ("\0".join(by_git) + "\0").encode())
-    return refused
+    return [ids[f":{n}"] for n in range(1, len(datas) + 1)]
 
 
-def _stage(repo, paths: list[str], excluded: list[str]) -> None:
-    """Stage exactly ``paths`` (the files scanned), fast for tens of thousands of files.
-
-    ``git add -A`` with the few excluded paths as pathspecs is linear, where naming 30,000
-    paths as pathspecs is quadratic; ``core.bigFileThreshold=1`` (for this command only)
-    streams the blobs into one pack instead of 30,000 loose object files. A file that
-    appeared after the scan is staged by that too: it is taken out again, for the next
-    checkpoint to scan.
-    """
-    want = set(paths)
-    specs = ["."] + [f":(exclude,literal){p}" for p in excluded]
-    big = ["-c", "core.bigFileThreshold=1"] if len(paths) > 200 else []
-    repo.git.execute(["git", *big, "add", "-A", "--", *specs])
-    raw = repo.git.diff("--cached", "--name-only", "-z", "--no-renames")
-    extra = [p for p in raw.split("\0") if p and p not in want and p not in excluded]
-    if extra:
-        repo.git.execute(["git", "reset", "-q", "--", *[f":(literal){p}" for p in extra]])
+def _stage(repo, folder: str, name: str, entries, queue_rel: dict, warn) -> list[Refused]:
+    """Scan every changed file and stage the clean ones; the refused files."""
+    files = []
+    for xy, rel in entries:
+        if rel.endswith("/"):  # a repository of its own inside (a house checkpointed alone)
+            warn(f"warning: {name}: leaving out {rel}: it is a git repository of its own")
+        else:
+            files.append((xy, rel))
+    raw = _pipe(repo, ["check-attr", "--all", "--stdin", "-z"],
+                ("\0".join(rel for _, rel in files) + "\0").encode("utf-8", "surrogateescape"))
+    bits = raw.decode("utf-8", "surrogateescape").split("\0")
+    converted = {bits[i] for i in range(0, len(bits) - 2, 3) if bits[i + 1] in _CONVERTING}
+    stager = _Stager(repo, folder, queue_rel)
+    for xy, rel in files:
+        stager.take(xy, rel, converted)
+    stager.scan()
+    stager.write()
+    _warn_refused(stager.refused, name, folder, warn)
+    return stager.refused
 
 
 def _status(repo) -> list[tuple[str, str]]:
@@ -534,13 +413,10 @@ def checkpoint(folder: str, *, name: str = "", queues: tuple[str, ...] = (), pus
             if rq.startswith(folder + os.sep):
                 queue_rel[os.path.relpath(rq, folder)] = q
 
-        entries = _status(repo)
-        refused = None
-        if (len(entries) >= STREAM_MIN and not repo.head.is_valid()
-                and not os.path.exists(os.path.join(repo.git_dir, "index"))):
-            refused = _stage_streamed(repo, folder, name, entries, queue_rel, warn)
-        if refused is None:
-            refused = _stage_scanned(repo, folder, name, entries, queue_rel, warn)
+        for stale in os.listdir(repo.git_dir):  # left by a run that was killed
+            if stale.startswith("robe-marks-"):
+                os.unlink(os.path.join(repo.git_dir, stale))
+        refused = _stage(repo, folder, name, _status(repo), queue_rel, warn)
 
         staged = []
         raw = repo.git.diff("--cached", "--name-status", "-z", "--no-renames")
