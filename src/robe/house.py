@@ -46,6 +46,7 @@ from .plumbing import (
     write_all,
 )
 from .queue import Task, is_valid_id
+from .queue.asks import ask_of
 
 #: the answer is cut here unless the executor is told otherwise
 DEFAULT_OUTPUT_CAP = 1024 * 1024
@@ -118,9 +119,13 @@ def positive_int(value, default: int) -> int:
 
 def new_claim(task: Task, *, wizard: str, attempt: int, lease_s: int, queue: str) -> dict:
     """The content of a claim on ``task`` (docs/contracts.md)."""
-    return {"id": task.id, "title": task.title, "priority": task.priority, "body": task.body, "prompt": task.prompt,
-            "wizard": wizard, "attempt": attempt, "claimed_at": stamp(), "claimed_by": f"{host()}:{os.getpid()}",
-            "lease_s": lease_s, "queue": os.path.realpath(queue)}
+    record = {"id": task.id, "title": task.title, "priority": task.priority, "body": task.body, "prompt": task.prompt,
+              "wizard": wizard, "attempt": attempt, "claimed_at": stamp(), "claimed_by": f"{host()}:{os.getpid()}",
+              "lease_s": lease_s, "queue": os.path.realpath(queue)}
+    ask = ask_of(task)
+    if ask is not None:  # a question from another wizard: the executor runs it beside the others
+        record["ask"] = {"asked_by": ask.asked_by, "chain": list(ask.chain), "task": ask.task}
+    return record
 
 
 class House:
@@ -615,3 +620,83 @@ class Heartbeat:
             os.unlink(self.path)
         except FileNotFoundError:
             pass
+
+
+# --- the inbox --------------------------------------------------------------------------------
+
+_MESSAGE_ID_RE = re.compile(r"\A[a-z][a-z0-9-]{0,62}\.[A-Z][A-Z0-9]*-[0-9]+\.[0-9]{1,9}\Z")
+
+
+def message_id(sender: str, task_id: str, attempt: int) -> str:
+    """``<wizard>.<ID>.<attempt>``: the name of the answer a wizard gave to an ask (a plain file
+    name, checked: the ask's task ID passed ``is_valid_id``)."""
+    mid = f"{sender}.{task_id}.{attempt}"
+    if not _MESSAGE_ID_RE.match(mid) or not is_valid_id(task_id):
+        raise UnsafePath(f"{mid!r} is not a message name (wizard.TASK-ID.attempt)")
+    return mid
+
+
+def inbox_for(who: str | None, houses: dict[str, str], root: str) -> "Inbox":
+    """The inbox of ``who``: ``inbox/`` in its house when it is a wizard (``houses``: wizard name ->
+    house folder), else the inbox of the fleet's people, ``<root>/inbox/``."""
+    return Inbox(os.path.join(houses[who] if who in houses else root, "inbox"))
+
+
+class Inbox:
+    """A folder of messages, one JSON file each (docs/contracts.md): ``<house>/inbox/`` for a
+    wizard, ``<root>/inbox/`` for the people of the fleet. A message that was read moves to
+    ``inbox/read/``; robe deletes none."""
+
+    def __init__(self, folder: str):
+        self.folder = os.path.abspath(folder)
+        self.read_folder = os.path.join(self.folder, "read")
+
+    def __repr__(self) -> str:
+        return f"Inbox({self.folder!r})"
+
+    def _check(self) -> None:
+        for d in (self.folder, self.read_folder):
+            if os.path.islink(d):
+                raise HouseError(f"{d} is a link; robe keeps messages only in a plain folder there")
+
+    def _path(self, mid: str, read: bool = False) -> str:
+        if not _MESSAGE_ID_RE.match(mid or ""):
+            raise UnsafePath(f"{mid!r} is not a message name (wizard.TASK-ID.attempt)")
+        return os.path.join(self.read_folder if read else self.folder, mid + ".json")
+
+    def deliver(self, message: dict) -> bool:
+        """Write ``message`` (its ``id`` names the file) unless it is already here, read or not;
+        True when written. Delivering the same answer twice writes one message."""
+        self._check()
+        path = self._path(message["id"])
+        if os.path.lexists(path) or os.path.lexists(self._path(message["id"], read=True)):
+            return False
+        private_dir(self.folder)
+        atomic_write(path, json_bytes(message))
+        return True
+
+    def messages(self, *, include_read: bool = False, prefix: str = "") -> list[dict]:
+        """The messages (those whose name starts with ``prefix``), oldest first, each with
+        ``read`` (True once moved to read/)."""
+        out = []
+        folders = [(self.folder, False)] + ([(self.read_folder, True)] if include_read else [])
+        for folder, read in folders:
+            for name in listdir(folder):
+                if not name.startswith(prefix) or not name.endswith(".json") or not _MESSAGE_ID_RE.match(name[:-5]):
+                    continue
+                msg = read_json(os.path.join(folder, name))
+                if msg is not None:
+                    msg["id"], msg["read"] = name[:-5], read
+                    out.append(msg)
+        return sorted(out, key=lambda m: (str(m.get("sent_at") or ""), m["id"]))
+
+    def mark_read(self, mid: str) -> bool:
+        """Move a message to read/; False when it is not (or no longer) unread."""
+        self._check()
+        src = self._path(mid)
+        if not os.path.lexists(src):
+            return False
+        private_dir(self.read_folder)
+        moved = _move_keep(src, self.read_folder, mid, ".json")
+        _fsync_dirs(self.folder, self.read_folder)
+        return moved is not None

@@ -29,10 +29,11 @@ import os
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .clock import now as _now
-from .house import BARE_GRACE_S, House, Result
+from .clock import now as _now, stamp
+from .house import BARE_GRACE_S, House, Result, inbox_for, message_id
 from .plumbing import fsync_dir, host
 from .queue import Change, QueueError, Snapshot, Status, parse, read_text, set_statuses
+from .queue.asks import ask_of, question_of
 from .queue.events import append_event, events_path, read_events
 from .routing import Router, queue_key
 
@@ -330,7 +331,8 @@ def monitor(fleet, wizards=None, *, now: _dt.datetime | None = None, bare_grace:
         if houses:
             items += _plan_orphans(fleet, set(houses), qfiles, houses, t, orphan_grace)
         try:
-            _apply(items, qfiles, houses, report, by=by, out=out, err=err)
+            _apply(items, qfiles, houses, report, by=by, out=out, err=err,
+                   inboxes=({w.name: w.house for w in fleet.wizards}, fleet.root))
         finally:
             for h in houses.values():
                 for folder in sorted(h.touched):
@@ -373,7 +375,8 @@ def _write(qf: _QueueFile, changes: list[Change]):
     return outcomes, any(o.applied and o.before != o.after for o in outcomes)
 
 
-def _apply(items: list[_Item], qfiles: dict, houses: dict, report: MonitorReport, *, by, out, err) -> None:
+def _apply(items: list[_Item], qfiles: dict, houses: dict, report: MonitorReport, *, by, out, err,
+           inboxes: tuple[dict, str] = ({}, "")) -> None:
     by_queue: dict[str, list[_Item]] = {}
     for it in items:
         by_queue.setdefault(it.qkey, []).append(it)
@@ -396,6 +399,13 @@ def _apply(items: list[_Item], qfiles: dict, houses: dict, report: MonitorReport
                 continue
         for it in group:
             try:
+                _deliver(it, outcomes.get(id(it)), qf, houses, inboxes)
+            except (OSError, ValueError) as e:  # the result stays: the next run delivers, then archives
+                report.errors.append(f"{it.task}: could not deliver its answer to the asker's inbox: {e}; "
+                                     "the next run tries again")
+                err(report.errors[-1])
+                continue
+            try:
                 _finish(it, outcomes.get(id(it)), houses, report, by=by, out=out)
             except (OSError, ValueError) as e:
                 report.errors.append(f"{it.task}: could not archive: {e}")
@@ -404,6 +414,29 @@ def _apply(items: list[_Item], qfiles: dict, houses: dict, report: MonitorReport
                 log.exception("task %s: the monitor failed on it", it.task)
                 report.errors.append(f"{it.task}: the monitor failed on it: {e!r}")
                 err(report.errors[-1])
+
+
+def _deliver(it: _Item, o, qf: _QueueFile, houses: dict, inboxes: tuple[dict, str]) -> None:
+    """An ask's answer to its asker's inbox (docs/contracts.md), once its task is COMPLETE, or
+    FAILED for good. Before the result is archived; delivering twice writes one message."""
+    if it.target not in (Status.COMPLETE, Status.FAILED) or qf.snapshot is None or not (it.result or it.kind == REAP):
+        return
+    if it.kind != "folded" and (o is None or not o.applied):
+        return
+    task = qf.snapshot.get(it.task)
+    ask = ask_of(task) if task is not None else None
+    if ask is None:
+        return
+    house = houses[it.wizard.name].house
+    attempt = it.result_attempt or it.attempt or 1
+    res = house.read_result(it.task, bare_grace=0.0) if it.result else None
+    answer = (house.read_answer(it.task) if it.result else None) or ""
+    error = None if it.target is Status.COMPLETE else ((res.error if res is not None else "") or it.detail)
+    message = {"id": message_id(it.wizard.name, it.task, attempt), "kind": "answer", "from": it.wizard.name,
+               "to": ask.asked_by, "task": it.task, "queue": os.path.realpath(qf.path), "status": it.target.value,
+               "title": task.title, "question": question_of(task), "answer": answer, "error": error,
+               "attempt": attempt, "ask_task": ask.task, "chain": list(ask.chain), "sent_at": stamp()}
+    inbox_for(ask.asked_by, *inboxes).deliver(message)
 
 
 def _kill_leftover(h: _House, it: _Item, report: MonitorReport) -> None:

@@ -147,6 +147,8 @@ class NewTask(NamedTuple):
     tags: tuple[str, ...] = ()
     body: str = ""
     status: Status = Status.PENDING
+    #: other ``Key: Value`` fields, written after the known ones (not in a table: it has no room)
+    fields: tuple[tuple[str, str], ...] = ()
 
 
 def _check_new(task: NewTask) -> None:
@@ -159,6 +161,9 @@ def _check_new(task: NewTask) -> None:
     for d in task.depends:
         if not is_valid_id(d):
             raise QueueError(f"'{d}' is not a task ID; depends takes IDs such as TASK-001")
+    for key, value in task.fields:
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9 _-]*", key) or "\n" in value or "\r" in value:
+            raise QueueError(f"'{key}: {value}' cannot be written as a field; a field is one line, 'Key: Value'")
 
 
 def _style_of(queue: Snapshot) -> str:
@@ -207,7 +212,7 @@ def _fields(new: NewTask) -> list[tuple[str, str]]:
         out.append(("Depends", ", ".join(new.depends)))
     if new.tags:
         out.append(("Tags", ", ".join(new.tags)))
-    return out
+    return out + list(new.fields)
 
 
 def _section(tid: str, new: NewTask, nl: str, level: int) -> str:
