@@ -31,7 +31,7 @@ from typing import Callable
 from .clock import stamp
 from .errors import RobeError
 from .fleet.model import FleetConfig
-from .house import House, Inbox, inbox_for
+from .house import COMPLETE, House, Inbox, answer_message, inbox_for
 from .queue import PRIORITIES, QueueError, Snapshot, is_valid_id, load
 from .queue.api import Queue
 from .queue.asks import ASK_TAG, Ask, ask_of, body_for, clean, fields_for, is_open, title_for
@@ -70,11 +70,14 @@ class Ticket:
     priority: str
     title: str
     inbox: str
+    question: str = ""
+    #: the asker's task that asked, if it asked from one
+    ask_task: str | None = None
 
     def to_dict(self) -> dict:
         return {"id": self.id, "wizard": self.wizard, "queue": self.queue, "asker": self.asker,
                 "chain": list(self.chain), "asked_at": self.asked_at, "priority": self.priority,
-                "title": self.title, "inbox": self.inbox}
+                "title": self.title, "inbox": self.inbox, "ask_task": self.ask_task}
 
 
 def person_label() -> str:
@@ -169,10 +172,11 @@ def check(fleet: FleetConfig, target: str, asker: str, chain: tuple[str, ...]) -
                        "in the inbox first")
 
 
-def _style(snap: Snapshot) -> str | None:
-    """The file's style for the new ask, but never a table: it has no room for the question."""
-    last = (list(snap.tasks) + list(snap.rejected))[-1:] or None
-    return "section" if last and last[0].style == "table" else None
+def body_style(snap: Snapshot) -> str | None:
+    """The style for a new task with a body: the file's own (None), except "section" when the
+    file keeps its tasks in a table, which has no room for a body."""
+    every = list(snap.tasks) + list(snap.rejected)
+    return "section" if every and max(every, key=lambda t: t.line).style == "table" else None
 
 
 def ask(fleet: FleetConfig, target: str, question: str, *, asker: str | None = None, task_id: str | None = None,
@@ -198,11 +202,11 @@ def ask(fleet: FleetConfig, target: str, question: str, *, asker: str | None = N
     asked_at = stamp()
     made = Ask(who, chain + (who,), asking)
     task = queue.add(title_for(who, text), priority=pri, assignee=target, tags=[ASK_TAG], body=body_for(who, text),
-                     style=_style(queue.read()), fields=fields_for(made),
+                     style=body_style(queue.read()), fields=fields_for(made),
                      by=f"wizard:{who}" if asker else None)
     log.info("wizard %s: asked %s (%s in %s)", who, target, task.id, w.queue)
     return Ticket(task.id, target, os.path.realpath(w.queue), who, made.chain, asked_at, pri, task.title,
-                  inbox_of(fleet, who).folder)
+                  inbox_of(fleet, who).folder, text, asking)
 
 
 def _answer_to(msg: dict, ticket: Ticket) -> bool:
@@ -211,10 +215,31 @@ def _answer_to(msg: dict, ticket: Ticket) -> bool:
             and str(msg.get("sent_at") or "") >= ticket.asked_at)
 
 
+def _finished(fleet: FleetConfig, ticket: Ticket) -> dict | None:
+    """The answer as a message when the target's executor has written a COMPLETE result that the
+    monitor has not folded yet (COMPLETE is final: no retry follows). A FAILED result may still
+    be retried, so for it the monitor decides; None until then."""
+    w = next((x for x in fleet.wizards if x.name == ticket.wizard), None)
+    if w is None:
+        return None
+    house = House(w.house, w.name)
+    rec = house.claim_record(ticket.id)
+    if not rec or os.path.realpath(str(rec.get("queue") or "")) != ticket.queue:
+        return None  # not dispatched yet, already folded (the inbox has it), or another queue's task
+    res = house.read_result(ticket.id)
+    if res is None or res.status != COMPLETE:
+        return None
+    return answer_message(sender=w.name, to=ticket.asker, task_id=ticket.id, queue=ticket.queue, status=COMPLETE,
+                          attempt=res.attempt or house.claim_attempt(ticket.id), title=ticket.title,
+                          question=ticket.question, answer=house.read_answer(ticket.id) or "", error=None,
+                          ask_task=ticket.ask_task, chain=ticket.chain)
+
+
 def wait(fleet: FleetConfig, ticket: Ticket, timeout: float, *, poll: float = POLL_S,
          stop: Callable[[], bool] | None = None) -> dict:
-    """The answer to ``ticket`` from the asker's inbox (marked read), as soon as the monitor
-    delivers it; AskTimeout after ``timeout`` seconds (or when ``stop()`` says so)."""
+    """The answer to ``ticket``, as soon as there is one: from the asker's inbox (the monitor
+    delivers it there), or straight from the target's COMPLETE result, which is then put in the
+    inbox as read. AskTimeout after ``timeout`` seconds (or when ``stop()`` says so)."""
     inbox = Inbox(ticket.inbox)
     deadline = time.monotonic() + max(timeout, 0.0)
     prefix = f"{ticket.wizard}.{ticket.id}."
@@ -224,6 +249,9 @@ def wait(fleet: FleetConfig, ticket: Ticket, timeout: float, *, poll: float = PO
                 if not msg["read"]:
                     msg["read"] = inbox.mark_read(msg["id"])
                 return msg
+        early = _finished(fleet, ticket)
+        if early is not None and inbox.deliver(early, read=True):
+            return dict(early, read=True)
         if time.monotonic() >= deadline or (stop is not None and stop()):
             break
         time.sleep(poll)

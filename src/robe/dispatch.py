@@ -24,6 +24,7 @@ from .fleet.gateway import probe, start_gateway
 from .house import House, HouseError, new_claim
 from .plumbing import UnsafePath, host
 from .queue import Change, QueueError, Snapshot, Status, Task, parse, priority_rank, read_text, set_statuses
+from .queue.asks import ask_of, is_open
 from .queue.events import append_event, events_path
 from .routing import NOBODY, UNKNOWN, Router, is_ready, queue_key, ready_tasks
 
@@ -275,12 +276,14 @@ def _dispatch_wizards(fleet, active, runs, queues: list[_QueueFile], report: Dis
     candidates = _candidates(fleet, queues, names, report, by=by, dry_run=dry_run, err=err)
     held, records = _held_claims(fleet)
     by_key = {qf.key: qf for qf in queues}
+    asking = _asking(queues)
     marks: dict[str, list[_Mark]] = {}
     for w in active:
         run = runs[w.name]
         try:
             for m in _one_wizard(w, run, candidates[w.name], records[w.name], held, by_key, by=by,
-                                 max_claims=max_claims, dry_run=dry_run, out=out, err=err, note=note):
+                                 max_claims=max_claims, dry_run=dry_run, out=out, err=err, note=note,
+                                 asking=asking):
                 marks.setdefault(m.qf.key, []).append(m)
         except (QueueError, HouseError, OSError, UnsafePath) as e:
             run.state, run.detail = "error", str(e)
@@ -291,8 +294,19 @@ def _dispatch_wizards(fleet, active, runs, queues: list[_QueueFile], report: Dis
         _mark(fleet, by_key[key], items, runs, by=by, out=out, err=err)
 
 
+def _asking(queues: list[_QueueFile]) -> set[tuple[str, str]]:
+    """(wizard, task ID) of every task that asked a question still unanswered in some queue."""
+    out = set()
+    for qf in queues:
+        for t in qf.snapshot.tasks:
+            a = ask_of(t)
+            if a is not None and a.task and is_open(t):
+                out.add((a.asked_by, a.task))
+    return out
+
+
 def _one_wizard(w, run: WizardRun, candidates, records, held, by_key, *, by, max_claims, dry_run,
-                out, err, note) -> list[_Mark]:
+                out, err, note, asking: set = frozenset()) -> list[_Mark]:
     """Decide the wizard's repairs and claims, and make the claim files; the markdown comes after."""
     house = House(w.house, w.name)
     todo: list[_Mark] = []
@@ -312,29 +326,40 @@ def _one_wizard(w, run: WizardRun, candidates, records, held, by_key, *, by, max
 
     # Capacity: live claims that have no result yet.
     alive = house.executor().alive
-    run.live = sum(1 for tid in records if not house.has_result(tid) and house.claim_live(tid, w.lease, alive))
+    live = [tid for tid in records if not house.has_result(tid) and house.claim_live(tid, w.lease, alive)]
+    run.live = len(live)
     room = w.max_active - run.live if max_claims is None else min(w.max_active - run.live, max_claims)
+    # An ask never waits for a slot its asker holds: a claim that waits on an ask lends its
+    # slot to asks (A's task asks B while B's task asks A: both questions still run).
+    lent = sum(1 for tid in live if (w.name, tid) in asking)
+    ask_room = room + lent if max_claims is None else min(w.max_active - run.live + lent, max_claims)
     floor = priority_rank(w.dispatch_floor)
     ready = ((t, qf) for t, qf in candidates if (qf.key, t.id) not in held and is_ready(t, qf.by_id, floor))
     if room <= 0:
-        waiting = sum(1 for _ in ready)
-        if waiting:
-            note(f"{w.name}: at capacity ({run.live} live claim{'s' if run.live != 1 else ''}, max_active "
-                 f"{w.max_active}); {waiting} ready task{'s' if waiting != 1 else ''} wait")
-        else:
-            note(f"{w.name}: nothing ready to dispatch")
-        return todo
+        ready = list(ready)
+        asks = [(t, qf) for t, qf in ready if ask_of(t) is not None] if ask_room > 0 else []
+        if not asks:
+            if ready:
+                note(f"{w.name}: at capacity ({run.live} live claim{'s' if run.live != 1 else ''}, max_active "
+                     f"{w.max_active}); {len(ready)} ready task{'s' if len(ready) != 1 else ''} wait")
+            else:
+                note(f"{w.name}: nothing ready to dispatch")
+            return todo
+        note(f"{w.name}: at capacity, but {lent} of its claims wait on answers: questions to it still run")
+        ready = asks
     attempts = house.archived_attempts()
     found = False
     for t, qf in ready:
+        if room <= 0 and ask_of(t) is None:
+            continue  # the slots lent by waiting claims are for asks only
         found = True
         attempt = attempts.get(t.id, 0) + 1
         c = Claimed(w.name, t.id, t.priority, attempt, t.title, qf.path, t.line, house.has_result(t.id))
         if dry_run:
             run.claims.append(c)
             out(c.text(dry_run=True))
-            room -= 1
-            if room <= 0:
+            room, ask_room = room - 1, ask_room - 1
+            if ask_room <= 0:
                 break
             continue
         if c.rerun:
@@ -349,8 +374,8 @@ def _one_wizard(w, run: WizardRun, candidates, records, held, by_key, *, by, max
             continue
         held[(qf.key, t.id)] = w.name
         todo.append(_Mark("claim", w, qf, t.id, claim=c))
-        room -= 1
-        if room <= 0:
+        room, ask_room = room - 1, ask_room - 1
+        if ask_room <= 0:
             break
     if not found:
         note(f"{w.name}: nothing ready to dispatch")

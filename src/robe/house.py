@@ -434,6 +434,23 @@ class House:
         except OSError:
             return None
 
+    def latest_answer(self, task_id: str) -> tuple[int | None, str, dict | None] | None:
+        """The newest answer to a task: the current result's, else its highest archived attempt's,
+        as (attempt, text, outcome); None when it has none."""
+        text = self.read_answer(task_id)
+        if text is not None:
+            meta = read_json(self.outcome_path(task_id))
+            return positive_int((meta or {}).get("attempt"), 0) or None, text, meta
+        self.path(self.completed_archive, task_id, "")  # UnsafePath for a bad ID, as everywhere here
+        attempts = [int(n.split(".")[1]) for n in listdir(self.completed_archive)
+                    if n.startswith(task_id + ".") and n.endswith(".txt") and n.count(".") == 2
+                    and n.split(".")[1].isdigit()]
+        if not attempts:
+            return None
+        best = max(attempts)
+        meta = read_json(self.path(self.completed_archive, task_id, f".{best}.json"))
+        return best, self.read_answer(task_id, best) or "", meta
+
     def retried_attempts(self) -> dict[str, set[int]]:
         """Per task, the archived attempts that ended in RETRY (exit 75: no failure counted)."""
         out: dict[str, set[int]] = {}
@@ -625,6 +642,8 @@ class Heartbeat:
 # --- the inbox --------------------------------------------------------------------------------
 
 _MESSAGE_ID_RE = re.compile(r"\A[a-z][a-z0-9-]{0,62}\.[A-Z][A-Z0-9]*-[0-9]+\.[0-9]{1,9}\Z")
+#: how long a writer waits for an inbox's lock (it is held for one small write)
+INBOX_LOCK_S = 10.0
 
 
 def message_id(sender: str, task_id: str, attempt: int) -> str:
@@ -636,6 +655,15 @@ def message_id(sender: str, task_id: str, attempt: int) -> str:
     return mid
 
 
+def answer_message(*, sender: str, to: str, task_id: str, queue: str, status: str, attempt: int, title: str,
+                   question: str, answer: str, error: str | None, ask_task: str | None, chain) -> dict:
+    """The message that brings an ask's answer to its asker (docs/contracts.md)."""
+    return {"id": message_id(sender, task_id, attempt), "kind": "answer", "from": sender, "to": to,
+            "task": task_id, "queue": os.path.realpath(queue), "status": status, "title": title,
+            "question": question, "answer": answer, "error": error, "attempt": attempt, "ask_task": ask_task,
+            "chain": list(chain), "sent_at": stamp()}
+
+
 def inbox_for(who: str | None, houses: dict[str, str], root: str) -> "Inbox":
     """The inbox of ``who``: ``inbox/`` in its house when it is a wizard (``houses``: wizard name ->
     house folder), else the inbox of the fleet's people, ``<root>/inbox/``."""
@@ -645,35 +673,45 @@ def inbox_for(who: str | None, houses: dict[str, str], root: str) -> "Inbox":
 class Inbox:
     """A folder of messages, one JSON file each (docs/contracts.md): ``<house>/inbox/`` for a
     wizard, ``<root>/inbox/`` for the people of the fleet. A message that was read moves to
-    ``inbox/read/``; robe deletes none."""
+    ``inbox/read/``; robe deletes none. Writers take ``inbox/.lock``, so one answer is one
+    message however many deliver it (the monitor, and a waiting asker that saw it first)."""
 
     def __init__(self, folder: str):
         self.folder = os.path.abspath(folder)
         self.read_folder = os.path.join(self.folder, "read")
+        self.lock_file = os.path.join(self.folder, ".lock")
 
     def __repr__(self) -> str:
         return f"Inbox({self.folder!r})"
-
-    def _check(self) -> None:
-        for d in (self.folder, self.read_folder):
-            if os.path.islink(d):
-                raise HouseError(f"{d} is a link; robe keeps messages only in a plain folder there")
 
     def _path(self, mid: str, read: bool = False) -> str:
         if not _MESSAGE_ID_RE.match(mid or ""):
             raise UnsafePath(f"{mid!r} is not a message name (wizard.TASK-ID.attempt)")
         return os.path.join(self.read_folder if read else self.folder, mid + ".json")
 
-    def deliver(self, message: dict) -> bool:
-        """Write ``message`` (its ``id`` names the file) unless it is already here, read or not;
-        True when written. Delivering the same answer twice writes one message."""
-        self._check()
-        path = self._path(message["id"])
-        if os.path.lexists(path) or os.path.lexists(self._path(message["id"], read=True)):
-            return False
-        private_dir(self.folder)
-        atomic_write(path, json_bytes(message))
-        return True
+    def _lock(self) -> int:
+        for d in (self.folder, self.read_folder):
+            if os.path.islink(d):
+                raise HouseError(f"{d} is a link; robe keeps messages only in a plain folder there")
+        fd = take_lock(self.lock_file, INBOX_LOCK_S)
+        if fd is None:
+            raise HouseError(f"{self.lock_file} stayed locked for {INBOX_LOCK_S:g} s; try again")
+        return fd
+
+    def deliver(self, message: dict, *, read: bool = False) -> bool:
+        """Write ``message`` (its ``id`` names the file; in read/ with ``read``) unless it is here
+        already, read or not; True when written."""
+        mid = message["id"]
+        fd = self._lock()
+        try:
+            if os.path.lexists(self._path(mid)) or os.path.lexists(self._path(mid, read=True)):
+                return False
+            if read:
+                private_dir(self.read_folder)
+            atomic_write(self._path(mid, read=read), json_bytes(message))
+            return True
+        finally:
+            os.close(fd)
 
     def messages(self, *, include_read: bool = False, prefix: str = "") -> list[dict]:
         """The messages (those whose name starts with ``prefix``), oldest first, each with
@@ -692,11 +730,14 @@ class Inbox:
 
     def mark_read(self, mid: str) -> bool:
         """Move a message to read/; False when it is not (or no longer) unread."""
-        self._check()
         src = self._path(mid)
-        if not os.path.lexists(src):
-            return False
-        private_dir(self.read_folder)
-        moved = _move_keep(src, self.read_folder, mid, ".json")
-        _fsync_dirs(self.folder, self.read_folder)
-        return moved is not None
+        fd = self._lock()
+        try:
+            if not os.path.lexists(src):
+                return False
+            private_dir(self.read_folder)
+            moved = _move_keep(src, self.read_folder, mid, ".json")
+            _fsync_dirs(self.folder, self.read_folder)
+            return moved is not None
+        finally:
+            os.close(fd)

@@ -29,8 +29,9 @@ import os
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .clock import now as _now, stamp
-from .house import BARE_GRACE_S, House, Result, inbox_for, message_id
+from .clock import now as _now
+from .errors import RobeError
+from .house import BARE_GRACE_S, House, Result, answer_message, inbox_for
 from .plumbing import fsync_dir, host
 from .queue import Change, QueueError, Snapshot, Status, parse, read_text, set_statuses
 from .queue.asks import ask_of, question_of
@@ -400,7 +401,7 @@ def _apply(items: list[_Item], qfiles: dict, houses: dict, report: MonitorReport
         for it in group:
             try:
                 _deliver(it, outcomes.get(id(it)), qf, houses, inboxes)
-            except (OSError, ValueError) as e:  # the result stays: the next run delivers, then archives
+            except (OSError, ValueError, RobeError) as e:  # the result stays: the next run delivers, then archives
                 report.errors.append(f"{it.task}: could not deliver its answer to the asker's inbox: {e}; "
                                      "the next run tries again")
                 err(report.errors[-1])
@@ -428,14 +429,13 @@ def _deliver(it: _Item, o, qf: _QueueFile, houses: dict, inboxes: tuple[dict, st
     if ask is None:
         return
     house = houses[it.wizard.name].house
-    attempt = it.result_attempt or it.attempt or 1
     res = house.read_result(it.task, bare_grace=0.0) if it.result else None
-    answer = (house.read_answer(it.task) if it.result else None) or ""
-    error = None if it.target is Status.COMPLETE else ((res.error if res is not None else "") or it.detail)
-    message = {"id": message_id(it.wizard.name, it.task, attempt), "kind": "answer", "from": it.wizard.name,
-               "to": ask.asked_by, "task": it.task, "queue": os.path.realpath(qf.path), "status": it.target.value,
-               "title": task.title, "question": question_of(task), "answer": answer, "error": error,
-               "attempt": attempt, "ask_task": ask.task, "chain": list(ask.chain), "sent_at": stamp()}
+    message = answer_message(
+        sender=it.wizard.name, to=ask.asked_by, task_id=it.task, queue=qf.path, status=it.target.value,
+        attempt=it.result_attempt or it.attempt or 1, title=task.title, question=question_of(task),
+        answer=(house.read_answer(it.task) if it.result else None) or "",
+        error=None if it.target is Status.COMPLETE else ((res.error if res is not None else "") or it.detail),
+        ask_task=ask.task, chain=ask.chain)
     inbox_for(ask.asked_by, *inboxes).deliver(message)
 
 

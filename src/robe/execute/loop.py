@@ -75,6 +75,8 @@ class _Slot:
     inbox: _queue.Queue = field(default_factory=_queue.Queue)
     inflight: set = field(default_factory=set)
     workers: list = field(default_factory=list)
+    #: threads running asks beside the workers (see ``offer``)
+    asks: list = field(default_factory=list)
 
 
 class Executor:
@@ -95,13 +97,25 @@ class Executor:
 
     # -- taking claims
     def offer(self, name: str, task_id: str) -> bool:
-        """Queue a claim for a worker unless it is already queued or running here."""
+        """Queue a claim for a worker unless it is already queued or running here.
+
+        A question from another wizard (an ask) runs at once on a thread of its own instead:
+        its asker may be waiting for the answer while it holds one of this wizard's workers
+        (A asks B while B asks A). The dispatcher bounds how many asks there are.
+        """
         slot = self.slots[name]
         with self._lock:
             if self.stopping.is_set() or task_id in slot.inflight:
                 return False
             slot.inflight.add(task_id)
-        slot.inbox.put(task_id)
+        if isinstance((slot.house.claim_record(task_id) or {}).get("ask"), dict):
+            thread = threading.Thread(target=self._run_one, args=(name, task_id), daemon=True,
+                                      name=f"robe-execute {name} ask {task_id}")
+            with self._lock:
+                slot.asks = [t for t in slot.asks if t.is_alive()] + [thread]
+            thread.start()
+        else:
+            slot.inbox.put(task_id)
         return True
 
     def scan(self) -> int:
@@ -221,14 +235,17 @@ class Executor:
             task_id = slot.inbox.get()
             if task_id is None:
                 return
-            try:
-                if not self.stopping.is_set():
-                    self.run_claim(name, task_id)
-            except Exception:  # a bad claim must not stop the wizard's worker
-                log.exception("wizard %s: %s failed inside robe", name, task_id)
-            finally:
-                with self._lock:
-                    slot.inflight.discard(task_id)
+            self._run_one(name, task_id)
+
+    def _run_one(self, name: str, task_id: str) -> None:
+        try:
+            if not self.stopping.is_set():
+                self.run_claim(name, task_id)
+        except Exception:  # a bad claim must not stop the wizard's worker
+            log.exception("wizard %s: %s failed inside robe", name, task_id)
+        finally:
+            with self._lock:
+                self.slots[name].inflight.discard(task_id)
 
     def _start_workers(self) -> None:
         for name, slot in self.slots.items():
@@ -257,9 +274,12 @@ class Executor:
     def _join_workers(self, timeout: float | None) -> bool:
         end = None if timeout is None else time.monotonic() + timeout
         for slot in self.slots.values():
-            for t in slot.workers:
+            with self._lock:
+                threads = slot.workers + slot.asks
+            for t in threads:
                 t.join(None if end is None else max(end - time.monotonic(), 0))
-        return not any(t.is_alive() for s in self.slots.values() for t in s.workers)
+        with self._lock:
+            return not any(t.is_alive() for s in self.slots.values() for t in s.workers + s.asks)
 
     # -- the body's own liveness
     def beat(self) -> None:
