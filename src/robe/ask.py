@@ -153,15 +153,15 @@ def open_asks(fleet: FleetConfig, asker: str) -> list[tuple[str, str]]:
 
 
 def check(fleet: FleetConfig, target: str, asker: str, chain: tuple[str, ...]) -> None:
-    """AskError when asking ``target`` would loop, go too deep, or flood it."""
+    """AskError when ``asker``, whose task came down ``chain`` (the askers before it), asking
+    ``target`` would loop, go too deep, or flood the fleet."""
     if target == asker:
         raise AskError(f"{asker} cannot ask itself; answer the question in this task, or ask another wizard")
+    path = " -> ".join(chain + (asker, target))
     if target in chain:
-        path = " -> ".join(chain + (target,))
         raise AskError(f"{target} is already in this chain of questions ({path}); asking it again would make a "
                        "loop: answer with what you know")
     if len(chain) + 1 > MAX_DEPTH:
-        path = " -> ".join(chain + (target,))
         raise AskError(f"this question would be {len(chain) + 1} asks deep ({path}); robe allows {MAX_DEPTH}: "
                        "answer with what you know")
     waiting = open_asks(fleet, asker)
