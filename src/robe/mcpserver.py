@@ -225,7 +225,7 @@ class Tools:
         snap, task = self._find(fleet, id, wizard)
         try:
             out = Queue(snap.path).set_status(task.id, new, expect=want or None, reason=reason or "",
-                                              by=self.by or "mcp:person")
+                                              by=self.by)
         except QueueError as e:
             _fail(str(e))
         return {"id": task.id, "queue": snap.path, "before": out.before.value if out.before else None,
@@ -336,8 +336,14 @@ def build(fleet_path: str, as_wizard: str | None = None, task_id: str | None = N
     fleet = load_fleet(fleet_path)
     if as_wizard is not None:
         fleet.wizard(as_wizard)  # FleetError naming the wizards there are
-    tools = Tools(fleet.path, as_wizard, task_id)
     server = RobeMCP("robe", instructions=INSTRUCTIONS, log_level="WARNING")
+    _tools(server, Tools(fleet.path, as_wizard, task_id))
+    _resources(server, fleet)
+    return server
+
+
+def _tools(server: RobeMCP, tools: Tools) -> None:
+    """The tools, with the argument descriptions an agent's model reads."""
 
     @server.tool()
     def list_tasks(
@@ -409,9 +415,6 @@ def build(fleet_path: str, as_wizard: str | None = None, task_id: str | None = N
             limit: Annotated[int, Field(description=f"The newest this many (1-{MAX_LIMIT}).")] = 20) -> dict:
         """The answers to the questions you asked (unread ones are marked read)."""
         return _run(tools.inbox, all=all, peek=peek, limit=limit)
-
-    _resources(server, fleet)
-    return server
 
 
 def _resources(server: RobeMCP, fleet: FleetConfig) -> None:

@@ -420,7 +420,9 @@ def _apply(items: list[_Item], qfiles: dict, houses: dict, report: MonitorReport
 def _deliver(it: _Item, o, qf: _QueueFile, houses: dict, inboxes: tuple[dict, str]) -> None:
     """An ask's answer to its asker's inbox (docs/contracts.md), once its task is COMPLETE, or
     FAILED for good. Before the result is archived; delivering twice writes one message."""
-    if it.target not in (Status.COMPLETE, Status.FAILED) or qf.snapshot is None or not (it.result or it.kind == REAP):
+    if it.target not in (Status.COMPLETE, Status.FAILED) or qf.snapshot is None:
+        return
+    if not (it.result or it.kind == REAP):
         return
     if it.kind != "folded" and (o is None or not o.applied):
         return

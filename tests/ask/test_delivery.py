@@ -131,3 +131,16 @@ def test_a_wait_gives_up_at_its_deadline_and_the_question_stays_asked(fleet):
     # The answer that comes later is in the inbox.
     _run(fleet, "allegro")
     assert [m["task"] for m in asking.inbox(fleet, "ezra")] == [ticket.id]
+
+
+def test_the_python_api_asks_waits_and_reads_the_inbox(fleet):
+    f = Fleet(fleet)
+    ticket = f.ask("allegro", "Through the API?", asker="ezra")
+    assert ticket.id == "TASK-001" and ticket.wizard == "allegro"
+    f.dispatch(["allegro"], gateway=False)
+    f.execute_once(["allegro"])
+    f.monitor(["allegro"])
+    [msg] = f.inbox("ezra")
+    assert msg["task"] == ticket.id and "> Through the API?" in msg["answer"]
+    with pytest.raises(AskTimeout, match="bob has not answered TASK-001 within 0.2 s"):
+        f.ask("bob", "And now?", asker="ezra", wait=0.2)

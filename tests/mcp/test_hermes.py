@@ -44,7 +44,8 @@ def hermes_mcp_bin(hermes_bin) -> str:
         r = subprocess.run([os.path.join(HERMES_VENV, "bin", "pip"), "install", "-q", f"hermes-agent[mcp]=={version}"],
                            capture_output=True, text=True, timeout=900)
         if r.returncode != 0:
-            pytest.fail(f"pip install hermes-agent[mcp] failed in {HERMES_VENV}:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
+            pytest.fail(f"pip install hermes-agent[mcp] failed in {HERMES_VENV}:\n"
+                        f"{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
     return hermes_bin
 
 

@@ -327,8 +327,8 @@ def test_the_latest_report_is_a_resource(fleet):
             return (await client.read_resource("robe://report/latest")).contents[0].text
         except MCPError as e:
             return f"error: {e}"
-    assert serve(fleet.path, read) == (f"error: there is no progress report yet "
-                                       f"({os.path.join(fleet.root, 'reports', 'latest.md')}); 'robe report' writes one")
+    latest = os.path.join(fleet.root, "reports", "latest.md")
+    assert serve(fleet.path, read) == f"error: there is no progress report yet ({latest}); 'robe report' writes one"
     write_report(fleet)
     with open(os.path.join(fleet.root, "reports", "latest.md"), encoding="utf-8") as f:
         assert serve(fleet.path, read) == f.read()

@@ -162,7 +162,8 @@ def mcp_entry(command: list[str], fleet_path: str, wizard: str) -> dict:
     """robe's MCP server as a Hermes config.yaml lists it under ``mcp_servers``: ``robe mcp`` for
     this fleet, acting as this wizard. Hermes fills in ``${ROBE_TASK_ID}`` from its own
     environment (the executor sets it), so a question asked inside a task knows its task."""
-    return {"command": command[0], "args": [*command[1:], "mcp", "--fleet", os.path.abspath(fleet_path), "--as", wizard],
+    args = [*command[1:], "mcp", "--fleet", os.path.abspath(fleet_path), "--as", wizard]
+    return {"command": command[0], "args": args,
             "env": {"ROBE_WIZARD": wizard, "ROBE_TASK_ID": "${ROBE_TASK_ID}"},
             # ask_wizard may wait up to 900 s for an answer; Hermes' own default is 300 s a call
             "timeout": 960, "connect_timeout": 60}
