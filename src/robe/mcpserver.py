@@ -299,9 +299,9 @@ class RobeMCP(MCPServer):
     """The SDK's MCPServer, answering unknown and ill-typed arguments with one plain sentence."""
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context=None):
-        tool = self._tool_manager.get_tool(name)
-        if tool is not None:
-            known = set(tool.parameters.get("properties", {}))
+        schema = next((t.input_schema for t in await self.list_tools() if t.name == name), None)
+        if schema is not None:
+            known = set(schema.get("properties", {}))
             unknown = sorted(set(arguments or {}) - known)
             if unknown:
                 raise ToolError(f"{name} has no argument {', '.join(repr(u) for u in unknown)}; "
