@@ -144,3 +144,18 @@ def test_the_python_api_asks_waits_and_reads_the_inbox(fleet):
     assert msg["task"] == ticket.id and "> Through the API?" in msg["answer"]
     with pytest.raises(AskTimeout, match="bob has not answered TASK-001 within 0.2 s"):
         f.ask("bob", "And now?", asker="ezra", wait=0.2)
+
+
+def test_an_ask_reaped_with_no_attempts_left_is_answered_failed(tmp_path):
+    fleet = make_fleet(tmp_path, ("ezra", "allegro"), allegro={"max_attempts": 1})
+    ticket = asking.ask(fleet, "allegro", "Still there?", asker="ezra")
+    f = Fleet(fleet)
+    f.dispatch(["allegro"], gateway=False)
+    # Nobody ran it and no executor lives: an hour later its 600 s lease is long over.
+    claim = os.path.join(fleet.wizard("allegro").house, "work", f"{ticket.id}.active")
+    old = time.time() - 3600
+    os.utime(claim, (old, old))
+    assert not f.monitor(["allegro"]).errors
+    assert load(fleet.wizard("allegro").queue).get(ticket.id).status is Status.FAILED
+    [msg] = asking.inbox(fleet, "ezra")
+    assert msg["status"] == "FAILED" and msg["answer"] == "" and "lease of 600 s ran out" in msg["error"]
