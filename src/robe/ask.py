@@ -34,7 +34,7 @@ from .fleet.model import FleetConfig
 from .house import COMPLETE, House, Inbox, answer_message, inbox_for
 from .queue import PRIORITIES, QueueError, Snapshot, is_valid_id, load
 from .queue.api import Queue
-from .queue.asks import ASK_TAG, Ask, ask_of, body_for, clean, fields_for, is_open, title_for
+from .queue.asks import ASK_TAG, Ask, ask_of, body_for, clean, fields_for, is_label, is_open, title_for
 from .queue.events import person
 from .routing import queue_key
 
@@ -103,7 +103,8 @@ def context(fleet: FleetConfig, asker: str, task_id: str | None = None) -> tuple
 
     The task is ``task_id`` (the executor gives an agent ``ROBE_TASK_ID``) when it is one of the
     asker's claims; else the asker's one running claim. With several running and none named,
-    the chains of all of them count (a loop through any is refused) and no task is named.
+    the chains of all of them count together (a loop through any is refused, and the depth is
+    counted on the merged chain) and no task is named.
     """
     w = next((x for x in fleet.wizards if x.name == asker), None)
     if w is None:
@@ -117,7 +118,7 @@ def context(fleet: FleetConfig, asker: str, task_id: str | None = None) -> tuple
         rec = house.claim_record(tid) or {}
         ask = rec.get("ask") if isinstance(rec.get("ask"), dict) else None
         chain = ask.get("chain") if ask else None
-        if isinstance(chain, list) and all(isinstance(c, str) for c in chain):
+        if isinstance(chain, list) and all(isinstance(c, str) and is_label(c) for c in chain):
             chains.append(tuple(chain))
     if not chains:
         return (), running[0] if len(running) == 1 else None
