@@ -8,6 +8,7 @@
     >>> report = fleet.dispatch(["ezra"])       # what cron's openclaw-work does
     >>> fleet.execute_once(["ezra"])            # run the claims that are waiting, then return
     >>> fleet.monitor()                         # fold the results back into the queue
+    >>> fleet.ask("allegro", "Which port?", asker="ezra")   # a question, answered in ezra's inbox
 
 Each method is one of robe's jobs, run in this process with the same functions (and the
 same locks) that cron's commands use.
@@ -18,6 +19,7 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Callable, Iterable
 
+from . import ask as asking
 from .checkpoint import CheckpointResult, checkpoint_fleet, history
 from .dispatch import DispatchReport, dispatch, ready_for
 from .doctor import Check, doctor
@@ -120,6 +122,18 @@ class Fleet:
     def history(self, task_id: str | None = None) -> list[dict]:
         """A task's transitions (all tasks' when None), from checkpoints and the event logs."""
         return history(self.config, task_id)
+
+    def ask(self, wizard: str, question: str, *, asker: str | None = None, task_id: str | None = None,
+            priority: str = asking.ASK_PRIORITY, wait: float | None = None) -> asking.Ticket | dict:
+        """Ask ``wizard`` a question (robe ask) as ``asker`` (a wizard; you when None): a task in its
+        queue. The Ticket; with ``wait`` (seconds), the answer's message once it comes
+        (AskTimeout when it does not). AskError when the question would loop or flood."""
+        ticket = asking.ask(self.config, wizard, question, asker=asker, task_id=task_id, priority=priority)
+        return ticket if wait is None else asking.wait(self.config, ticket, wait)
+
+    def inbox(self, wizard: str | None = None, *, include_read: bool = False, mark_read: bool = True) -> list[dict]:
+        """The answers in ``wizard``'s inbox (yours, the fleet's inbox/, when None), oldest first."""
+        return asking.inbox(self.config, wizard, include_read=include_read, mark_read=mark_read)
 
     def status(self, wizards: Iterable[str] | None = None) -> list[WizardStatus]:
         """Each wizard's state (Robed, Unrobed, Lobster, Dead), queue counts and claims."""

@@ -14,6 +14,7 @@ twice.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from .fleet.gateway import probe, start_gateway
 from .house import House, HouseError, new_claim
 from .plumbing import UnsafePath, host
 from .queue import Change, QueueError, Snapshot, Status, Task, parse, priority_rank, read_quiet, set_statuses
+from .queue.asks import ask_of, is_open
 from .queue.events import append_event, events_path
 from .routing import NOBODY, UNKNOWN, Router, is_ready, queue_key, ready_tasks
 
@@ -275,26 +277,40 @@ def _dispatch_wizards(fleet, active, runs, queues: list[_QueueFile], report: Dis
     candidates = _candidates(fleet, queues, names, report, by=by, dry_run=dry_run, err=err)
     held, records = _held_claims(fleet)
     by_key = {qf.key: qf for qf in queues}
+    asking = _asking(queues)
     marks: dict[str, list[_Mark]] = {}
     for w in active:
         run = runs[w.name]
         try:
             for m in _one_wizard(w, run, candidates[w.name], records[w.name], held, by_key, by=by,
-                                 max_claims=max_claims, dry_run=dry_run, out=out, err=err, note=note):
+                                 max_claims=max_claims, dry_run=dry_run, out=out, err=err, note=note,
+                                 asking=asking):
                 marks.setdefault(m.qf.key, []).append(m)
         except (QueueError, HouseError, OSError, UnsafePath) as e:
-            run.state, run.detail = "error", str(e)
-            err(f"{w.name}: {e}")
-            log.exception("wizard %s: dispatch failed", w.name)
+            run.state, run.detail = "error", _sentence(e)
+            err(f"{w.name}: {run.detail}")
+            log.debug("wizard %s: dispatch failed", w.name, exc_info=True)
     # One locked write per queue file for every wizard's repairs and claims.
     for key, items in marks.items():
         _mark(fleet, by_key[key], items, runs, by=by, out=out, err=err)
 
 
+def _asking(queues: list[_QueueFile]) -> set[tuple[str, str]]:
+    """(wizard, task ID) of every task that asked a question still unanswered in some queue."""
+    out = set()
+    for qf in queues:
+        for t in qf.snapshot.tasks:
+            a = ask_of(t)
+            if a is not None and a.task and is_open(t):
+                out.add((a.asked_by, a.task))
+    return out
+
+
 def _one_wizard(w, run: WizardRun, candidates, records, held, by_key, *, by, max_claims, dry_run,
-                out, err, note) -> list[_Mark]:
+                out, err, note, asking: set = frozenset()) -> list[_Mark]:
     """Decide the wizard's repairs and claims, and make the claim files; the markdown comes after."""
     house = House(w.house, w.name)
+    house.check()  # a work/ or an archive that leads outside the house: nothing is claimed for it
     todo: list[_Mark] = []
     if not dry_run:
         house.sweep_claim_temps()
@@ -312,49 +328,89 @@ def _one_wizard(w, run: WizardRun, candidates, records, held, by_key, *, by, max
 
     # Capacity: live claims that have no result yet.
     alive = house.executor().alive
-    run.live = sum(1 for tid in records if not house.has_result(tid) and house.claim_live(tid, w.lease, alive))
+    live = [tid for tid in records if not house.has_result(tid) and house.claim_live(tid, w.lease, alive)]
+    run.live = len(live)
     room = w.max_active - run.live if max_claims is None else min(w.max_active - run.live, max_claims)
+    # An ask never waits for a slot its asker holds: a claim that waits on an ask lends its
+    # slot to asks (A's task asks B while B's task asks A: both questions still run).
+    lent = sum(1 for tid in live if (w.name, tid) in asking)
+    ask_room = room + lent if max_claims is None else min(w.max_active - run.live + lent, max_claims)
     floor = priority_rank(w.dispatch_floor)
     ready = ((t, qf) for t, qf in candidates if (qf.key, t.id) not in held and is_ready(t, qf.by_id, floor))
     if room <= 0:
-        waiting = sum(1 for _ in ready)
-        if waiting:
-            note(f"{w.name}: at capacity ({run.live} live claim{'s' if run.live != 1 else ''}, max_active "
-                 f"{w.max_active}); {waiting} ready task{'s' if waiting != 1 else ''} wait")
-        else:
-            note(f"{w.name}: nothing ready to dispatch")
-        return todo
+        ready = list(ready)
+        asks = [(t, qf) for t, qf in ready if ask_of(t) is not None] if ask_room > 0 else []
+        if not asks:
+            if ready:
+                note(f"{w.name}: at capacity ({run.live} live claim{'s' if run.live != 1 else ''}, max_active "
+                     f"{w.max_active}); {len(ready)} ready task{'s' if len(ready) != 1 else ''} wait")
+            else:
+                note(f"{w.name}: nothing ready to dispatch")
+            return todo
+        note(f"{w.name}: at capacity, but {lent} of its claims wait on answers: questions to it still run")
+        ready = asks
     attempts = house.archived_attempts()
     found = False
     for t, qf in ready:
+        if room <= 0 and ask_of(t) is None:
+            continue  # the slots lent by waiting claims are for asks only
         found = True
         attempt = attempts.get(t.id, 0) + 1
         c = Claimed(w.name, t.id, t.priority, attempt, t.title, qf.path, t.line, house.has_result(t.id))
         if dry_run:
             run.claims.append(c)
             out(c.text(dry_run=True))
-            room -= 1
-            if room <= 0:
+            room, ask_room = room - 1, ask_room - 1
+            if ask_room <= 0:
                 break
             continue
-        if c.rerun:
-            moved = house.archive_result(t.id, house.result_attempt(t.id, max(attempts.get(t.id, 0), 1)))
-            append_event(house.events, t.id, "PENDING", "PENDING", by=by, attempt=attempt - 1 or None, event="rerun",
-                         wizard=w.name, detail="set back to PENDING after a result: earlier result archived",
-                         archived=[os.path.relpath(p, house.root) for p in moved])
-        record = new_claim(t, wizard=w.name, attempt=attempt, lease_s=w.lease, queue=qf.path)
-        if not house.create_claim(record):
-            err(f"{w.name}: cannot claim {t.id} from {qf.path}: work/{t.id}.active already exists "
-                "(a claim on a task of the same ID from another queue); it waits")
+        try:
+            made = _claim(w, house, t, qf, c, attempts, by=by, err=err)
+        except (HouseError, OSError, UnsafePath) as e:  # a problem with one task's files: that task waits
+            if isinstance(e, OSError) and e.errno in _WHOLE_DISK:
+                raise  # not this task's: the whole wizard stops, with one sentence
+            err(f"{w.name}: {t.id}: {_sentence(e)}; skipped, the other tasks go on")
+            continue
+        if not made:
             continue
         held[(qf.key, t.id)] = w.name
         todo.append(_Mark("claim", w, qf, t.id, claim=c))
-        room -= 1
-        if room <= 0:
+        room, ask_room = room - 1, ask_room - 1
+        if ask_room <= 0:
             break
     if not found:
         note(f"{w.name}: nothing ready to dispatch")
     return todo
+
+
+def _claim(w, house: House, t: Task, qf: _QueueFile, c: Claimed, attempts: dict, *, by, err) -> bool:
+    """Make the claim on ``t`` (archiving the result of a re-run first) and log it at once: the
+    event is written even if this run is killed before it marks the task IN_PROGRESS."""
+    if c.rerun:
+        moved = house.archive_result(t.id, house.result_attempt(t.id, max(attempts.get(t.id, 0), 1)))
+        append_event(house.events, t.id, "PENDING", "PENDING", by=by, attempt=c.attempt - 1 or None, event="rerun",
+                     wizard=w.name, detail="set back to PENDING after a result: earlier result archived",
+                     archived=[os.path.relpath(p, house.root) for p in moved])
+    record = new_claim(t, wizard=w.name, attempt=c.attempt, lease_s=w.lease, queue=qf.path)
+    if not house.create_claim(record):
+        err(f"{w.name}: cannot claim {t.id} from {qf.path}: work/{t.id}.active already exists "
+            "(a claim on a task of the same ID from another queue); it waits")
+        return False
+    append_event(house.events, c.id, "PENDING", "IN_PROGRESS", by=by, attempt=c.attempt, event="dispatch",
+                 wizard=w.name, detail=f"claimed by {w.name}" + (" (re-run)" if c.rerun else ""), priority=c.priority)
+    return True
+
+
+#: errors of the file system itself, not of one task's files
+_WHOLE_DISK = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO)
+
+
+def _sentence(e: Exception) -> str:
+    """An error as one sentence (the disk full, a file that leads outside the house...)."""
+    if isinstance(e, OSError):
+        why = "the disk is full" if e.errno == errno.ENOSPC else (e.strerror or str(e))
+        return f"{why}{': ' + str(e.filename) if e.filename else ''}"
+    return str(e)
 
 
 def _other_claimant(fleet, wizard, qf: _QueueFile, task_id: str) -> str | None:
@@ -404,10 +460,7 @@ def _mark(fleet, qf: _QueueFile, items: list[_Mark], runs, *, by, out, err) -> N
             # Already IN_PROGRESS with no other claim (a repair beat us to it): the claim is ours.
             # With another claim (routing changed between two runs' reads), the one who marked it keeps it.
             run.claims.append(c)
-            out(c.text())
-            append_event(events, c.id, "PENDING", "IN_PROGRESS", by=by, attempt=c.attempt, event="dispatch",
-                         wizard=w.name, detail=f"claimed by {w.name}" + (" (re-run)" if c.rerun else ""),
-                         priority=c.priority)
+            out(c.text())  # (its event was written with the claim)
             continue
         House(w.house, w.name).remove_claim(c.id)
         run.withdrawn.append(c.id)

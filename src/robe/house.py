@@ -46,6 +46,7 @@ from .plumbing import (
     write_all,
 )
 from .queue import Task, is_valid_id
+from .queue.asks import ask_of
 
 #: the answer is cut here unless the executor is told otherwise
 DEFAULT_OUTPUT_CAP = 1024 * 1024
@@ -118,9 +119,13 @@ def positive_int(value, default: int) -> int:
 
 def new_claim(task: Task, *, wizard: str, attempt: int, lease_s: int, queue: str) -> dict:
     """The content of a claim on ``task`` (docs/contracts.md)."""
-    return {"id": task.id, "title": task.title, "priority": task.priority, "body": task.body, "prompt": task.prompt,
-            "wizard": wizard, "attempt": attempt, "claimed_at": stamp(), "claimed_by": f"{host()}:{os.getpid()}",
-            "lease_s": lease_s, "queue": os.path.realpath(queue)}
+    record = {"id": task.id, "title": task.title, "priority": task.priority, "body": task.body, "prompt": task.prompt,
+              "wizard": wizard, "attempt": attempt, "claimed_at": stamp(), "claimed_by": f"{host()}:{os.getpid()}",
+              "lease_s": lease_s, "queue": os.path.realpath(queue)}
+    ask = ask_of(task)
+    if ask is not None:  # a question from another wizard: the executor runs it beside the others
+        record["ask"] = {"asked_by": ask.asked_by, "chain": list(ask.chain), "task": ask.task}
+    return record
 
 
 class House:
@@ -305,12 +310,18 @@ class House:
         return max(signs) if signs else None
 
     def claim_live(self, task_id: str, lease_s: int, executor_alive: bool, at: float | None = None) -> bool:
-        """A claim is live while its executor lives, or its last sign of life is younger than
-        its lease."""
+        """A claim is live while its executor lives. Else its heartbeat decides: written on this
+        host, it is live while the executor it names still runs (the same process: pid and start
+        time), whatever the timestamps say (a clock stepped back dates a heartbeat
+        in the future); otherwise while its last sign of life is younger than its lease."""
         if executor_alive:
             return True
+        beat = read_json(self.heartbeat_path(task_id), 64 * 1024)
+        if beat is not None and beat.get("host") == host() and isinstance(beat.get("start"), int):
+            return _same_process(beat.get("pid"), beat.get("start"))  # (an agent it left behind is no life)
         sign = self.last_sign(task_id)
-        return sign is not None and (time.time() if at is None else at) - sign <= lease_s
+        now = time.time() if at is None else at
+        return sign is not None and 0 <= now - sign <= lease_s
 
     def executor(self, *, at: _dt.datetime | None = None, stale_after: float = EXECUTOR_STALE_S) -> Executor:
         """Alive = written on this host, its pid alive, and a heartbeat younger than ``stale_after``."""
@@ -416,6 +427,17 @@ class House:
             return None
         return Result(COMPLETE, "", None)
 
+    def archived_result(self, task_id: str, attempt: int) -> Result | None:
+        """The result of an earlier ``attempt`` as archived (``completed/archive/<ID>.<attempt>.*``)."""
+        meta = read_json(self.path(self.completed_archive, task_id, f".{attempt}.json"))
+        if meta is not None:
+            status = str(meta.get("status") or "").upper()
+            return Result(status if status in (COMPLETE, RETRY) else FAILED,
+                          meta.get("error") if isinstance(meta.get("error"), str) else "", attempt, meta)
+        if os.path.lexists(self.path(self.completed_archive, task_id, f".{attempt}.txt")):
+            return Result(COMPLETE, "", attempt)
+        return None
+
     def result_attempt(self, task_id: str, fallback: int) -> int:
         """The attempt a result's outcome names, else ``fallback``."""
         return positive_int((read_json(self.outcome_path(task_id)) or {}).get("attempt"), fallback)
@@ -428,6 +450,23 @@ class House:
             return read_regular(path, limit)[:limit].decode("utf-8", errors="replace")
         except OSError:
             return None
+
+    def latest_answer(self, task_id: str) -> tuple[int | None, str, dict | None] | None:
+        """The newest answer to a task: the current result's, else its highest archived attempt's,
+        as (attempt, text, outcome); None when it has none."""
+        text = self.read_answer(task_id)
+        if text is not None:
+            meta = read_json(self.outcome_path(task_id))
+            return positive_int((meta or {}).get("attempt"), 0) or None, text, meta
+        self.path(self.completed_archive, task_id, "")  # UnsafePath for a bad ID, as everywhere here
+        attempts = [int(n.split(".")[1]) for n in listdir(self.completed_archive)
+                    if n.startswith(task_id + ".") and n.endswith(".txt") and n.count(".") == 2
+                    and n.split(".")[1].isdigit()]
+        if not attempts:
+            return None
+        best = max(attempts)
+        meta = read_json(self.path(self.completed_archive, task_id, f".{best}.json"))
+        return best, self.read_answer(task_id, best) or "", meta
 
     def retried_attempts(self) -> dict[str, set[int]]:
         """Per task, the archived attempts that ended in RETRY (exit 75: no failure counted)."""
@@ -463,6 +502,12 @@ class House:
         """``logs/dispatch.lock``: held by a dispatch run, and by the monitor while it moves
         claims; an fd to close when done, or None when another holder kept it."""
         return take_lock(self.dispatch_lock_file, timeout)
+
+
+def _same_process(pid, start) -> bool:
+    """Whether ``pid`` still runs and is the process that started at ``start`` (clock ticks)."""
+    return (isinstance(pid, int) and pid > 1 and isinstance(start, int) and pid_alive(pid)
+            and process_start_ticks(pid) == start)
 
 
 def read_json_bytes(data: bytes) -> dict | None:
@@ -568,7 +613,8 @@ class Heartbeat:
     def __init__(self, path: str, interval: float, started_at: str):
         self.path = path
         self.interval = interval
-        self.content = {"pid": os.getpid(), "host": host(), "started_at": started_at}
+        self.content = {"pid": os.getpid(), "start": process_start_ticks(os.getpid()), "host": host(),
+                        "started_at": started_at}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -615,3 +661,107 @@ class Heartbeat:
             os.unlink(self.path)
         except FileNotFoundError:
             pass
+
+
+# --- the inbox --------------------------------------------------------------------------------
+
+_MESSAGE_ID_RE = re.compile(r"\A[a-z][a-z0-9-]{0,62}\.[A-Z][A-Z0-9]*-[0-9]+\.[0-9]{1,9}\Z")
+#: how long a writer waits for an inbox's lock (it is held for one small write)
+INBOX_LOCK_S = 10.0
+
+
+def message_id(sender: str, task_id: str, attempt: int) -> str:
+    """``<wizard>.<ID>.<attempt>``: the name of the answer a wizard gave to an ask (a plain file
+    name, checked: the ask's task ID passed ``is_valid_id``)."""
+    mid = f"{sender}.{task_id}.{attempt}"
+    if not _MESSAGE_ID_RE.match(mid) or not is_valid_id(task_id):
+        raise UnsafePath(f"{mid!r} is not a message name (wizard.TASK-ID.attempt)")
+    return mid
+
+
+def answer_message(*, sender: str, to: str, task_id: str, queue: str, status: str, attempt: int, title: str,
+                   question: str, answer: str, error: str | None, ask_task: str | None, chain) -> dict:
+    """The message that brings an ask's answer to its asker (docs/contracts.md)."""
+    return {"id": message_id(sender, task_id, attempt), "kind": "answer", "from": sender, "to": to,
+            "task": task_id, "queue": os.path.realpath(queue), "status": status, "title": title,
+            "question": question, "answer": answer, "error": error, "attempt": attempt, "ask_task": ask_task,
+            "chain": list(chain), "sent_at": stamp()}
+
+
+def inbox_for(who: str | None, houses: dict[str, str], root: str) -> "Inbox":
+    """The inbox of ``who``: ``inbox/`` in its house when it is a wizard (``houses``: wizard name ->
+    house folder), else the inbox of the fleet's people, ``<root>/inbox/``."""
+    return Inbox(os.path.join(houses[who] if who in houses else root, "inbox"))
+
+
+class Inbox:
+    """A folder of messages, one JSON file each (docs/contracts.md): ``<house>/inbox/`` for a
+    wizard, ``<root>/inbox/`` for the people of the fleet. A message that was read moves to
+    ``inbox/read/``; robe deletes none. Writers take ``inbox/.lock``, so one answer is one
+    message however many deliver it (the monitor, and a waiting asker that saw it first)."""
+
+    def __init__(self, folder: str):
+        self.folder = os.path.abspath(folder)
+        self.read_folder = os.path.join(self.folder, "read")
+        self.lock_file = os.path.join(self.folder, ".lock")
+
+    def __repr__(self) -> str:
+        return f"Inbox({self.folder!r})"
+
+    def _path(self, mid: str, read: bool = False) -> str:
+        if not _MESSAGE_ID_RE.match(mid or ""):
+            raise UnsafePath(f"{mid!r} is not a message name (wizard.TASK-ID.attempt)")
+        return os.path.join(self.read_folder if read else self.folder, mid + ".json")
+
+    def _lock(self) -> int:
+        for d in (self.folder, self.read_folder):
+            if os.path.islink(d):
+                raise HouseError(f"{d} is a link; robe keeps messages only in a plain folder there")
+        fd = take_lock(self.lock_file, INBOX_LOCK_S)
+        if fd is None:
+            raise HouseError(f"{self.lock_file} stayed locked for {INBOX_LOCK_S:g} s; try again")
+        return fd
+
+    def deliver(self, message: dict, *, read: bool = False) -> bool:
+        """Write ``message`` (its ``id`` names the file; in read/ with ``read``) unless it is here
+        already, read or not; True when written."""
+        mid = message["id"]
+        fd = self._lock()
+        try:
+            if os.path.lexists(self._path(mid)) or os.path.lexists(self._path(mid, read=True)):
+                return False
+            if read:
+                private_dir(self.read_folder)
+            atomic_write(self._path(mid, read=read), json_bytes(message))
+            return True
+        finally:
+            os.close(fd)
+
+    def messages(self, *, include_read: bool = False, prefix: str = "") -> list[dict]:
+        """The messages (those whose name starts with ``prefix``), oldest first, each with
+        ``read`` (True once moved to read/)."""
+        out = []
+        folders = [(self.folder, False)] + ([(self.read_folder, True)] if include_read else [])
+        for folder, read in folders:
+            for name in listdir(folder):
+                if not name.startswith(prefix) or not name.endswith(".json") or not _MESSAGE_ID_RE.match(name[:-5]):
+                    continue
+                msg = read_json(os.path.join(folder, name))
+                if msg is not None:
+                    msg["id"], msg["read"] = name[:-5], read
+                    out.append(msg)
+        return sorted(out, key=lambda m: (str(m.get("sent_at") or ""), m["id"]))
+
+    def mark_read(self, mid: str) -> bool:
+        """Move a message to read/; False when it is not (or no longer) unread."""
+        src = self._path(mid)
+        fd = self._lock()
+        try:
+            if not os.path.lexists(src):
+                return False
+            private_dir(self.read_folder)
+            moved = _move_keep(src, self.read_folder, mid, ".json")
+            _fsync_dirs(self.folder, self.read_folder)
+            return moved is not None
+        finally:
+            os.close(fd)

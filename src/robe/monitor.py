@@ -26,21 +26,28 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import os
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
 from .clock import now as _now
-from .house import BARE_GRACE_S, House, Result
+from .errors import RobeError
+from .house import BARE_GRACE_S, House, HouseError, Result, answer_message, inbox_for
 from .plumbing import fsync_dir, host
 from .queue import Change, QueueError, Snapshot, Status, parse, read_quiet, set_statuses
+from .queue.asks import ask_of, question_of
 from .queue.events import append_event, events_path, read_events
 from .routing import Router, queue_key
 
 log = logging.getLogger(__name__)
 ORPHAN_GRACE_S = 120.0
+#: a task gone from a queue file changed less than this long ago may come back (a person moving
+#: it, an editor half way through a save): its claim and result wait for it
+VANISH_GRACE_S = 600.0
 LOCK_TIMEOUT_S = 30.0
 #: what the monitor writes in the event log's ``event`` key
 RESULT, RETRY, REAP, ORPHAN, VANISHED, LEFT, ARCHIVED = "result", "retry", "reap", "orphan", "vanished", "left", "archived"
+KEPT, RESTORED = "kept", "restored"
 
 
 @dataclass(frozen=True)
@@ -58,7 +65,7 @@ class Transition:
 
     def line(self) -> str:
         a = f" (attempt {self.attempt})" if self.attempt else ""
-        if self.kind in (LEFT, ARCHIVED, VANISHED):
+        if self.kind in (LEFT, ARCHIVED, VANISHED, KEPT):
             return f"{self.wizard}: {self.task} {self.kind}{a}: {self.detail}"
         return f"{self.wizard}: {self.task} {self.from_} -> {self.to}{a}: {self.detail}"
 
@@ -253,6 +260,10 @@ def _plan_orphans(fleet, selected: set, qfiles: dict, houses: dict, t: float, or
             w = next((x for x in fleet.wizards if x.name == r.wizard), None)
             if w is None or w.name not in selected:
                 continue  # another wizard's task (its own run handles it), or nobody's
+            restored = _restore(houses[w.name], task.id, key, qf.path)
+            if restored is not None:
+                items.append(restored)
+                continue
             if signs is None:
                 signs = _last_signs(fleet, qfiles)
             last = signs.get(task.id, qf.mtime or t)
@@ -264,6 +275,22 @@ def _plan_orphans(fleet, selected: set, qfiles: dict, houses: dict, t: float, or
                                attempt or 0, f"IN_PROGRESS with no claim and no result for {t - last:.0f} s: "
                                "back to PENDING", event_kind=ORPHAN, events=ev))
     return items
+
+
+def _restore(h: _House, tid: str, key: str, qpath: str) -> _Item | None:
+    """An IN_PROGRESS task with no claim whose latest attempt already ended: an editor saved a
+    copy from while it ran. It gets that attempt's final status back, and does not run again."""
+    attempt = h.archived().get(tid)
+    res = h.house.archived_result(tid, attempt) if attempt else None
+    if res is None:
+        return None
+    target, _, _ = _decide(h, tid, attempt, res)
+    if target is Status.PENDING:
+        return None  # attempts remain: the orphan rule sends it back to PENDING, to run again
+    return _Item(RESTORED, h.w, tid, key, qpath, target, (Status.IN_PROGRESS,), attempt,
+                 f"IN_PROGRESS again with no claim, but attempt {attempt} already ended {target.value} (an editor "
+                 f"saved a copy from while it ran): {target.value} again, not run twice", event_kind=RESTORED,
+                 events=h.events)
 
 
 def _last_signs(fleet, qfiles) -> dict[str, float]:
@@ -317,6 +344,12 @@ def monitor(fleet, wizards=None, *, now: _dt.datetime | None = None, bare_grace:
                     "left for the next run")
                 continue
             fds.append(fd)
+            try:
+                house.check()
+            except HouseError as e:  # a folder that leads outside the house: nothing of it is moved
+                report.errors.append(f"{w.name}: {e}")
+                err(report.errors[-1])
+                continue
             houses[w.name] = _House(w, t, now)
         items: list[_Item] = []
         known = {queue_key(w.queue): w.queue for w in fleet.wizards}
@@ -327,10 +360,15 @@ def monitor(fleet, wizards=None, *, now: _dt.datetime | None = None, bare_grace:
                 report.errors.append(f"{h.w.name}: {e}")
                 err(report.errors[-1])
         qfiles = _read_queues(houses, items, report, err)
+        for qf in qfiles.values():
+            if qf.error and os.path.lexists(qf.path):  # there, but unreadable: say so (nothing is folded into it)
+                report.errors.append(qf.error)
+                err(qf.error)
         if houses:
             items += _plan_orphans(fleet, set(houses), qfiles, houses, t, orphan_grace)
         try:
-            _apply(items, qfiles, houses, report, by=by, out=out, err=err)
+            _apply(items, qfiles, houses, report, by=by, out=out, err=err,
+                   inboxes=({w.name: w.house for w in fleet.wizards}, fleet.root))
         finally:
             for h in houses.values():
                 for folder in sorted(h.touched):
@@ -373,7 +411,8 @@ def _write(qf: _QueueFile, changes: list[Change]):
     return outcomes, any(o.applied and o.before != o.after for o in outcomes)
 
 
-def _apply(items: list[_Item], qfiles: dict, houses: dict, report: MonitorReport, *, by, out, err) -> None:
+def _apply(items: list[_Item], qfiles: dict, houses: dict, report: MonitorReport, *, by, out, err,
+           inboxes: tuple[dict, str] = ({}, "")) -> None:
     by_queue: dict[str, list[_Item]] = {}
     for it in items:
         by_queue.setdefault(it.qkey, []).append(it)
@@ -396,7 +435,14 @@ def _apply(items: list[_Item], qfiles: dict, houses: dict, report: MonitorReport
                 continue
         for it in group:
             try:
-                _finish(it, outcomes.get(id(it)), houses, report, by=by, out=out)
+                _deliver(it, outcomes.get(id(it)), qf, houses, inboxes)
+            except (OSError, ValueError, RobeError) as e:  # the result stays: the next run delivers, then archives
+                report.errors.append(f"{it.task}: could not deliver its answer to the asker's inbox: {e}; "
+                                     "the next run tries again")
+                err(report.errors[-1])
+                continue
+            try:
+                _finish(it, outcomes.get(id(it)), qf, houses, report, by=by, out=out)
             except (OSError, ValueError) as e:
                 report.errors.append(f"{it.task}: could not archive: {e}")
                 err(report.errors[-1])
@@ -404,6 +450,30 @@ def _apply(items: list[_Item], qfiles: dict, houses: dict, report: MonitorReport
                 log.exception("task %s: the monitor failed on it", it.task)
                 report.errors.append(f"{it.task}: the monitor failed on it: {e!r}")
                 err(report.errors[-1])
+
+
+def _deliver(it: _Item, o, qf: _QueueFile, houses: dict, inboxes: tuple[dict, str]) -> None:
+    """An ask's answer to its asker's inbox (docs/contracts.md), once its task is COMPLETE, or
+    FAILED for good. Before the result is archived; delivering twice writes one message."""
+    if it.target not in (Status.COMPLETE, Status.FAILED) or qf.snapshot is None:
+        return
+    if not (it.result or it.kind == REAP):
+        return
+    if it.kind != "folded" and (o is None or not o.applied):
+        return
+    task = qf.snapshot.get(it.task)
+    ask = ask_of(task) if task is not None else None
+    if ask is None:
+        return
+    house = houses[it.wizard.name].house
+    res = house.read_result(it.task, bare_grace=0.0) if it.result else None
+    message = answer_message(
+        sender=it.wizard.name, to=ask.asked_by, task_id=it.task, queue=qf.path, status=it.target.value,
+        attempt=it.result_attempt or it.attempt or 1, title=task.title, question=question_of(task),
+        answer=(house.read_answer(it.task) if it.result else None) or "",
+        error=None if it.target is Status.COMPLETE else ((res.error if res is not None else "") or it.detail),
+        ask_task=ask.task, chain=ask.chain)
+    inbox_for(ask.asked_by, *inboxes).deliver(message)
 
 
 def _kill_leftover(h: _House, it: _Item, report: MonitorReport) -> None:
@@ -416,7 +486,7 @@ def _kill_leftover(h: _House, it: _Item, report: MonitorReport) -> None:
         report.killed.append({"task": it.task, "wizard": h.w.name, "pid": pid})
 
 
-def _finish(it: _Item, o, houses, report: MonitorReport, *, by, out) -> None:
+def _finish(it: _Item, o, qf: _QueueFile, houses, report: MonitorReport, *, by, out) -> None:
     name = it.wizard.name if it.wizard is not None else "-"
     h = houses.get(name)
 
@@ -468,8 +538,8 @@ def _finish(it: _Item, o, houses, report: MonitorReport, *, by, out) -> None:
         return
     before = o.before.value if o.before else None
     if o.applied:
-        if it.kind == ORPHAN:
-            record(ORPHAN, before, target, it.detail, move=False)
+        if it.kind in (ORPHAN, RESTORED):
+            record(it.kind, before, target, it.detail, move=False)
         elif o.before != o.after:
             record(it.event_kind, before, target, it.detail)
         elif not h.has_event(it.task, it.attempt, target):
@@ -478,11 +548,18 @@ def _finish(it: _Item, o, houses, report: MonitorReport, *, by, out) -> None:
         else:
             record(ARCHIVED, before, target, f"already {target} in the queue; archived", event=False)
         return
-    if it.kind == ORPHAN:
+    if it.kind in (ORPHAN, RESTORED):
         return  # it changed meanwhile: not an orphan any more
     if o.before is None:
-        record(VANISHED, None, None, f"the task is no longer in the queue ({o.reason}); "
-               f"{'result' if it.result else 'claim'} archived")
+        what = "result" if it.result else "claim"
+        if o.in_file:  # there, but unreadable now (a duplicate ID, an error): it waits for the fix
+            record(KEPT, None, None, f"the queue cannot show it now ({o.reason}); {what} kept until it can",
+                   event=False, move=False)
+        elif qf.mtime is not None and time.time() - qf.mtime < VANISH_GRACE_S:
+            record(KEPT, None, None, f"it is not in the queue now, which changed {time.time() - qf.mtime:.0f} s ago; "
+                   f"{what} kept in case it comes back", event=False, move=False)
+        else:
+            record(VANISHED, None, None, f"the task is no longer in the queue ({o.reason}); {what} archived")
         return
     if not it.claim and o.before in (Status.PENDING, Status.BLOCKED):
         return  # a re-run a person asked for: the dispatcher archives the old result

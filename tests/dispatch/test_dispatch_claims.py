@@ -155,7 +155,7 @@ def test_a_person_blocking_the_task_mid_claim_wins(tmp_path, dispatch_run, monke
     assert run.err == ["ezra: withdrew the claim on TASK-004: TASK-004 is BLOCKED now, not PENDING; nothing was changed"]
     assert claims_in(tmp_path / "ezra") == []
     assert status_of(tmp_path, "TASK-004") == "BLOCKED"
-    assert [e["event"] for e in events(tmp_path / "ezra")] == ["withdrawn"]
+    assert [e["event"] for e in events(tmp_path / "ezra")] == ["dispatch", "withdrawn"]  # claimed, then given back
 
 
 def test_a_claim_already_marked_in_progress_stands(tmp_path, dispatch_run, monkeypatch):

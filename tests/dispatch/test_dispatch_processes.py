@@ -41,6 +41,8 @@ def shared_fleet(tmp_path, n: int, max_active: int = 1000) -> tuple[str, str]:
             rows.append(f"| {tid} | PENDING | Table task {i} |\n")
     parts.append("## Table\n\n| ID | Status | Task |\n|----|--------|------|\n" + "".join(rows))
     qpath = write(tmp_path / "WORK-QUEUE.md", "".join(parts))
+    old = time.time() - 3600  # written long ago: robe need not wait for the save to settle
+    os.utime(qpath, (old, old))
     return path, qpath
 
 

@@ -16,7 +16,7 @@ def test_a_shared_queue_is_parsed_once_per_run_and_marked_in_one_write(tmp_path,
         f"- [ ] {'BUG' if i % 3 == 0 else 'TASK'}-{i} P1 PENDING task {i}\n" + ("  - Tags: research\n" if i % 3 == 1 else "")
         for i in range(1, 13)))
     parses, writes = [], []
-    real_parse, real_replace = robe.dispatch.parse, store.replace_file
+    real_parse, real_swap = robe.dispatch.parse, store._swap
 
     def counting_parse(*a, **k):
         parses.append(a[1])
@@ -24,10 +24,10 @@ def test_a_shared_queue_is_parsed_once_per_run_and_marked_in_one_write(tmp_path,
 
     def counting_write(*a, **k):
         writes.append(a[0])
-        return real_replace(*a, **k)
+        return real_swap(*a, **k)
     monkeypatch.setattr(robe.dispatch, "parse", counting_parse)
     monkeypatch.setattr(store, "parse", counting_parse)
-    monkeypatch.setattr(store, "replace_file", counting_write)
+    monkeypatch.setattr(store, "_swap", counting_write)
     run = dispatch_run(path)
     assert len(run.report.claims) == 9
     assert len(parses) == 1, "one parse, none again for the write (the file is still what was parsed)"

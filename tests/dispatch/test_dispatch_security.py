@@ -42,7 +42,9 @@ def test_a_path_in_place_of_an_id_is_never_a_task_nor_a_file(tmp_path, dispatch_
     assert tree(tmp_path) == {"fleet", "fleet/fleet.yaml", "fleet/allegro", "fleet/allegro/WORK-QUEUE.md",
                               "fleet/allegro/WORK-QUEUE.md.lock", "fleet/allegro/work",
                               "fleet/allegro/work/TASK-5.active", "fleet/allegro/logs",
-                              "fleet/allegro/logs/dispatch.lock", "fleet/allegro/logs/events.jsonl"}
+                              "fleet/allegro/logs/dispatch.lock", "fleet/allegro/logs/events.jsonl"} | {
+        p for p in tree(tmp_path) if p.startswith("fleet/allegro/logs/displaced")}  # the version robe replaced
+    assert [p for p in tree(tmp_path) if p.startswith("fleet/allegro/logs/displaced/")]
 
 
 @pytest.mark.parametrize("bad", ["TASK-1/../../x", "../TASK-1", "TASK-1\0", "task-1", "TASK-1 ", ".", "..", ""])

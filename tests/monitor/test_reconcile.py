@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import time
 
 from .helpers import age, events, ls, monitor_events, read, statuses, write, write_result
 
@@ -147,6 +148,12 @@ def test_result_of_a_deleted_task_is_archived_and_reported(one_wizard):
     write(s.qpath, text[:text.index("### TASK-003")])
     write_result(house, "TASK-003")
     before = read(s.qpath)
+    # Just after the edit it may come back (a person moving it, a save half way): kept.
+    rep = s.monitor()
+    assert rep.out[0].startswith("ezra: TASK-003 kept (attempt 1): it is not in the queue now")
+    assert "TASK-003.txt" in ls(house / "completed") and "TASK-003.active" in ls(house / "work")
+    old = time.time() - 3600
+    os.utime(s.qpath, (old, old))
     rep = s.monitor()
     assert len(rep.out) == 1 and rep.out[0].startswith("ezra: TASK-003 vanished (attempt 1): the task is no longer")
     assert rep.exit_code == 0 and read(s.qpath) == before

@@ -35,6 +35,9 @@ COMMANDS = {
     "metrics": "robe.cli.monitor:metrics",
     "checkpoint": "robe.cli.monitor:checkpoint",
     "history": "robe.cli.monitor:history",
+    "ask": "robe.cli.ask:ask",
+    "inbox": "robe.cli.ask:inbox",
+    "mcp": "robe.cli.mcp:mcp",
 }
 
 

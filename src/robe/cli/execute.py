@@ -44,9 +44,9 @@ def execute(fleet_path, wizards, once, scan_interval, heartbeat_interval, grace,
                    shutdown_grace=shutdown_grace, output_cap=output_cap)
     executor = Executor(chosen, opts)
     install_signal_handlers(executor)
-    outcomes = executor.run(once=once)
+    outcomes = executor.run(once=once)  # (a result it could not write is logged as one sentence)
     if not once:
-        return
+        sys.exit(1 if executor.failures else 0)
     if as_json:
         echo_json(outcomes)
         return
@@ -55,3 +55,4 @@ def execute(fleet_path, wizards, once, scan_interval, heartbeat_interval, grace,
     for o in outcomes:
         line = f"{o['wizard']}  {o['id']}  {o['status']}  {o['duration_s']:.1f} s"
         click.echo(line + (f"  {o['error']}" if o.get("error") else ""))
+    sys.exit(1 if executor.failures else 0)

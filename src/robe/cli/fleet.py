@@ -12,6 +12,7 @@ import sys
 
 import click
 
+from ..cron.schedule import robe_command
 from ..doctor import FAIL, OK, summary
 from ..doctor import doctor as run_doctor
 from ..fleet.config import FleetError, load_fleet
@@ -50,7 +51,8 @@ def _age(seconds: float) -> str:
 @click.option("--base-url", help="OpenAI-compatible base URL of the model (default: http://127.0.0.1:11434/v1).")
 @click.option("--role", help="The first wizard's role, for its SOUL.md.")
 @click.option("--port", type=int, help="The first wizard's port (default: the lowest free one in 8643-8699).")
-def init(folder, fleet_path, wizard_name, agent, model, base_url, role, port):
+@click.option("--no-mcp", is_flag=True, help="Do not list robe's MCP server in a Hermes wizard's config.yaml.")
+def init(folder, fleet_path, wizard_name, agent, model, base_url, role, port, no_mcp):
     """Create a fleet: a fleet.yaml, one wizard's house and an example queue.
 
     \b
@@ -59,7 +61,8 @@ def init(folder, fleet_path, wizard_name, agent, model, base_url, role, port):
     """
     if folder is None and fleet_path:
         folder = fleet_path if os.path.isdir(fleet_path) else os.path.dirname(os.path.abspath(fleet_path))
-    result = init_fleet(folder, wizard=wizard_name, agent=agent, model=model, base_url=base_url, role=role, port=port)
+    result = init_fleet(folder, wizard=wizard_name, agent=agent, model=model, base_url=base_url, role=role, port=port,
+                        mcp_command=None if no_mcp else robe_command())
     fleet = result.fleet
     if not result.changed:
         n = len(fleet.wizards)
@@ -103,19 +106,24 @@ def wizard():
 @click.option("--command", "command", metavar="COMMAND",
               help="For --agent command: its command line, e.g. 'my-agent --prompt-file {prompt_file}' "
                    "(run without a shell; {prompt_file}, {task_id}, {title} are filled in).")
+@click.option("--no-mcp", is_flag=True,
+              help="Do not list robe's MCP server (robe mcp --as NAME) in a Hermes wizard's config.yaml.")
 def wizard_create(name, fleet_path, port, agent, model, base_url, role, clone_from, gateway_start, context_length,
-                  hermes_config, command):
+                  hermes_config, command, no_mcp):
     """Create a wizard: its house, home, SOUL.md, config.yaml, .env key and port.
 
     The wizard is registered in fleet.yaml; the rest of that file (comments, order) stays as
-    it is. Names are lower-case letters, digits and dashes.
+    it is. Names are lower-case letters, digits and dashes. A Hermes wizard's config.yaml
+    lists robe's MCP server, acting as this wizard, so its agent has the fleet's tools
+    (queues, asking other wizards); --no-mcp leaves it out.
     """
     start = shlex.split(gateway_start) if gateway_start else None
     kind = agent or ("hermes" if not clone_from else None)
     created = create_wizard(fleet_path, name, port=port, agent=kind or "hermes", model=model, base_url=base_url,
                             role=role, clone_from=clone_from, gateway_start=start, context_length=context_length,
                             hermes_config=parse_settings(hermes_config),
-                            command=shlex.split(command) if command else None)
+                            command=shlex.split(command) if command else None,
+                            mcp_command=None if no_mcp else robe_command())
     w = created.wizard
     click.echo(f"Created wizard {w.name} on port {w.port} ({w.agent.kind} agent).")
     click.echo(f"  house  {w.house}")

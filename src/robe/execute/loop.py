@@ -14,6 +14,7 @@ work/ for the monitor to reap and dispatch again.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import queue as _queue
@@ -75,6 +76,8 @@ class _Slot:
     inbox: _queue.Queue = field(default_factory=_queue.Queue)
     inflight: set = field(default_factory=set)
     workers: list = field(default_factory=list)
+    #: threads running asks beside the workers (see ``offer``)
+    asks: list = field(default_factory=list)
 
 
 class Executor:
@@ -91,17 +94,31 @@ class Executor:
         self._lock = threading.Lock()
         #: the latest outcomes written (bounded: an executor may run for months)
         self.outcomes: deque = deque(maxlen=100_000)
+        #: results that could not be written (one sentence each), for the command's exit code
+        self.failures: list[str] = []
         self._observer = None
 
     # -- taking claims
     def offer(self, name: str, task_id: str) -> bool:
-        """Queue a claim for a worker unless it is already queued or running here."""
+        """Queue a claim for a worker unless it is already queued or running here.
+
+        A question from another wizard (an ask) runs at once on a thread of its own instead:
+        its asker may be waiting for the answer while it holds one of this wizard's workers
+        (A asks B while B asks A). The dispatcher bounds how many asks there are.
+        """
         slot = self.slots[name]
         with self._lock:
             if self.stopping.is_set() or task_id in slot.inflight:
                 return False
             slot.inflight.add(task_id)
-        slot.inbox.put(task_id)
+        if isinstance((slot.house.claim_record(task_id) or {}).get("ask"), dict):
+            thread = threading.Thread(target=self._run_one, args=(name, task_id), daemon=True,
+                                      name=f"robe-execute {name} ask {task_id}")
+            with self._lock:
+                slot.asks = [t for t in slot.asks if t.is_alive()] + [thread]
+            thread.start()
+        else:
+            slot.inbox.put(task_id)
         return True
 
     def scan(self) -> int:
@@ -137,7 +154,9 @@ class Executor:
                 reason = str(e) if isinstance(e, ClaimError) else f"cannot read the claim: {e.strerror}"
                 outcome = self._outcome(name, task_id, house.claim_attempt(task_id), w.agent.kind, FAILED,
                                         None, reason, started, t0, False)
-                house.write_result(task_id, f"[robe: the claim could not be run: {reason}]\n".encode(), outcome)
+                if not self._write_result(house, task_id, f"[robe: the claim could not be run: {reason}]\n".encode(),
+                                          outcome):
+                    return None
                 done = True
                 self._event(house, task_id, outcome, "the claim could not be run")
                 log.warning("wizard %s: %s: %s", name, task_id, reason)
@@ -180,7 +199,8 @@ class Executor:
                 answer += f"\n[robe: output cut at {opt.output_cap} bytes]\n"
             outcome = self._outcome(name, task_id, claim.attempt, w.agent.kind, run.status, run.exit_code,
                                     run.error, started, t0, bool(run.dropped), run.extra)
-            house.write_result(task_id, answer.encode("utf-8"), outcome)
+            if not self._write_result(house, task_id, answer.encode("utf-8"), outcome):
+                return None
             done = True
             heartbeat.remove()
             self._event(house, task_id, outcome, run.error or "")
@@ -193,6 +213,20 @@ class Executor:
             if scratch:
                 shutil.rmtree(scratch, ignore_errors=True)
             lock.release(remove=done)
+
+    def _write_result(self, house: House, task_id: str, answer: bytes, outcome: dict) -> bool:
+        """Write the result; on a full disk (or any write error) say so in one sentence and
+        leave the claim for the next try (False)."""
+        try:
+            house.write_result(task_id, answer, outcome)
+            return True
+        except OSError as e:
+            why = "the disk is full" if e.errno == errno.ENOSPC else (e.strerror or str(e))
+            message = f"wizard {house.wizard}: {task_id}: cannot write its result: {why}; the claim stays for the next try"
+            log.error("%s", message)
+            with self._lock:
+                self.failures.append(message)
+            return False
 
     def _outcome(self, name, task_id, attempt, agent, status, exit_code, error, started, t0, truncated,
                  extra=None) -> dict:
@@ -221,14 +255,23 @@ class Executor:
             task_id = slot.inbox.get()
             if task_id is None:
                 return
-            try:
-                if not self.stopping.is_set():
-                    self.run_claim(name, task_id)
-            except Exception:  # a bad claim must not stop the wizard's worker
-                log.exception("wizard %s: %s failed inside robe", name, task_id)
-            finally:
-                with self._lock:
-                    slot.inflight.discard(task_id)
+            self._run_one(name, task_id)
+
+    def _run_one(self, name: str, task_id: str) -> None:
+        try:
+            if not self.stopping.is_set():
+                self.run_claim(name, task_id)
+        except OSError as e:  # the disk full, a folder gone: one sentence; the claim stays for the next try
+            why = "the disk is full" if e.errno == errno.ENOSPC else (e.strerror or str(e))
+            message = f"wizard {name}: {task_id}: could not run it: {why}; the claim stays for the next try"
+            log.error("%s", message)
+            with self._lock:
+                self.failures.append(message)
+        except Exception:  # a bad claim must not stop the wizard's worker
+            log.exception("wizard %s: %s failed inside robe", name, task_id)
+        finally:
+            with self._lock:
+                self.slots[name].inflight.discard(task_id)
 
     def _start_workers(self) -> None:
         for name, slot in self.slots.items():
@@ -257,9 +300,12 @@ class Executor:
     def _join_workers(self, timeout: float | None) -> bool:
         end = None if timeout is None else time.monotonic() + timeout
         for slot in self.slots.values():
-            for t in slot.workers:
+            with self._lock:
+                threads = slot.workers + slot.asks
+            for t in threads:
                 t.join(None if end is None else max(end - time.monotonic(), 0))
-        return not any(t.is_alive() for s in self.slots.values() for t in s.workers)
+        with self._lock:
+            return not any(t.is_alive() for s in self.slots.values() for t in s.workers + s.asks)
 
     # -- the body's own liveness
     def beat(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 
+from ..plumbing import read_regular
 from .model import FILE_NAME, MAX_FLEET_BYTES, FleetConfig, FleetError, Wizard
 from .validate import parse_fleet
 
@@ -39,15 +40,14 @@ def find_fleet_file(path: str | None = None, cwd: str | None = None) -> str:
 
 
 def read_fleet_text(path: str) -> str:
+    if os.path.isdir(path):
+        raise FleetError(f"{path} is a folder; pass the fleet.yaml inside it with --fleet")
     try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_FLEET_BYTES + 1)
+        data = read_regular(os.path.realpath(path), MAX_FLEET_BYTES)  # a pipe there never blocks robe
     except FileNotFoundError:
         raise FleetError(f"{path} does not exist; create a fleet with 'robe init', or pass the right --fleet") from None
-    except IsADirectoryError:
-        raise FleetError(f"{path} is a folder; pass the fleet.yaml inside it with --fleet") from None
     except OSError as e:
-        raise FleetError(f"cannot read {path}: {e.strerror}") from None
+        raise FleetError(f"cannot read {path}: {e.strerror}; fleet.yaml must be an ordinary file") from None
     if len(data) > MAX_FLEET_BYTES:
         raise FleetError(f"{path} is larger than 1 MiB; that is not a fleet.yaml, pass the right --fleet")
     try:

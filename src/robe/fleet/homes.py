@@ -158,8 +158,20 @@ def _merge(base: dict, extra: dict) -> dict:
     return out
 
 
-def hermes_config(w: Wizard) -> dict:
-    """The home's config.yaml for Hermes: the model, and the api_server on the wizard's port.
+def mcp_entry(command: list[str], fleet_path: str, wizard: str) -> dict:
+    """robe's MCP server as a Hermes config.yaml lists it under ``mcp_servers``: ``robe mcp`` for
+    this fleet, acting as this wizard. Hermes fills in ``${ROBE_TASK_ID}`` from its own
+    environment (the executor sets it), so a question asked inside a task knows its task."""
+    args = [*command[1:], "mcp", "--fleet", os.path.abspath(fleet_path), "--as", wizard]
+    return {"command": command[0], "args": args,
+            "env": {"ROBE_WIZARD": wizard, "ROBE_TASK_ID": "${ROBE_TASK_ID}"},
+            # ask_wizard may wait up to 900 s for an answer; Hermes' own default is 300 s a call
+            "timeout": 960, "connect_timeout": 60}
+
+
+def hermes_config(w: Wizard, mcp: dict | None = None) -> dict:
+    """The home's config.yaml for Hermes: the model, the api_server on the wizard's port, and
+    robe's MCP server (``mcp``: an entry from ``mcp_entry``) when given.
 
     The api_server's key is not in here: Hermes loads HERMES_HOME/.env and puts API_SERVER_KEY
     into platforms.api_server.extra.key, so the secret lives in one 0600 file only.
@@ -176,16 +188,18 @@ def hermes_config(w: Wizard) -> dict:
         "platforms": {"api_server": {"enabled": True, "extra": {"host": "127.0.0.1", "port": w.port}}},
         "memory": {"memory_enabled": True, "user_profile_enabled": True},
     }
+    if mcp is not None:
+        cfg["mcp_servers"] = {"robe": mcp}
     cfg = _merge(cfg, a.config or {})
     # Whatever agent.config says, the port and loopback binding are the fleet's.
     cfg = _merge(cfg, {"platforms": {"api_server": {"enabled": True, "extra": {"host": "127.0.0.1", "port": w.port}}}})
     return cfg
 
 
-def config_text(w: Wizard) -> str:
+def config_text(w: Wizard, mcp: dict | None = None) -> str:
     head = (f"# Hermes config for wizard {w.name}, written by robe. platforms.api_server.extra.port must equal\n"
             f"# the wizard's port in fleet.yaml ({w.port}); 'robe doctor' checks it. The api_server key is in .env.\n")
-    return head + yaml.safe_dump(hermes_config(w), sort_keys=False, default_flow_style=False)
+    return head + yaml.safe_dump(hermes_config(w, mcp), sort_keys=False, default_flow_style=False)
 
 
 def start_script_text(w: Wizard) -> str:
@@ -202,15 +216,18 @@ def start_script_text(w: Wizard) -> str:
     )
 
 
-def ensure_house(fleet: FleetConfig, w: Wizard, *, soul: str | None = None, example_queue: bool = False) -> list[str]:
-    """Create whatever of the wizard's house is missing; the paths created, in order."""
+def ensure_house(fleet: FleetConfig, w: Wizard, *, soul: str | None = None, example_queue: bool = False,
+                 mcp_command: list[str] | None = None) -> list[str]:
+    """Create whatever of the wizard's house is missing; the paths created, in order. With
+    ``mcp_command`` (the argv that runs robe), a new Hermes config.yaml lists robe's MCP server."""
     created: list[str] = []
     for d in (w.house, w.home, w.work_dir, w.completed_dir, w.logs_dir, w.reports_dir):
         if make_private_dir(d):
             created.append(d + "/")
     if write_new(w.soul_file, soul if soul is not None else soul_text(fleet, w)):
         created.append(w.soul_file)
-    if write_new(w.config_file, config_text(w), SECRET_MODE):
+    mcp = mcp_entry(mcp_command, fleet.path, w.name) if mcp_command and w.agent.kind == "hermes" else None
+    if write_new(w.config_file, config_text(w, mcp), SECRET_MODE):
         created.append(w.config_file)
     if write_new(w.env_file, env_text(w, new_key()), SECRET_MODE):
         created.append(w.env_file)

@@ -34,7 +34,10 @@ MAX_FLEET_BYTES = 1024 * 1024
 #: an empty mapping no record can change (a shared default)
 EMPTY: Mapping = MappingProxyType({})
 
-TOP_KEYS = ("root", "codebase", "ports", "default_wizard", "default_priority", "services", "wizards", "routes")
+TOP_KEYS = ("root", "codebase", "ports", "default_wizard", "default_priority", "services", "wizards", "routes",
+            "max_open_asks")
+#: how many unanswered questions one wizard (or person) may have asked at once (robe ask)
+DEFAULT_MAX_OPEN_ASKS = 5
 WIZARD_KEYS = ("role", "port", "house", "home", "queue", "agent", "gateway", "max_active", "max_parallel",
                "dispatch_floor", "timeout", "lease", "max_attempts", "schedule", "lineage", "relationships")
 AGENT_KEYS = {
@@ -198,6 +201,7 @@ class FleetConfig(NamedTuple):
     default_priority: str = DEFAULT_PRIORITY
     services: tuple[Service, ...] = ()
     routes: tuple[Route, ...] = ()
+    max_open_asks: int = DEFAULT_MAX_OPEN_ASKS
 
     @property
     def folder(self) -> str:

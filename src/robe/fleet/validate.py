@@ -18,6 +18,7 @@ from .model import (
     AGENT_KINDS,
     DEFAULT_HEALTH,
     DEFAULT_HERMES_GATEWAY,
+    DEFAULT_MAX_OPEN_ASKS,
     DEFAULT_PORTS,
     DEFAULT_PRIORITY,
     EMPTY,
@@ -215,9 +216,11 @@ def parse_fleet(text: str, path: str, problems: list | None = None) -> FleetConf
     default_wizard = _wizard_name(c, top["default_wizard"][1], "default_wizard", names) \
         if "default_wizard" in top else None
     routes = _routes(c, top["routes"][1], names) if "routes" in top else ()
+    max_open_asks = (c.positive(top["max_open_asks"][1], "max_open_asks") if "max_open_asks" in top
+                     else DEFAULT_MAX_OPEN_ASKS)
     return FleetConfig(path=path, root=root_dir, wizards=tuple(wizards), ports=(first, last), codebase=codebase,
                        default_wizard=default_wizard, default_priority=default_priority, services=tuple(services),
-                       routes=tuple(routes))
+                       routes=tuple(routes), max_open_asks=max_open_asks)
 
 
 def _ports(c: _Checker, node) -> tuple[int, int]:

@@ -115,18 +115,22 @@ def create_wizard(fleet_path: str | None, name: str, *, port: int | None = None,
                   model: str | None = None, base_url: str | None = None, role: str | None = None,
                   clone_from: str | None = None, gateway_start: list[str] | None = None,
                   context_length: int | None = None, hermes_config: dict | None = None,
-                  command: list[str] | None = None, cwd: str | None = None, example_queue: bool = False) -> Created:
+                  command: list[str] | None = None, cwd: str | None = None, example_queue: bool = False,
+                  mcp_command: list[str] | None = None) -> Created:
+    """``mcp_command``: the argv that runs robe; a Hermes wizard's config.yaml then lists robe's
+    MCP server (``robe mcp --as NAME``), so its agent has the fleet's tools."""
     check_name(name)
     path = find_fleet_file(fleet_path, cwd)
     load_fleet(path)  # a bad fleet.yaml is refused before anything (even the lock file) is written
     with fleet_lock(path):
         return _create_locked(path, name, port=port, agent=agent, model=model, base_url=base_url, role=role,
                               clone_from=clone_from, gateway_start=gateway_start, context_length=context_length,
-                              hermes_config=hermes_config, command=command, example_queue=example_queue)
+                              hermes_config=hermes_config, command=command, example_queue=example_queue,
+                              mcp_command=mcp_command)
 
 
 def _create_locked(path: str, name: str, *, port, agent, model, base_url, role, clone_from, gateway_start,
-                   context_length, hermes_config, command, example_queue) -> Created:
+                   context_length, hermes_config, command, example_queue, mcp_command=None) -> Created:
     fleet = load_fleet(path)
     existing = next((w for w in fleet.wizards if w.name == name), None)
     if existing:
@@ -146,7 +150,7 @@ def _create_locked(path: str, name: str, *, port, agent, model, base_url, role, 
                          "or delete it, and run this again")
     soul = clone_soul(source, w) if source else None
     house_existed = os.path.exists(w.house)
-    paths = ensure_house(new_fleet, w, soul=soul, example_queue=example_queue)
+    paths = ensure_house(new_fleet, w, soul=soul, example_queue=example_queue, mcp_command=mcp_command)
     try:
         new_fleet = write_fleet_text(fleet.path, new_text)
     except BaseException:
@@ -240,7 +244,8 @@ class InitResult:
 
 
 def init_fleet(folder: str | None = None, *, wizard: str = "allegro", agent: str = "hermes", model: str | None = None,
-               base_url: str | None = None, role: str | None = None, port: int | None = None) -> InitResult:
+               base_url: str | None = None, role: str | None = None, port: int | None = None,
+               mcp_command: list[str] | None = None) -> InitResult:
     """A fleet.yaml with one wizard and its house; on an existing fleet, build whatever house is missing."""
     folder = os.path.abspath(folder or os.getcwd())
     path = os.path.join(folder, FILE_NAME)
@@ -258,15 +263,16 @@ def init_fleet(folder: str | None = None, *, wizard: str = "allegro", agent: str
         text = add_wizard_text(base, wizard, settings)
         fleet = parse_fleet(text, path)
         for w in fleet.wizards:
-            created += ensure_house(fleet, w, example_queue=True)
+            created += ensure_house(fleet, w, example_queue=True, mcp_command=mcp_command)
         write_fleet_text(path, text)
         created.insert(0, path)
         return InitResult(fleet, created)
     fleet = load_fleet(path)
     if not fleet.wizards:  # a fleet.yaml written by hand with no wizard yet: add the first one
         made = create_wizard(path, wizard, port=port, agent=agent, model=model, base_url=base_url,
-                             role=role or "Tempo-and-dispatch", example_queue=True)
+                             role=role or "Tempo-and-dispatch", example_queue=True, mcp_command=mcp_command)
         return InitResult(made.fleet, [path] + made.paths)
     for w in fleet.wizards:
-        created += ensure_house(fleet, w, example_queue=(w.name == (fleet.default_wizard or fleet.names[0])))
+        created += ensure_house(fleet, w, example_queue=(w.name == (fleet.default_wizard or fleet.names[0])),
+                                mcp_command=mcp_command)
     return InitResult(fleet, created)

@@ -13,6 +13,7 @@
 | events     | the event log, logs/events.jsonl                                     |
 | crosscheck | the scanner against the mistune markdown parser                      |
 | api        | ``Queue``: one file as an object to script against (``robe.Queue``)   |
+| asks       | an ask as a task holds it: the Asked-By, Ask-Chain, Ask-Task fields   |
 """
 
 from .checks import next_free_id

@@ -81,11 +81,13 @@ class Queue:
         return found
 
     def add(self, title: str, *, priority: str = "P2", assignee: str | None = None, depends: Iterable[str] = (),
-            tags: Iterable[str] = (), body: str = "", style: str | None = None, by: str | None = None) -> Task:
+            tags: Iterable[str] = (), body: str = "", style: str | None = None, by: str | None = None,
+            fields: Iterable[tuple[str, str]] = ()) -> Task:
         """Append a task with the next free ID, in the style the file already uses (or ``style``:
-        section, list or table); returns it as the file now has it."""
+        section, list or table); returns it as the file now has it. ``fields``: other
+        ``(Key, Value)`` fields to write under it (a table has no room for them)."""
         new = NewTask(title=title, priority=priority.upper(), assignee=assignee.lower() if assignee else None,
-                      depends=tuple(depends), tags=tuple(tags), body=body)
+                      depends=tuple(depends), tags=tuple(tags), body=body, fields=tuple(fields))
         tid = add_task(self.path, new, style=style)
         append_event(events_path(self.path), tid, None, new.status.value, by=by or person(), detail="added")
         task = self.get(tid)

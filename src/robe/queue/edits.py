@@ -33,6 +33,8 @@ class Outcome(NamedTuple):
     after: Status | None
     applied: bool
     reason: str = ""
+    #: False when the file has no task of that ID at all (True: it is there, maybe unreadable now)
+    in_file: bool = True
 
 
 def _replacements(task: Task, status: Status) -> list[tuple[int, int, str]]:
@@ -85,7 +87,8 @@ def apply_changes(queue: Snapshot, changes: Iterable[Change]) -> tuple[str, list
         task = by_id.get(ch.task_id)
         if task is None:
             why = "it has errors (see robe queue validate)" if ch.task_id in queue.all_ids else "it is not in the queue"
-            outcomes.append(Outcome(ch.task_id, None, None, False, f"{ch.task_id} cannot be changed: {why}"))
+            outcomes.append(Outcome(ch.task_id, None, None, False, f"{ch.task_id} cannot be changed: {why}",
+                                    in_file=ch.task_id in queue.all_ids))
         elif ch.expect and task.status not in ch.expect:
             want = " or ".join(s.value for s in ch.expect)
             outcomes.append(Outcome(ch.task_id, task.status, task.status, False,
@@ -131,6 +134,8 @@ class NewTask(NamedTuple):
     tags: tuple[str, ...] = ()
     body: str = ""
     status: Status = Status.PENDING
+    #: other ``Key: Value`` fields, written after the known ones (not in a table: it has no room)
+    fields: tuple[tuple[str, str], ...] = ()
 
 
 def _check_new(task: NewTask) -> None:
@@ -143,6 +148,9 @@ def _check_new(task: NewTask) -> None:
     for d in task.depends:
         if not is_valid_id(d):
             raise QueueError(f"'{d}' is not a task ID; depends takes IDs such as TASK-001")
+    for key, value in task.fields:
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9 _-]*", key) or "\n" in value or "\r" in value:
+            raise QueueError(f"'{key}: {value}' cannot be written as a field; a field is one line, 'Key: Value'")
 
 
 def _style_of(queue: Snapshot) -> str:
@@ -191,7 +199,7 @@ def _fields(new: NewTask) -> list[tuple[str, str]]:
         out.append(("Depends", ", ".join(new.depends)))
     if new.tags:
         out.append(("Tags", ", ".join(new.tags)))
-    return out
+    return out + list(new.fields)
 
 
 def _section(tid: str, new: NewTask, nl: str, level: int) -> str:

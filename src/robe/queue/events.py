@@ -7,9 +7,11 @@ interleave within a line.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import pwd
+import stat
 from typing import Iterator
 
 from ..clock import stamp
@@ -36,8 +38,11 @@ def append_event(path: str, task: str | None, from_: str | None, to: str | None,
     event.update(extra)
     line = (json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    # Never through a symlink, never blocking on a pipe: only an ordinary file is a log.
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK, 0o600)
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "the event log is not an ordinary file", path)
         os.write(fd, line)
     finally:
         os.close(fd)

@@ -49,13 +49,20 @@ from .model import (
 ID_AT_START = re.compile(rf"({ID_PATTERN})(?=$|[\s:\-\u2014\u2013])")
 FULL_ID_RE = re.compile(rf"\A{ID_PATTERN}\Z")
 # What a list task and a near miss (LOOSE_ID, after an optional checkbox) both begin with.
-ITEM_WORD_RE = re.compile(r"(?:\[[ xX]\][ \t]+)?[A-Za-z][A-Za-z0-9]*[-_]")
+ITEM_WORD_RE = re.compile(r"(?:\[[ xX]\][ \t]+)?[A-Za-z][A-Za-z0-9\u200b-\u200d\u2060\ufeff]*[-_]")
 # A near miss: a heading or item that reads almost as a task.
 LOOSE_ID = re.compile(r"([A-Za-z][A-Za-z0-9]*[-_][A-Za-z0-9_-]*[0-9][A-Za-z0-9_-]*)")
 SEPARATOR_RE = re.compile(r"[ \t]*(?::|\u2014|\u2013|-(?=[ \t]|$))?[ \t]*")
+# A ``Key: Value`` line: any space after the colon (a no-break space too), a full-width colon,
+# the key bold (``**Status:** X``) or the whole line bold (``**Status: X**``).
 FIELD_RE = re.compile(
-    r"(?P<b1>\*\*|__)?(?P<key>[A-Za-z][A-Za-z0-9 _/-]{0,40}?)(?P<b2>\*\*|__)?:(?P<b3>\*\*|__)?"
-    r"(?:[ \t]+|$)(?P<value>.*?)[ \t]*$")
+    r"(?P<b1>\*\*|__)?(?P<key>[A-Za-z][A-Za-z0-9 _/-]{0,40}?)(?P<b2>\*\*|__)?[:\uff1a](?P<b3>\*\*|__)?"
+    r"(?:[^\S\r\n]+|$|(?<=\uff1a))(?P<value>.*?)[^\S\r\n]*$")
+# What a field line robe cannot read begins with: a word, maybe marked up, a separator or space.
+ODD_FIELD_RE = re.compile(r"[*_`]*([A-Za-z]+)[*_`]*[^\S\r\n]*([=\-\u2013\u2014:\uff1a]?)[^\S\r\n]*[*_`(\[]*"
+                          r"([A-Za-z_-]*)")
+#: characters that show as nothing but make an ID another string
+INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
 WORD_RE = re.compile(r"(\*\*|`|\[|\()?([A-Za-z][A-Za-z0-9_-]*)(\*\*|`|\]|\))?")
 CHECKBOX_RE = re.compile(r"\[([ xX])\][ \t]+")
 DEPENDS_SPLIT_RE = re.compile(r"[,\s]+")
@@ -193,13 +200,18 @@ def field_parts(s: str, cstart: int):
     if not m:
         return None
     b1, b2, b3, key = m.group("b1", "b2", "b3", "key")
-    if b1 and not (b2 or b3) or (b2 or b3) and not b1:
+    value = m.group("value")
+    if b1 and not (b2 or b3):
+        if not value.endswith(b1):
+            return None
+        value = value[:-len(b1)].rstrip()  # the whole line bold: **Status: BLOCKED**
+    elif (b2 or b3) and not b1:
         return None
     key = key.strip()
     if not key or key[0] == "[" or ID_AT_START.match(key):
         return None
     ks, ke = m.span("key")
-    return key, m.group("value"), ks, ke, m.start("value")
+    return key, value, ks, ke, m.start("value")
 
 
 def field_block(tx: Text, start: int, stop: int, indent_limit: int) -> tuple[list[Field], int]:
@@ -240,6 +252,47 @@ def field_block(tx: Text, start: int, stop: int, indent_limit: int) -> tuple[lis
     if first_kind == PARA and k < stop and kinds[k] == PARA:
         return [], start  # the paragraph goes on with text that is not a field: it is body
     return found, k
+
+
+def one_edit_apart(a: str, b: str) -> bool:
+    """Whether ``a`` becomes ``b`` by one letter added, removed, changed, or two swapped."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]]
+                                  and a[diff[1]] == b[diff[0]])
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
+
+
+def near_key(word: str) -> str | None:
+    """The known field a key names, written exactly or one edit away (``Stauts``); None if none."""
+    w = word.lower()
+    if w in KNOWN_KEYS:
+        return w
+    return next((k for k in KNOWN_KEYS if len(k) >= 5 and one_edit_apart(w, k)), None)
+
+
+def odd_field(tx: Text, fields: list[Field], start: int, after: int, stop: int) -> tuple[int, str] | None:
+    """The line right under a task (or right after its fields) that reads like one of the known
+    fields robe cannot read (``Status BLOCKED``, ``Status = BLOCKED``): its line and the key."""
+    k = after if fields else start
+    while not fields and k < stop and tx.kinds[k] == BLANK:
+        k += 1
+    if k >= stop or tx.kinds[k] not in (ITEM, PARA):
+        return None
+    item = tx.items.get(k)
+    cstart = item.content_start if tx.kinds[k] == ITEM and item is not None else indent_of(tx.lines[k])[1]
+    m = ODD_FIELD_RE.match(tx.lines[k], cstart)
+    key = near_key(m.group(1)) if m else None
+    if key is None:
+        return None
+    word, sep, value = m.groups()
+    if sep or (key == "status" and (value.upper() in STATUS_WORDS or value.upper() in STATUS_ALIASES)) \
+            or (key == "priority" and parse_priority(value)) or word.lower() != key:
+        return k, key
+    return None
 
 
 def first_word(value: str):
@@ -283,6 +336,28 @@ def apply_fields(draft: Draft, fields: list[Field], path: str) -> None:
             draft.tags = tuple(filter(None, tags))
         else:
             draft.fields.append((f.key, v))
+            near = near_key(key)
+            if near == "status":  # a misspelt Status may say BLOCKED: the task must wait
+                draft.problems.append(Problem(path, line, f"{draft.id} has a field '{f.key}', which looks like "
+                                              "Status misspelt", f"write it as '{f.prefix.strip() or '-'} Status: "
+                                              f"{v}'; robe leaves {draft.id} out until it can read its status",
+                                              draft.id, code="field"))
+            elif near:
+                draft.problems.append(Problem(path, line, f"{draft.id} has a field '{f.key}', which looks like "
+                                              f"{near.capitalize()} misspelt; robe keeps it as a field of its own",
+                                              f"write it as '{near.capitalize()}' if that is what it is", draft.id,
+                                              severity="warning", code="field"))
+
+
+def odd_field_problem(tx: Text, draft: Draft, found: tuple[int, str] | None) -> None:
+    """A line that reads like a field robe cannot read: an error, so the task is not dispatched."""
+    if found is None:
+        return
+    k, key = found
+    draft.problems.append(Problem(tx.path, k + 1, f"{draft.id}: this line looks like a {key.capitalize()} field, but "
+                                  f"robe cannot read it: '{tx.lines[k].strip()[:80]}'",
+                                  f"write it as '- {key.capitalize()}: VALUE' (the key, a colon, the value); until "
+                                  f"then robe leaves {draft.id} out", draft.id, code="field"))
 
 
 def _status_field(draft: Draft, f: Field, path: str) -> None:
@@ -330,6 +405,7 @@ def section_task(tx: Text, idx: int) -> Draft | None:
     draft = Draft(m.group(1), title, h.start + 1, end + 1, "section", *tx.section_context(idx))
     fields, after = field_block(tx, h.end + 1, end + 1, 4)
     apply_fields(draft, fields, tx.path)
+    odd_field_problem(tx, draft, odd_field(tx, fields, h.end + 1, after, end + 1))
     if draft.status_span is None and draft.insert_at is None:
         nl, lines = tx.newline, tx.lines
         if fields:
@@ -412,6 +488,7 @@ def _list_fields(tx: Text, item: Item, draft: Draft) -> int:
             indent_of(tx.lines[f.line])[0] < item.content_col for f in fields):
         return item.line + 1
     apply_fields(draft, fields, tx.path)
+    odd_field_problem(tx, draft, odd_field(tx, fields, item.line + 1, after, item.last + 1))
     return after
 
 
@@ -451,6 +528,8 @@ def table_tasks(tx: Text, table: Table, problems: list[Problem]) -> list[Draft]:
         cells = [s[a:b] for a, b in spans]
         raw_id = cells[ci].strip().strip("`*") if ci < len(cells) else ""
         if not FULL_ID_RE.match(raw_id):
+            if invisible_id(tx, raw_id, r, problems):
+                continue
             if raw_id or any(c.strip() for c in cells):
                 problems.append(Problem(tx.path, r + 1, f"table row has an invalid task ID '{raw_id}'",
                                         "IDs are upper-case letters, a dash and a number, such as TASK-001",
@@ -505,6 +584,22 @@ def looks_like_task_words(rest: str) -> bool:
     return any(parse_priority(w.strip("*`[]()")) or w.strip("*`[]()").upper() in STATUS_WORDS for w in words)
 
 
+def invisible_id(tx: Text, text: str, line0: int, problems: list[Problem]) -> bool:
+    """An ID at the start of ``text`` that holds a character that shows as nothing: an error
+    (the task would silently not be one)."""
+    word = text.split(None, 1)[0] if text.strip() else ""
+    if not any(c in word for c in INVISIBLE):
+        return False
+    seen = word.translate({ord(c): None for c in INVISIBLE})
+    if not ID_AT_START.match(seen):
+        return False
+    codes = ", ".join(dict.fromkeys(f"U+{ord(c):04X}" for c in word if c in INVISIBLE))
+    problems.append(Problem(tx.path, line0 + 1, f"the ID {seen.rstrip(':')} holds an invisible character ({codes}), "
+                            "so it is not an ID and its task is left out",
+                            f"delete the ID and type it again as {seen.rstrip(':')}", code="id"))
+    return True
+
+
 def bad_id(path: str, line: int, word: str) -> Problem:
     up = word.upper().replace("_", "-")
     hint = "IDs are upper-case letters, a dash and a number, such as TASK-001"
@@ -523,6 +618,8 @@ def drafts(tx: Text, problems: list[Problem]):
         if d is not None:
             yield d
             continue
+        if invisible_id(tx, h.text, h.start, problems):
+            continue
         lm = LOOSE_ID.match(h.text)
         if lm and h.text[lm.end():lm.end() + 1] == ":" and not priority_heading(h.text):
             problems.append(bad_id(tx.path, h.start + 1, lm.group(1)))
@@ -538,6 +635,8 @@ def drafts(tx: Text, problems: list[Problem]):
         content = line[item.content_start:]
         cb = CHECKBOX_RE.match(content)
         rest = content[cb.end():] if cb else content
+        if invisible_id(tx, rest, item.line, problems):
+            continue
         lm = LOOSE_ID.match(rest)
         if lm and (cb or looks_like_task_words(rest[lm.end():])):
             problems.append(bad_id(tx.path, item.line + 1, lm.group(1)))

@@ -226,7 +226,7 @@ def _swap(path: str, data: bytes, read_fd: int | None, read_data: bytes | None,
     try:
         if check is not None:
             check()
-        if exchange(tmp, target):
+        if os.path.lexists(target) and exchange(tmp, target):
             if read_fd is not None:
                 here, ours = os.lstat(tmp), os.fstat(read_fd)
                 if (here.st_dev, here.st_ino) != (ours.st_dev, ours.st_ino) or _read_fd(read_fd) != read_data:
@@ -297,7 +297,8 @@ def _reapply(snapshot: Snapshot, changes: list[dict], parse_kwargs: dict) -> tup
         elif "add" in c and c.get("id") not in snap.all_ids:
             try:
                 new = NewTask(**c["add"])
-                new = new._replace(depends=tuple(new.depends), tags=tuple(new.tags), status=Status(new.status))
+                new = new._replace(depends=tuple(new.depends), tags=tuple(new.tags), status=Status(new.status),
+                                   fields=tuple(tuple(f) for f in new.fields))
                 text, _ = add_text(snap, new, c.get("style"), c.get("id"))
                 tasks += 1
             except (QueueError, TypeError, ValueError):
