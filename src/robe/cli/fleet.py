@@ -291,6 +291,9 @@ def status(fleet_path, wizards, as_json):
     Unrobed  gateway down, executor up
     Lobster  gateway up,   executor down
     Dead     gateway down, executor down
+
+    A wizard whose daily budget (or the fleet's) is used up is shown as paused, with when it
+    resumes: it gets no new claims until then.
     """
     fleet = load_fleet(fleet_path)
     sts = fleet_status(fleet, list(wizards) or None)
@@ -300,10 +303,13 @@ def status(fleet_path, wizards, as_json):
     if not sts:
         click.echo(f"No wizards in {fleet.path}; add one with 'robe wizard create NAME'.")
         return
-    rows = [[s.wizard.name, s.state, s.gateway.state, "up" if s.executor.alive else "down",
-             str(len(s.claims)), s.queue_error and "unreadable" or _counts_text(s.counts)] for s in sts]
+    rows = [[s.wizard.name, s.state + (", paused" if s.pause is not None else ""), s.gateway.state,
+             "up" if s.executor.alive else "down", str(len(s.claims)),
+             s.queue_error and "unreadable" or _counts_text(s.counts)] for s in sts]
     click.echo(table(rows, ["WIZARD", "STATE", "GATEWAY", "EXECUTOR", "CLAIMS", "QUEUE"]))
     for s in sts:
+        if s.pause is not None:
+            click.echo(f"  {s.wizard.name}: {s.pause.reason}")
         for c in s.claims:
             attempt = f", attempt {c.attempt}" if c.attempt else ""
             click.echo(f"  {s.wizard.name}: {c.task} claimed {_age(c.age_s)} ago{attempt}")
