@@ -315,6 +315,15 @@ def tokens_text(n: int, reported: int) -> str:
     return f"{n:,}" if reported else "-"
 
 
+def brief(t: Totals) -> str:
+    """``1,400 tokens, $0.25, 12 s``: what was reported, and the agent time always."""
+    if not t.attempts:
+        return "nothing"
+    parts = [f"{t.total_tokens:,} tokens"] if t.reported else []
+    parts += [cost_text(t)] if t.priced else []
+    return ", ".join(parts + [seconds_text(t.seconds)])
+
+
 def budget_text(budget) -> str:
     """A budget's limits in a few words (``-`` for none)."""
     parts = []
