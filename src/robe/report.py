@@ -294,13 +294,9 @@ def _spend_data(fleet, names: list[str], start: _dt.datetime, now: _dt.datetime)
 
 
 def _spend_markdown(sp: dict) -> list[str]:
-    def tot(d: dict) -> _spend.Totals:
-        return _spend.Totals(d["attempts"], d["input_tokens"], d["output_tokens"], d["total_tokens"], d["cost_usd"],
-                             d["seconds"], d["priced_attempts"], d["reported_attempts"])
-
     rows = []
     for n, d in sp["wizards"].items():
-        t, day = tot(d), tot(sp["today"][n])
+        t, day = _spend.Totals.from_dict(d), _spend.Totals.from_dict(sp["today"][n])
         rows.append([n, t.attempts, _spend.tokens_text(t.input_tokens, t.reported),
                      _spend.tokens_text(t.output_tokens, t.reported), _spend.cost_text(t), _spend.seconds_text(t.seconds),
                      _spend.brief(day)])

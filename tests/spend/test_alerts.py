@@ -134,3 +134,11 @@ def test_a_missed_success_metric_is_alerted_once_until_it_is_met_again(fleet_fil
     assert [g["stdin"][:40] for g in received()] == ["robe: success metric missed: Task comple"] * 2
     fleet.report()  # the report (cron's every 30 minutes) sees the same miss: nothing new
     assert len(received()) == 2
+
+
+def test_runs_with_nothing_to_send_write_no_alert_state(fleet_files, usage_agent, alert_command):
+    argv, received = alert_command
+    fleet = fleet_files({"ezra": {"agent": usage_agent()}}, alerts={"command": argv})
+    cycle(fleet)
+    cycle(fleet)
+    assert received() == [] and not os.path.exists(os.path.join(fleet.config.root, "logs", "alerts.json"))

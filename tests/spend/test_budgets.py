@@ -114,6 +114,8 @@ def test_the_fleet_budget_pauses_every_wizard(fleet_files, usage_agent):
                              "is raised in fleet.yaml" for n in ("allegro", "ezra")]
     out = status_cli(fleet)
     assert out.count(", paused") == 2
+    show = CliRunner().invoke(cli, ["wizard", "show", "ezra", "--fleet", fleet.path], catch_exceptions=False).output
+    assert "budget         -  (paused by the fleet's budget: 1,200 tokens used today" in show
 
 
 def test_a_wizard_budget_under_the_fleets_pauses_only_that_wizard(fleet_files, usage_agent):

@@ -119,3 +119,21 @@ def test_a_reply_over_tokens_per_task_is_marked_but_kept(fleet_files):
         Executor([w], FAST).run(once=True)
     o = outcome(w, "TASK-001")
     assert o["status"] == "COMPLETE" and o["spend"]["over_task_budget"] is True
+
+
+def test_the_three_usage_reports_read_into_one_shape():
+    from robe.execute.usage import tokens_and_cost
+
+    # Hermes' usage file for a priced model (the fields _write_usage_file writes)
+    hermes = {"estimated_cost_usd": 0.788, "cost_status": "estimated", "cost_source": "models_api",
+              "input_tokens": 5000, "output_tokens": 120, "cache_read_tokens": 0, "total_tokens": 5120,
+              "api_calls": 2, "completed": True, "failed": False}
+    assert tokens_and_cost(hermes) == {"input_tokens": 5000, "output_tokens": 120, "total_tokens": 5120,
+                                       "cost_usd": 0.788}
+    # ... and for a model it has no price for: Hermes writes 0.0 and says "unknown"
+    assert tokens_and_cost(dict(hermes, estimated_cost_usd=0.0, cost_status="unknown"))["cost_usd"] is None
+    # an OpenAI-compatible usage without total_tokens, and junk
+    assert tokens_and_cost({"prompt_tokens": 7, "completion_tokens": 3}) == {
+        "input_tokens": 7, "output_tokens": 3, "total_tokens": 10, "cost_usd": None}
+    assert tokens_and_cost({"prompt_tokens": -1, "completion_tokens": "3", "cost": True}) == {
+        "input_tokens": None, "output_tokens": None, "total_tokens": None, "cost_usd": None}

@@ -17,6 +17,7 @@ from ..doctor import FAIL, OK, summary
 from ..doctor import doctor as run_doctor
 from ..fleet.config import FleetError, load_fleet
 from ..fleet.gateway import gateway_status, start_gateway, stop_gateway
+from ..fleet.spend import budget_text, pauses
 from ..fleet.status import fleet_status, wizard_status
 from ..fleet.wizards import create_wizard, init_fleet, parse_settings, remove_wizard
 from .common import echo_json, fleet_option, json_option, table, wizards_option
@@ -159,8 +160,9 @@ def wizard_list(fleet_path, as_json):
 @json_option
 def wizard_show(name, fleet_path, as_json):
     """Show one wizard's settings, paths and state."""
-    w = load_fleet(fleet_path).wizard(name)
-    s = wizard_status(w)
+    fleet = load_fleet(fleet_path)
+    w = fleet.wizard(name)
+    s = wizard_status(w, pause=pauses(fleet, [name]).get(name))
     if as_json:
         d = w.to_dict()
         d.update(s.to_dict())
@@ -175,6 +177,7 @@ def wizard_show(name, fleet_path, as_json):
         ("limits", f"max_active {w.max_active}, max_parallel {w.max_parallel}, dispatch_floor {w.dispatch_floor}, "
                    f"timeout {w.timeout}s, lease {w.lease}s, max_attempts {w.max_attempts}"),
         ("schedule", ", ".join(f"{k} {v!r}" for k, v in w.schedule.items()) or "-"),
+        ("budget", budget_text(w.budget) + (f"  ({s.pause.reason})" if s.pause is not None else "")),
         ("gateway state", f"{s.gateway.state}: {s.gateway.detail}"),
         ("executor", s.executor.detail),
     ]

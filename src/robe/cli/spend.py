@@ -9,11 +9,6 @@ from ..fleet.spend import Totals, brief, budget_text, cost_text, parse_since, se
 from .common import echo_json, fleet_option, json_option, plain_errors, table, wizards_option
 
 
-def _totals(d: dict) -> Totals:
-    return Totals(d["attempts"], d["input_tokens"], d["output_tokens"], d["total_tokens"], d["cost_usd"], d["seconds"],
-                  d["priced_attempts"], d["reported_attempts"])
-
-
 def _row(name: str, t: Totals) -> list[str]:
     return [name, str(t.attempts), tokens_text(t.input_tokens, t.reported), tokens_text(t.output_tokens, t.reported),
             tokens_text(t.total_tokens, t.reported), cost_text(t), seconds_text(t.seconds)]
@@ -45,17 +40,17 @@ def spend(fleet_path, wizards, since, show_tasks, as_json):
         echo_json(data)
         return
     click.echo(f"Spend since {start.strftime('%Y-%m-%d %H:%M')} UTC ({since}):")
-    rows = [_row(r["wizard"], _totals(r)) for r in data["wizards"]]
+    rows = [_row(r["wizard"], Totals.from_dict(r)) for r in data["wizards"]]
     if len(rows) > 1:
-        rows.append(_row("all", _totals(data["total"])))
+        rows.append(_row("all", Totals.from_dict(data["total"])))
     click.echo(table(rows, ["WIZARD", "ATTEMPTS", "TOKENS IN", "TOKENS OUT", "TOKENS", "COST", "AGENT TIME"]))
     click.echo("")
     click.echo("Today (UTC), against the daily budgets:")
-    today = [[r["wizard"], brief(_totals(r["today"])), budget_text(fleet.wizard(r["wizard"]).budget),
+    today = [[r["wizard"], brief(Totals.from_dict(r["today"])), budget_text(fleet.wizard(r["wizard"]).budget),
               "PAUSED" if r["paused"] else "ok"] for r in data["wizards"]]
     if data["fleet_today"] is not None:
         fleet_paused = any(r["paused"] and r["paused"]["scope"] == "fleet" for r in data["wizards"])
-        today.append(["fleet", brief(_totals(data["fleet_today"])), budget_text(fleet.config.budget),
+        today.append(["fleet", brief(Totals.from_dict(data["fleet_today"])), budget_text(fleet.config.budget),
                       "PAUSED" if fleet_paused else "ok"])
     click.echo(table(today, ["WIZARD", "TODAY", "BUDGET", "STATE"]))
     for r in data["wizards"]:

@@ -128,6 +128,8 @@ def notify(fleet, alerts=(), *, conditions: dict[str, bool] | None = None,
     cfg = fleet.alerts
     if not cfg:
         return []
+    if not alerts and not conditions and not (read_json(_paths(fleet)[0]) or {}).get("owed"):
+        return []  # nothing to send and nothing owed: no lock taken, nothing written
     try:
         return _notify(fleet, list(alerts), conditions or {}, make, now or _now())
     except Exception as e:  # an alert must never stop a run

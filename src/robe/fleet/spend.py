@@ -130,6 +130,12 @@ class Totals:
         return {"tokens_per_day": self.total_tokens, "cost_per_day": self.cost_usd,
                 "seconds_per_day": self.seconds}[limit]
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "Totals":
+        """The Totals ``to_dict`` gave (as ``robe spend --json`` and the report's data hold them)."""
+        return cls(d["attempts"], d["input_tokens"], d["output_tokens"], d["total_tokens"], d["cost_usd"],
+                   d["seconds"], d["priced_attempts"], d["reported_attempts"])
+
     def to_dict(self) -> dict:
         return {"attempts": self.attempts, "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
                 "total_tokens": self.total_tokens, "cost_usd": round(self.cost_usd, 6),
