@@ -5,7 +5,8 @@ says "busy" and leaves that wizard alone); bring its gateway up if it has one; r
 whose task still says PENDING; archive the old result of a task set back to PENDING (a
 re-run); claim the next ready tasks up to ``max_active`` live claims; mark them IN_PROGRESS
 in one locked write per queue file. Each queue file is read and parsed once per run, however
-many wizards share it.
+many wizards share it. A wizard that a daily budget pauses (robe.fleet.spend) gets its repairs
+but no claims, and the run says why and until when.
 
 The claim is the truth (docs/contracts.md): it is made first, with O_EXCL semantics, and the
 markdown follows. A crash between the two is repaired by the next run; nothing is claimed
