@@ -1,7 +1,9 @@
 """A tiny OpenAI-compatible model server on 127.0.0.1, for tests of agents and gateways.
 
 It answers ``GET /v1/models``, ``POST /v1/chat/completions`` (plain and ``stream: true``)
-with a fixed reply, and records every request body, so a test can see what an agent sent.
+with a fixed reply and the OpenAI ``usage`` of ``stub.usage`` (set it to report other counts, or
+a ``cost`` as OpenRouter does), and records every request body, so a test can see what an agent
+sent.
 Use it in-process::
 
     with ModelStub(reply="done") as stub:
@@ -61,7 +63,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         reply = self.stub.reply
         created = int(time.time())
-        usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+        usage = dict(self.stub.usage)
         if body.get("stream"):
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
@@ -102,6 +104,7 @@ class ModelStub:
     def __init__(self, reply: str = "stub reply", port: int = 0):
         self.reply = reply
         self.status = 200
+        self.usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
         self.requests: list[dict] = []
         handler = type("Handler", (_Handler,), {"stub": self})
         self.server = ThreadingHTTPServer(("127.0.0.1", port), handler)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
 
 from ..dispatch import ready_for
-from ..fleet.config import load_fleet
+from ..fleet.config import FleetError, load_fleet
+from ..fleet.spend import task_attempts, totals
 from ..queue import is_valid_id
 from ..queue.api import Queue
 from ..routing import routed_tasks
@@ -84,12 +86,37 @@ def list_(ctx, path, statuses, priorities, assignee, wizard_name, ready, fleet_p
     _left_out_note(q)
 
 
+def _task_spend(task_id: str, path: str, fleet_path: str | None) -> list | None:
+    """The task's attempts with their spend, from the fleet's houses; None when no fleet.yaml is
+    found (--fleet, $ROBE_FLEET, or the nearest one above the queue file)."""
+    try:
+        fleet = load_fleet(fleet_path, cwd=os.path.dirname(os.path.abspath(path)))
+    except FleetError:
+        if fleet_path:
+            raise
+        return None
+    return task_attempts(fleet, task_id, path)
+
+
+def _spend_line(attempts: list) -> str:
+    t = totals(attempts)
+    n = f"{t.attempts} attempt{'s' if t.attempts != 1 else ''}"
+    tokens = (f"{t.input_tokens:,} tokens in, {t.output_tokens:,} out" if t.reported
+              else "no tokens reported")
+    cost = f"${t.cost_usd:.4f}" if t.priced else "cost not reported"
+    return f"{n}: {tokens}, {cost}, {t.seconds:.1f} s of agent time"
+
+
 @queue.command()
 @click.argument("task_id")
 @file_option
+@click.option("--fleet", "fleet_path", metavar="PATH",
+              help="The fleet.yaml whose houses hold the task's results, for its spend (default: $ROBE_FLEET, "
+                   "else the nearest fleet.yaml above the queue file).")
 @json_option
-def show(task_id, path, as_json):
-    """Show one task whole: its fields, where it is, and its body (the prompt)."""
+def show(task_id, path, fleet_path, as_json):
+    """Show one task whole: its fields, where it is, its body (the prompt) and, in a fleet, what
+    its attempts spent."""
     if not is_valid_id(task_id):
         raise click.UsageError(f"'{task_id}' is not a task ID; IDs look like TASK-001")
     q = Queue(path).read()
@@ -99,9 +126,12 @@ def show(task_id, path, as_json):
         task = next((t for t in q.rejected if t.id == task_id), None)
     if task is None:
         raise click.ClickException(f"{task_id} is not in {path}; 'robe queue list -f {path}' shows what is")
+    attempts = _task_spend(task_id, path, fleet_path)
     if as_json:
         data = task.to_dict()
         data["problems"] = [p.to_dict() for p in problems]
+        data["spend"] = None if attempts is None else {"total": totals(attempts).to_dict(),
+                                                       "attempts": [a.to_dict() for a in attempts]}
         echo_json(data)
         return
     rows = [("priority", task.priority + ("" if task.priority_written else " (from the heading or default)")),
@@ -109,6 +139,8 @@ def show(task_id, path, as_json):
             ("depends", ", ".join(task.depends) or "-"), ("tags", ", ".join(task.tags) or "-")]
     rows += list(task.fields)
     rows += [("section", task.section or "-"), ("where", f"{path}:{task.line} ({task.style})")]
+    if attempts:
+        rows.append(("spend", _spend_line(attempts)))
     width = max(len(k) for k, _ in rows)
     click.echo(f"{task.id}  {task.title}")
     for k, v in rows:

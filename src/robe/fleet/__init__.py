@@ -12,6 +12,8 @@
 | gateway      | start / stop / status / health of a wizard's gateway, pid files         |
 | status       | Robed / Unrobed / Lobster / Dead, executor liveness, claims             |
 | checks       | the seed's troubleshooting table as checks (robe doctor's fleet part)   |
+| spend        | spend per wizard from the results; the daily budgets that pause a wizard |
+| alerts       | alerts to a command or a webhook, once per occurrence, retried          |
 """
 
 from .config import find_fleet_file, load_fleet
