@@ -102,6 +102,12 @@ class Fleet:
         chosen = [self.wizard(n) for n in wizards] if wizards else list(self.config.wizards)
         return Executor(chosen, options).run(once=True)
 
+    def cancel(self, task_id: str, *, reason: str = "", wizard: str | None = None):
+        """Cancel a task: BLOCKED in its queue, and its running agent stopped (robe cancel)."""
+        from .cancel import cancel
+
+        return cancel(self.config, task_id, reason=reason, wizard=wizard)
+
     def monitor(self, wizards: Iterable[str] | None = None, *, now: _dt.datetime | None = None,
                 out: Callable[[str], None] = _quiet, err: Callable[[str], None] = _quiet, **kwargs) -> MonitorReport:
         """Fold results into the queues, reap dead claims, archive (the seed's task-monitor)."""
