@@ -93,7 +93,8 @@ class Engine:
         self._exec_thread = None
         self.watch: Watch | None = None
         self._last_dirs = 0.0
-        self._checked = False
+        self._looked: dict[str, tuple] = {}
+        self._parses_seen = 0
         self._said: dict[str, float] = {}
         self.recreated: list[str] = []
         #: passes made (the tests and the benchmark count them)
@@ -266,10 +267,13 @@ class Engine:
     # -- what the person should know
     def _check_queues(self) -> None:
         """Each queue file's errors (from its latest parse) or why it cannot be read; the
-        progress prints each once."""
+        progress prints each once. Only files read again since the last look are looked at."""
         for path in self._queue_readers:
             failure = self.snapshots.failures.get(path)
             snap = self.snapshots.cached(path)
+            if self._looked.get(path) == (id(snap), failure):
+                continue
+            self._looked[path] = (id(snap), failure)
             if failure is not None:
                 problems = [failure]
             else:
@@ -430,11 +434,13 @@ class Engine:
         self._pass("monitor", self._due("monitor"))
         dispatched = self._due("dispatch")
         self._pass("dispatch", dispatched)
-        if saved or not self._checked:
-            self._checked = True
-            self._check_queues()
-        if saved and self.executor is not None:
-            self.executor.check_cancels()  # a running task a person set to BLOCKED, FAILED or PENDING
+        self._check_queues()
+        # A file parsed (not derived from robe's own write) holds someone else's change: a
+        # running task a person set to BLOCKED, FAILED or PENDING is cancelled now. (Looking
+        # at the parses, not at the save's event: a pass may have read the save already.)
+        if self.executor is not None and (saved or self.snapshots.parses != self._parses_seen):
+            self._parses_seen = self.snapshots.parses
+            self.executor.check_cancels()
         self.children.start_due(self.stopping)
         self.progress.draw(*self._status_counts())
 
