@@ -325,8 +325,10 @@ class Engine:
 
     # -- the executors
     def _start_executor(self) -> None:
+        # No inotify of its own: this loop hands it every claim it makes (offer) and looks for
+        # cancels on every save; its rescan finds a claim made by anyone else.
         opts = ExecOptions(scan_interval=self.options.exec_scan_interval,
-                           shutdown_grace=self.options.exec_shutdown_grace)
+                           shutdown_grace=self.options.exec_shutdown_grace, watch=False)
         self.executor = Executor(self.wizards, opts, on_result=self._on_result, queues=self.snapshots,
                                  default_priority=self.fleet.default_priority)
 
@@ -378,7 +380,10 @@ class Engine:
         if self.options.execute:
             self._start_executor()
         if self.options.react:
-            self.watch = Watch(self._queue_readers, {os.path.realpath(w.completed_dir): w.name for w in self.wizards},
+            # completed/ is watched only when the executors run elsewhere (--no-execute): here
+            # they say themselves when a result is written
+            results = {} if self.options.execute else {os.path.realpath(w.completed_dir): w.name for w in self.wizards}
+            self.watch = Watch(self._queue_readers, results,
                                os.path.realpath(self.fleet.path), self.snapshots, self.wake, self.options.debounce)
             self.watch.start()
         now = self.now()
