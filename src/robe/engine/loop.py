@@ -39,7 +39,7 @@ from ..fleet.config import load_fleet
 from ..monitor import monitor
 from ..queue import Status
 from ..queue.cache import Snapshots
-from .jobs import BUSY_RETRY, INLINE, Children, Job, Options, hold_lock, log
+from .jobs import BUSY_RETRY, INLINE, Children, Job, Options, ask, hold_lock, log
 from .progress import Progress
 from .watch import Watch
 
@@ -105,14 +105,8 @@ class Engine:
         """Ask for ``job`` of ``wizard`` in ``delay`` seconds (thread-safe; coalesced)."""
         if job not in INLINE:
             self.children.request(wizard, job, delay)
-            return
-        st = self.jobs.get((wizard, job))
-        if st is None:
-            return
-        t = time.monotonic() + delay
-        with self._lock:
-            st.due = t if st.due is None else min(st.due, t)
-        self.wake.set()
+        else:
+            ask(self.jobs.get((wizard, job)), delay, self._lock, self.wake)
 
     def request_stop(self) -> None:
         """Stop the loop (from any thread; a signal handler sets ``signalled`` instead)."""
