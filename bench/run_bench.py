@@ -511,7 +511,7 @@ def mark(value: float, target: float, below: bool = True) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="small sizes (a run of under 2 minutes)")
+    ap.add_argument("--quick", action="store_true", help="small sizes (a run of about 2 minutes)")
     ap.add_argument("--only", default="latency,throughput,memory,reliability")
     ap.add_argument("--lat-tasks", type=int, default=200, help="tasks saved one at a time (robe run)")
     ap.add_argument("--big", type=int, default=10_000, help="tasks already in the queue for the big latency run")
@@ -528,8 +528,8 @@ def main() -> None:
     ap.add_argument("--json", metavar="FILE")
     a = ap.parse_args()
     if a.quick:
-        a.lat_tasks, a.big, a.cron_tasks, a.tput, a.cron_tput = 60, 10_000, 20, 1000, 200
-        a.mem_tasks, a.mem_probes, a.kills, a.kill_tasks = 20_000, 5, 5, 200
+        a.lat_tasks, a.big, a.cron_tasks, a.tput, a.cron_tput = 30, 10_000, 8, 400, 80
+        a.mem_wizards, a.mem_tasks, a.mem_probes, a.kills, a.kill_tasks = 50, 10_000, 3, 3, 100
     only = set(a.only.split(","))
     import robe
 
@@ -545,8 +545,8 @@ def main() -> None:
         r = res["latency"] = {
             "robe": latency_robe(a.lat_tasks), "robe_big": latency_robe(a.lat_tasks, a.big),
             "robe_command": latency_robe(a.lat_tasks, command=True),
-            "cron": latency_cron(a.cron_tasks), "cron_big": latency_cron(max(5, a.cron_tasks // 4), a.big),
-            "cron_unbackdated": latency_cron(5, backdate_save=False),
+            "cron": latency_cron(a.cron_tasks), "cron_big": latency_cron(max(2, a.cron_tasks // 4), a.big),
+            "cron_unbackdated": latency_cron(max(2, min(5, a.cron_tasks // 4)), backdate_save=False),
             "bash": latency_bash(a.lat_tasks), "bash_big": latency_bash(a.lat_tasks, a.big)}
         T = TARGETS
         show("== save -> agent started",
