@@ -141,3 +141,27 @@ def test_no_restart_only_records(make_fleet):
     assert data[0]["wizard"] == "ezra" and data[0]["up"] is False and data[0]["restarted"] is False
     assert not os.path.exists(ezra.executor_file)
     assert samples(ezra)[0]["up"] is False
+
+
+def test_under_robe_run_it_leaves_the_executors_to_robe_run(make_fleet, cleanup):
+    """robe run starts self-monitor with ROBE_RUN=<its pid>: while that process lives, an
+    executor found down (robe run stopping, or between two of its beats) is not started as a
+    detached robe execute that would outlive robe run."""
+    fleet = make_fleet({"ezra": {}})
+    ezra = fleet.wizard("ezra")
+    alive = subprocess.Popen(["sleep", "60"])  # stands for the robe run that started the job
+    try:
+        r = subprocess.run([ROBE, "self-monitor", "--fleet", fleet.path, "--json"], capture_output=True, text=True,
+                           env=robe_env(ROBE_RUN=str(alive.pid)), timeout=120)
+    finally:
+        alive.kill()
+        alive.wait()
+    data = json.loads(r.stdout)
+    assert data[0]["restarted"] is False and "left to robe run" in data[0]["detail"]
+    assert not os.path.exists(ezra.executor_file)
+    # once that robe run is gone, a self-monitor restarts the executor as before
+    r = subprocess.run([ROBE, "self-monitor", "--fleet", fleet.path, "--json", "--wait", "15"], capture_output=True,
+                       text=True, env=robe_env(ROBE_RUN=str(alive.pid)), timeout=120)
+    if os.path.exists(ezra.executor_file):
+        cleanup.append(executor_pid(ezra))
+    assert json.loads(r.stdout)[0]["restarted"] is True

@@ -138,7 +138,10 @@ def check_wizard(fleet, w, *, restart: bool = True, wait: float = 10.0) -> Check
     if not ex.alive:
         up = False
         notes.append(f"executor down ({ex.detail})")
-        if restart:
+        run = _robe_run()
+        if restart and run:
+            notes.append(f"left to robe run (pid {run}), which runs the executors")
+        elif restart:
             restarted = True
             pid = start_executor(fleet, w)
             if _wait(lambda: executor_liveness(w).alive, wait):
@@ -151,6 +154,19 @@ def check_wizard(fleet, w, *, restart: bool = True, wait: float = 10.0) -> Check
     else:
         notes.append("executor up")
     return Check(w.name, None, up, "; ".join(notes), restarted, up_now, parts)
+
+
+def _robe_run() -> int | None:
+    """The pid of the robe run that started this self-monitor (``ROBE_RUN``), while it lives:
+    its executors are in-process, and an executor started here would outlive it."""
+    try:
+        pid = int(os.environ.get("ROBE_RUN", ""))
+        os.kill(pid, 0)
+    except PermissionError:
+        return pid
+    except (ValueError, OSError):
+        return None
+    return pid
 
 
 def append_samples(path: str, checks: list[Check]) -> None:

@@ -128,7 +128,8 @@ class Children:
             self.note(name, logging.DEBUG, "%s is running elsewhere (cron?); trying again in %g s", job, BUSY_RETRY)
             return
         argv = robe_command() + list(job_args(self.fleet, w, job))
-        env = dict(os.environ, ROBE_FLEET=self.fleet.path, **self.extra_env)
+        # ROBE_RUN: the self-monitor leaves the executors to this process while it lives
+        env = dict(os.environ, ROBE_FLEET=self.fleet.path, ROBE_RUN=str(os.getpid()), **self.extra_env)
         out_fd = os.open(cron_log(w.house), os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
         try:
             # Its own session: a Ctrl-C in the terminal reaches only robe run, which stops

@@ -36,7 +36,6 @@ from ..errors import RobeError
 from ..execute import Executor
 from ..execute import Options as ExecOptions
 from ..fleet.config import load_fleet
-from ..house import BARE_GRACE_S
 from ..monitor import monitor
 from ..queue import Status
 from ..queue.cache import Snapshots
@@ -201,9 +200,6 @@ class Engine:
         if job == "monitor":
             report = monitor(self.fleet, names, queues=self.snapshots, out=self.progress.transition,
                              err=self._err)
-            for name in names:
-                if self._bare_answers(name):  # folded once older than the bare grace (an executor
-                    self.request(name, "monitor", BARE_GRACE_S + 0.2)  # killed mid-result leaves one)
             if report.transitions:
                 # a slot is free, a retry is due, or a task another wizard waits on is done:
                 # every wizard is looked at in the next pass (one parse per queue file)
@@ -220,13 +216,21 @@ class Engine:
             if run.state == "busy":  # a hand-run 'robe dispatch' or monitor holds the lock
                 self.request(run.name, "dispatch", BUSY_RETRY)
 
-    def _bare_answers(self, name: str) -> bool:
-        """Whether the wizard's completed/ holds an answer without its outcome (.txt, no .json)."""
-        try:
-            names = set(os.listdir(self.by_name[name].completed_dir))
-        except OSError:
-            return False
-        return any(n.endswith(".txt") and not n.startswith(".") and n[:-4] + ".json" not in names for n in names)
+    def _check_results(self) -> None:
+        """Once a second: a result in completed/ that no executor of this process is about to
+        report (another executor's, or an answer left without its outcome by an executor
+        killed between the two writes) asks for that wizard's monitor pass."""
+        for name, w in self.by_name.items():
+            try:
+                found = {n.rpartition(".")[0] for n in os.listdir(w.completed_dir)
+                         if n.endswith((".json", ".txt")) and not n.startswith(".")}
+            except OSError:
+                continue
+            if found and self.executor is not None:
+                with self.executor._lock:
+                    found -= self.executor.slots[name].inflight
+            if found and self.jobs[(name, "monitor")].due is None:
+                self.request(name, "monitor")
 
     def _gateway_ok(self, name: str) -> bool:
         w = self.by_name[name]
@@ -337,6 +341,12 @@ class Engine:
                            shutdown_grace=self.options.exec_shutdown_grace, watch=False)
         self.executor = Executor(self.wizards, opts, on_result=self._on_result, queues=self.snapshots,
                                  default_priority=self.fleet.default_priority)
+        # Alive in logs/executor.json before the first monitor pass: after a kill -9 the file
+        # still names the dead run, and the pass would reap the claims this executor is about
+        # to run again.
+        for slot in self.executor.slots.values():
+            slot.house.ensure()
+        self.executor.beat()
 
         def body():
             try:
@@ -428,6 +438,7 @@ class Engine:
         if mono - self._last_dirs >= 1.0:
             self._last_dirs = mono
             self._check_dirs()
+            self._check_results()
         saved = False
         if self.watch is not None:
             saves, results, fleet_changed = self.watch.take()
@@ -471,9 +482,10 @@ class Engine:
         log.info("robe run: stopping")
         if self.watch is not None:
             self.watch.stop()
+        # the children first: a self-monitor that saw the executor stop would start another
+        self.children.stop(self.options.grace)
         if self.executor is not None:
             self.executor.request_stop()
-        self.children.stop(self.options.grace)
         if self._exec_thread is not None:
             self._exec_thread.join(self.options.exec_shutdown_grace + 15.0)
         # what the executors finished while stopping is folded in before robe run ends

@@ -159,6 +159,7 @@ class Executor:
         scratch = None
         try:
             if not os.path.lexists(house.claim_path(task_id)) or house.has_result(task_id):
+                done = True  # nothing to run: the lock file goes with the lock
                 return None
             started, t0 = now(), time.monotonic()
             try:

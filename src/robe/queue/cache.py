@@ -65,9 +65,14 @@ class Snapshots:
         ``sig`` (``set_statuses``' ``written``), and ``snapshot`` is its parse when the writer
         could derive it: the next read then parses nothing."""
         target = real_path(path)
+        try:
+            still = displaced.signature(os.stat(target)) == sig
+        except OSError:
+            still = False
         with self._lock:
             self._own[target] = sig
-            self._settled[target] = sig  # complete: read it without waiting
+            if still:  # complete: read it without waiting (but a save that landed since, and
+                self._settled[target] = sig  # that the watch has seen end, stays the settled one)
             if snapshot is not None:
                 self._entries[target] = _Entry(snapshot.default_priority, snapshot)
                 self.derived += 1
