@@ -17,11 +17,11 @@ same locks) that cron's commands use.
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Callable, Iterable
+from typing import Callable, Iterable, NamedTuple
 
 from . import ask as asking
 from .checkpoint import CheckpointResult, checkpoint_fleet, history
-from .dispatch import DispatchReport, dispatch, ready_for
+from .dispatch import DispatchReport, dispatch, fleet_tasks, ready_across, ready_for
 from .doctor import Check, doctor
 from .execute import Executor, Options
 from .fleet.config import FleetConfig, Wizard, load_fleet
@@ -30,11 +30,18 @@ from .monitor import MonitorReport, monitor
 from .queue import Task
 from .queue.api import Queue
 from .report import Report, compute_metrics, write_report
-from .routing import queue_key, routed_tasks
+from .routing import queue_key, readers, routed_tasks
 
 
 def _quiet(_line: str) -> None:
     pass
+
+
+class WizardQueue(NamedTuple):
+    """A wizard's queue file and the Assignee a task written there for it needs (or None)."""
+
+    queue: Queue
+    assignee: str | None
 
 
 class Fleet:
@@ -71,6 +78,13 @@ class Fleet:
         w = self.wizard(wizard) if wizard else self.config.wizards[0]
         return Queue(w.queue, default_priority=self.config.default_priority, known_assignees=self.config.names)
 
+    def wizard_queue(self, wizard: str) -> "WizardQueue":
+        """Where a task for ``wizard`` goes: its queue file, and the Assignee it needs there
+        (``wizard`` when other wizards read that file too, so routing cannot tell; else None)."""
+        w = self.wizard(wizard)
+        shared = len(readers(self.config, w.queue)) > 1
+        return WizardQueue(self.queue(wizard), w.name if shared else None)
+
     def queues(self) -> list[Queue]:
         """Every queue file of the fleet, once each (wizards may share one)."""
         seen = {}
@@ -79,9 +93,13 @@ class Fleet:
         return [self.queue(name) for name in seen.values()]
 
     def tasks(self, wizard: str, *, ready: bool = False, path: str | None = None) -> list[Task]:
-        """The tasks of ``wizard``'s queue (or of the file at ``path``) that route to it, in file
-        order; with ``ready``, what a dispatch run would take for it next, in that order."""
-        snap = Queue(path or self.wizard(wizard).queue, default_priority=self.config.default_priority).read()
+        """The tasks that route to ``wizard`` from every queue of the fleet (or from the file at
+        ``path``), in file order; with ``ready``, what a dispatch run would take for it next, in
+        that order."""
+        if path is None:
+            found = ready_across(self.config, wizard) if ready else fleet_tasks(self.config, wizard)
+            return [r.task for r in found]
+        snap = Queue(path, default_priority=self.config.default_priority).read()
         return ready_for(self.config, snap, wizard) if ready else routed_tasks(self.config, snap, wizard)
 
     # -- robe's jobs
