@@ -8,10 +8,10 @@ import click
 
 from ..dispatch import dispatch as run_dispatch
 from ..fleet.config import load_fleet
-from .common import echo_json, err, fleet_option, json_option, plain_errors, quiet, wizards_option
+from .common import echo_json, err, examples, fleet_option, json_option, plain_errors, quiet, wizards_option
 
 
-@click.command()
+@click.command(epilog=examples("robe dispatch --dry-run", "robe dispatch -w ezra --max 1"))
 @fleet_option
 @wizards_option
 @click.option("--max", "max_claims", type=click.IntRange(min=0), metavar="N", help="Claim at most N tasks per wizard.")
