@@ -279,7 +279,7 @@ def _split_list(values) -> tuple[str, ...]:
 
 @queue.command(epilog=examples(
     'robe queue add "Rotate the gateway logs" -p P1 -w ezra',
-    'robe queue add "Summarise the week" --body-file notes.md -f WORK-QUEUE.md',
+    'robe queue add "Summarise the week" -f WORK-QUEUE.md -t ops --body "Read the logs first."',
 ))
 @click.argument("title")
 @file_option

@@ -335,7 +335,7 @@ def _fix(w: Wizard, problem: str) -> str:
 def _context(w: Wizard, entry: dict | None) -> list[Check]:
     """Hermes refuses a model context under 64K tokens: fleet.yaml's context_length, else what
     the endpoint says of the model."""
-    ctx, where = w.agent.context_length, "fleet.yaml's context_length"
+    ctx, where = w.agent.context_length, "fleet.yaml's"
     if ctx is None and entry:
         found = [entry.get(k) for k in ("context_length", "max_model_len", "context_window")]
         ctx = next((v for v in found if isinstance(v, int) and not isinstance(v, bool)), None)
