@@ -27,7 +27,7 @@ from .plumbing import UnsafePath, host, shown_path
 from .queue import Change, QueueError, Snapshot, Status, Task, parse, priority_rank, read_quiet, set_statuses
 from .queue.asks import ask_of, is_open
 from .queue.events import append_event, events_path
-from .queue.scan import NEAR_MISS
+from .queue.nearmiss import NEAR_MISS
 from .routing import NOBODY, UNKNOWN, Router, is_ready, queue_key, ready_tasks
 
 log = logging.getLogger(__name__)

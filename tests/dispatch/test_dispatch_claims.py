@@ -129,7 +129,8 @@ def test_rerun_never_overwrites_an_archive(tmp_path, dispatch_run):
     house = tmp_path / "ezra"
     write(house / "completed" / "archive" / "TASK-004.1.txt", "kept\n")
     write(house / "completed" / "TASK-004.txt", "bare answer from an external agent\n")
-    assert dispatch_run(path, max_claims=1).out == ["ezra: dispatched TASK-004 (P0) attempt 1 from ezra/WORK-QUEUE.md:3"]
+    assert dispatch_run(path, max_claims=1).out == [
+        "ezra: dispatched TASK-004 (P0) attempt 1 from ezra/WORK-QUEUE.md:3"]
     assert read(house / "completed" / "archive" / "TASK-004.1.txt") == "kept\n"
     assert read(house / "completed" / "archive" / "TASK-004.1.1.txt") == "bare answer from an external agent\n"
 

@@ -72,7 +72,8 @@ def test_a_gateway_that_cannot_come_up_means_nothing_claimed_and_exit_1(tmp_path
     assert [(e["event"], e["ok"]) for e in events(tmp_path / "allegro")] == [("gateway", False)]
     assert "PENDING" in read(tmp_path / "allegro" / "WORK-QUEUE.md")
     r = invoke("--fleet", path, "--no-gateway")
-    assert (r.exit_code, r.stdout) == (0, f"allegro: dispatched TASK-001 (P0) attempt 1 from {tmp_path}/allegro/WORK-QUEUE.md:1\n")
+    assert (r.exit_code, r.stdout) == (
+        0, f"allegro: dispatched TASK-001 (P0) attempt 1 from {tmp_path}/allegro/WORK-QUEUE.md:1\n")
 
 
 def test_dry_run_only_probes(tmp_path):

@@ -168,7 +168,8 @@ def test_a_key_written_into_config_yaml_fails(runner, fleet_path, no_hermes):
     Path(w.config_file).write_text(yaml.safe_dump(cfg))
     assert ("FAIL", f"{w.config_file} holds a key written out (model.api_key)",
             'move it into the home\'s .env: printf %s "$KEY" | robe wizard set ezra --api-key - (config.yaml then '
-            "names it as ${NAME}); delete model.api_key if it stays") in doctor(runner, fleet_path, "ezra")["config.yaml"]
+            "names it as ${NAME}); delete model.api_key if it stays") in \
+        doctor(runner, fleet_path, "ezra")["config.yaml"]
 
 
 def test_hermes_context_below_64k_fails_and_unknown_warns(runner, fleet_path, no_hermes):

@@ -30,9 +30,9 @@ def test_failures_lists_attempts_that_will_be_retried_and_tasks_failed_for_good(
     monkeypatch.chdir(tmp_path)
     exit_with = f"{sys.executable} -c 'import sys; print(\"no luck\", file=sys.stderr); sys.exit({{code}})'"
     assert robe("init", ".", "--agent", "echo").exit_code == 0
-    assert robe("wizard", "create", "flaky", "--agent", "command", "--command", exit_with.format(code=1)).exit_code == 0
-    assert robe("wizard", "create", "doomed", "--agent", "command", "--command", exit_with.format(code=1)).exit_code == 0
-    assert robe("wizard", "create", "busy", "--agent", "command", "--command", exit_with.format(code=75)).exit_code == 0
+    for name, code in (("flaky", 1), ("doomed", 1), ("busy", 75)):
+        assert robe("wizard", "create", name, "--agent", "command", "--command", exit_with.format(code=code)) \
+            .exit_code == 0
     assert robe("wizard", "set", "doomed", "max_attempts=1").exit_code == 0
     for who in ("flaky", "doomed", "busy"):
         assert robe("queue", "add", f"A task for {who}", "-w", who).exit_code == 0

@@ -170,7 +170,8 @@ def _found(ctx, task_id, path, wizard_name, fleet_path):
 @queue.command(epilog=examples("robe queue show TASK-001", "robe queue show TASK-001 -w ezra --json"))
 @click.argument("task_id")
 @file_option
-@click.option("-w", "--wizard", "wizard_name", metavar="W", shell_complete=complete_wizards, help="Look in wizard W's queue.")
+@click.option("-w", "--wizard", "wizard_name", metavar="W", shell_complete=complete_wizards,
+              help="Look in wizard W's queue.")
 @fleet_option
 @json_option
 @click.pass_context
@@ -351,7 +352,8 @@ def set_(task_id, status, path, reason, expect, as_json):
 @click.command(epilog=examples("robe answer TASK-001", "robe answer TASK-001 -w ezra --attempt 1 --json"))
 @click.argument("task_id")
 @file_option
-@click.option("-w", "--wizard", "wizard_name", metavar="W", shell_complete=complete_wizards, help="The task of wizard W's queue.")
+@click.option("-w", "--wizard", "wizard_name", metavar="W", shell_complete=complete_wizards,
+              help="The task of wizard W's queue.")
 @fleet_option
 @click.option("--attempt", type=click.IntRange(min=1), metavar="N",
               help="The answer of attempt N (default: the latest).")

@@ -44,6 +44,7 @@ from .model import (
     parse_priority,
     parse_status,
 )
+from .nearmiss import BAD_PRIORITY_RE, near_nobody, near_priority, near_status, one_edit_apart
 
 # An ID at the start of a heading or item, followed by its end, a space, ":", "-" or a dash.
 ID_AT_START = re.compile(rf"({ID_PATTERN})(?=$|[\s:\-\u2014\u2013])")
@@ -69,10 +70,6 @@ DEPENDS_SPLIT_RE = re.compile(r"[,\s]+")
 PAIRS = {None: None, "**": "**", "`": "`", "[": "]", "(": ")"}
 KNOWN_KEYS = {"status", "priority", "assignee", "depends", "tags"}
 NOBODY = ("-", "none", "unassigned", "nobody")
-#: a word where a list task's priority goes that is no priority robe knows (P7, P10)
-BAD_PRIORITY_RE = re.compile(r"[Pp][0-9]+")
-#: Problem.code of a near miss: a warning the dispatcher prints too (the task stays usable)
-NEAR_MISS = "near-miss"
 
 
 def priority_heading(text: str) -> str | None:
@@ -258,18 +255,6 @@ def field_block(tx: Text, start: int, stop: int, indent_limit: int) -> tuple[lis
     return found, k
 
 
-def one_edit_apart(a: str, b: str) -> bool:
-    """Whether ``a`` becomes ``b`` by one letter added, removed, changed, or two swapped."""
-    if a == b or abs(len(a) - len(b)) > 1:
-        return False
-    if len(a) == len(b):
-        diff = [i for i in range(len(a)) if a[i] != b[i]]
-        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]]
-                                  and a[diff[1]] == b[diff[0]])
-    short, long_ = (a, b) if len(a) < len(b) else (b, a)
-    return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
-
-
 def near_key(word: str) -> str | None:
     """The known field a key names, written exactly or one edit away (``Stauts``); None if none."""
     w = word.lower()
@@ -334,11 +319,7 @@ def apply_fields(draft: Draft, fields: list[Field], path: str) -> None:
             a = v.strip("`*@ ").lower()
             draft.assignee = a if a and a not in NOBODY else None
             if a in NOBODY and not (draft.style == "table" and a == "-"):  # (a table's "-" cell is plain "none")
-                draft.problems.append(Problem(
-                    path, line, f"{draft.id}'s Assignee '{v.strip()}' means no assignee: robe routes it like a task "
-                    "without one (the first route that fits, else the queue's own wizard, else default_wizard)",
-                    "delete the line if that is what you mean, or name a wizard to take it", draft.id,
-                    severity="warning", code=NEAR_MISS))
+                near_nobody(draft.id, draft.problems, path, line, v.strip())
         elif key == "depends":
             draft.depends = _depends(draft, v, path, line)
         elif key == "tags":
@@ -471,11 +452,11 @@ def list_task(tx: Text, item: Item) -> Draft | None:
             status_problem(draft, tx.path, item.line + 1, word)
             title_at = end
         elif draft.priority is None and BAD_PRIORITY_RE.fullmatch(word):
-            near_priority(draft, tx.path, item.line + 1, word, tx.context(item.line)[1])
+            near_priority(draft.id, draft.problems, tx.path, item.line + 1, word, tx.context(item.line)[1])
             title_at = end  # a priority it is not: not the title either, so a status after it still counts
         else:
             if draft.status_span is None and (wrapped or word == up):
-                near_status(draft, tx.path, item.line + 1, word)
+                near_status(draft.id, draft.problems, tx.path, item.line + 1, word)
             break
     draft.title = SEPARATOR_RE.sub("", content[title_at:], count=1).strip()
     after = _list_fields(tx, item, draft)
@@ -492,30 +473,6 @@ def list_task(tx: Text, item: Item) -> Draft | None:
             body.append(tx.lines[j][p:] if c <= item.content_col else " " * (c - item.content_col) + tx.lines[j][p:])
         draft.body = "\n".join(body).strip("\n")
     return draft
-
-
-def near_status(draft: Draft, path: str, line: int, word: str) -> None:
-    """A warning for an upper-case (or wrapped) word after a list task's ID that is one edit
-    from a status (``PENDNG``) or a word people use for one (``DONE``)."""
-    up = word.upper()
-    meant = STATUS_ALIASES.get(up) or next((s for s in STATUS_WORDS if one_edit_apart(up, s)), None)
-    if meant is None:
-        return
-    draft.problems.append(Problem(
-        path, line, f"{draft.id}: '{word}' is not a status (did you mean {meant}?); robe reads it as the first word "
-        "of the title, and the task as PENDING" + (", so it may be dispatched" if meant != "PENDING" else ""),
-        f"write {meant} if that is the status; statuses are " + ", ".join(STATUS_WORDS), draft.id,
-        severity="warning", code=NEAR_MISS))
-
-
-def near_priority(draft: Draft, path: str, line: int, word: str, heading: str | None) -> None:
-    """A warning for a list task's ``P7``: no priority robe knows, so it takes its heading's or
-    the default, and the word is left out of the title."""
-    falls_back = f"its heading's {heading}" if heading else "the default priority"
-    draft.problems.append(Problem(
-        path, line, f"{draft.id}: '{word}' is not a priority; robe leaves it out of the title and gives the task "
-        f"{falls_back}", "priorities are P0 (most urgent), P1, P2 and P3", draft.id, severity="warning",
-        code=NEAR_MISS))
 
 
 def _list_fields(tx: Text, item: Item, draft: Draft) -> int:
