@@ -24,6 +24,7 @@ from .checkpoint import CheckpointResult, checkpoint_fleet, history
 from .dispatch import DispatchReport, dispatch, fleet_tasks, ready_across, ready_for
 from .doctor import Check, doctor
 from .execute import Executor, Options
+from .fleet.answers import TaskRecord, find_task, task_record
 from .fleet.config import FleetConfig, Wizard, load_fleet
 from .fleet.status import WizardStatus, fleet_status
 from .monitor import MonitorReport, monitor
@@ -101,6 +102,12 @@ class Fleet:
             return [r.task for r in found]
         snap = Queue(path, default_priority=self.config.default_priority).read()
         return ready_for(self.config, snap, wizard) if ready else routed_tasks(self.config, snap, wizard)
+
+    def task(self, task_id: str, wizard: str | None = None) -> TaskRecord:
+        """A task of the fleet's queues (of ``wizard``'s queue, when several hold the ID) with its
+        attempts (outcome, reason, duration, usage; ``.answer(task_id)`` reads one) and its live
+        claim: what 'robe queue show' and 'robe answer' print."""
+        return task_record(self.config, find_task(self.config, task_id, wizard=wizard))
 
     # -- robe's jobs
     def dispatch(self, wizards: Iterable[str] | None = None, *, dry_run: bool = False, max_claims: int | None = None,

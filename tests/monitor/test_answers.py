@@ -136,3 +136,11 @@ def test_history_names_the_wizard_and_queue_when_several_queues_hold_the_id(flee
     # One queue holds TASK-002: its lines need no names.
     only = robe("history", "TASK-002").stdout
     assert only and "[" not in only
+
+
+def test_the_python_api_reads_the_same_record(fleet):
+    from robe import Fleet
+
+    record = Fleet.load().task("TASK-001", wizard="bob")
+    assert (record.found.wizard, record.latest.status, record.latest.attempt) == ("bob", "COMPLETE", 1)
+    assert record.latest.answer("TASK-001") == robe("answer", "TASK-001", "-w", "bob").stdout
