@@ -106,8 +106,6 @@ def _quiet(_line: str) -> None:
     pass
 
 
-
-
 @dataclass
 class _QueueFile:
     """One queue file of the fleet: who reads it and, once read, its parse."""
@@ -496,7 +494,6 @@ def ready_for(fleet, queue: Snapshot, wizard_name: str) -> list[Task]:
     """What a dispatch run would take for ``wizard_name`` from ``queue``, in order, capacity
     aside: the ready tasks routed to it that no house holds a claim on."""
     return ready_tasks(fleet, queue, wizard_name, claimed_ids(fleet, queue.path))
-
 
 
 class Routed(NamedTuple):
