@@ -21,9 +21,11 @@ from typing import Callable, Iterable, NamedTuple
 
 from . import ask as asking
 from .checkpoint import CheckpointResult, checkpoint_fleet, history
+from .clock import now as _now
 from .dispatch import DispatchReport, dispatch, fleet_tasks, ready_across, ready_for
 from .doctor import Check, doctor
 from .execute import Executor, Options
+from .fleet import spend as _spend
 from .fleet.answers import TaskRecord, find_task, task_record
 from .fleet.config import FleetConfig, Wizard, load_fleet
 from .fleet.status import WizardStatus, fleet_status
@@ -159,6 +161,14 @@ class Fleet:
     def inbox(self, wizard: str | None = None, *, include_read: bool = False, mark_read: bool = True) -> list[dict]:
         """The answers in ``wizard``'s inbox (yours, the fleet's inbox/, when None), oldest first."""
         return asking.inbox(self.config, wizard, include_read=include_read, mark_read=mark_read)
+
+    def spend(self, wizards: Iterable[str] | None = None, *, since: _dt.datetime | None = None,
+              now: _dt.datetime | None = None, attempts: bool = False) -> dict:
+        """Tokens, cost and agent time per wizard since ``since`` (default: 24 hours ago), today's
+        spend against each budget, and who is paused (robe spend --json)."""
+        moment = now or _now()
+        return _spend.summary(self.config, list(wizards) if wizards else None,
+                              since=since or moment - _dt.timedelta(hours=24), now=moment, with_attempts=attempts)
 
     def status(self, wizards: Iterable[str] | None = None) -> list[WizardStatus]:
         """Each wizard's state (Robed, Unrobed, Lobster, Dead), queue counts and claims."""

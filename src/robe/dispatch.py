@@ -5,7 +5,8 @@ says "busy" and leaves that wizard alone); bring its gateway up if it has one; r
 whose task still says PENDING; archive the old result of a task set back to PENDING (a
 re-run); claim the next ready tasks up to ``max_active`` live claims; mark them IN_PROGRESS
 in one locked write per queue file. Each queue file is read and parsed once per run, however
-many wizards share it.
+many wizards share it. A wizard that a daily budget pauses (robe.fleet.spend) gets its repairs
+but no claims, and the run says why and until when.
 
 The claim is the truth (docs/contracts.md): it is made first, with O_EXCL semantics, and the
 markdown follows. A crash between the two is repaired by the next run; nothing is claimed
@@ -21,7 +22,9 @@ from dataclasses import dataclass, field
 from typing import Callable, NamedTuple
 
 from .errors import RobeError
+from .fleet import alerts
 from .fleet.gateway import probe, start_gateway
+from .fleet.spend import pauses
 from .house import House, HouseError, new_claim
 from .plumbing import UnsafePath, host, shown_path
 from .queue import Change, QueueError, Snapshot, Status, Task, parse, priority_rank, read_quiet, set_statuses
@@ -60,7 +63,8 @@ class Claimed(NamedTuple):
 
 @dataclass
 class WizardRun:
-    """What one wizard's part of a run did. ``state``: "ok", "busy", "gateway-failed" or "error"."""
+    """What one wizard's part of a run did. ``state``: "ok", "busy", "gateway-failed", "error" or
+    "paused" (a daily budget is used up: ``pause`` says which and until when)."""
 
     name: str
     max_active: int = 1
@@ -70,11 +74,13 @@ class WizardRun:
     withdrawn: list[str] = field(default_factory=list)
     live: int = 0
     detail: str = ""
+    pause: object = None  # robe.fleet.spend.Pause
 
     def to_dict(self) -> dict:
         return {"wizard": self.name, "state": self.state, "claims": [c.to_dict() for c in self.claims],
                 "repaired": self.repaired, "withdrawn": self.withdrawn, "live_claims": self.live,
-                "max_active": self.max_active, "detail": self.detail}
+                "max_active": self.max_active, "detail": self.detail,
+                "paused": self.pause.to_dict() if self.pause is not None else None}
 
 
 @dataclass
@@ -187,6 +193,8 @@ def dispatch(fleet, wizards=None, *, max_claims: int | None = None, dry_run: boo
     finally:
         for fd in fds:
             os.close(fd)
+        if not dry_run:  # after the locks: a slow webhook never holds up the monitor
+            alerts.notify(fleet, [alerts.paused(w.pause) for w in report.wizards if w.pause is not None])
 
 
 def _lock(w, run: WizardRun, fds: list[int], err, note) -> bool:
@@ -290,13 +298,14 @@ def _dispatch_wizards(fleet, active, runs, queues: list[_QueueFile], report: Dis
     held, records = _held_claims(fleet)
     by_key = {qf.key: qf for qf in queues}
     asking = _asking(queues)
+    paused = pauses(fleet, [w.name for w in active])
     marks: dict[str, list[_Mark]] = {}
     for w in active:
         run = runs[w.name]
         try:
             for m in _one_wizard(w, run, candidates[w.name], records[w.name], held, by_key, by=by,
                                  max_claims=max_claims, dry_run=dry_run, out=out, err=err, note=note,
-                                 asking=asking):
+                                 asking=asking, pause=paused.get(w.name)):
                 marks.setdefault(m.qf.key, []).append(m)
         except (QueueError, HouseError, OSError, UnsafePath) as e:
             run.state, run.detail = "error", _sentence(e)
@@ -319,7 +328,7 @@ def _asking(queues: list[_QueueFile]) -> set[tuple[str, str]]:
 
 
 def _one_wizard(w, run: WizardRun, candidates, records, held, by_key, *, by, max_claims, dry_run,
-                out, err, note, asking: set = frozenset()) -> list[_Mark]:
+                out, err, note, asking: set = frozenset(), pause=None) -> list[_Mark]:
     """Decide the wizard's repairs and claims, and make the claim files; the markdown comes after."""
     house = House(w.house, w.name)
     house.check()  # a work/ or an archive that leads outside the house: nothing is claimed for it
@@ -337,6 +346,10 @@ def _one_wizard(w, run: WizardRun, candidates, records, held, by_key, *, by, max
                 err(f"{w.name}: would repair {tid}: it has a claim but the queue says PENDING")
             else:
                 todo.append(_Mark("repair", w, qf, tid, record=rec))
+    if pause is not None:  # a daily budget is used up: repairs, but no new claims
+        run.state, run.detail, run.pause = "paused", pause.reason, pause
+        note(f"{w.name}: {pause.reason}")
+        return todo
 
     # Capacity: live claims that have no result yet.
     alive = house.executor().alive

@@ -58,6 +58,9 @@ EXECUTOR_STALE_S = 30.0
 BARE_GRACE_S = 5.0
 COMPLETE, FAILED, RETRY = "COMPLETE", "FAILED", "RETRY"
 _ARCHIVED_CLAIM_RE = re.compile(r"\A([A-Z][A-Z0-9]*-[0-9]+)\.([0-9]{1,9})\.active\Z")
+#: an outcome in completed/ (``<ID>.json``) or in its archive (``<ID>.<attempt>.json``, or
+#: ``<ID>.<attempt>.<n>.json`` when that name was taken)
+_OUTCOME_RE = re.compile(r"\A([A-Z][A-Z0-9]*-[0-9]+)(?:\.([0-9]{1,9})(?:\.[0-9]{1,9})?)?\.json\Z")
 
 
 class HouseError(RobeError):
@@ -490,6 +493,41 @@ class House:
                 if meta and str(meta.get("status")).upper() == RETRY:
                     out.setdefault(parts[0], set()).add(int(parts[1]))
         return out
+
+    def outcomes(self, *, since: float | None = None, task_id: str | None = None) -> list[dict]:
+        """Every outcome the executor wrote here, current and archived (what spend is counted
+        from), each with ``id``. ``since`` (epoch seconds): only files written at or after it; an
+        outcome is written once, when its attempt ends, and archiving keeps its mtime."""
+        out = []
+        for folder in (self.completed, self.completed_archive):
+            try:
+                entries = list(os.scandir(folder))
+            except OSError:
+                continue
+            for entry in entries:
+                m = _OUTCOME_RE.match(entry.name)
+                if not m or (task_id is not None and m.group(1) != task_id) or (folder == self.completed) != (
+                        m.group(2) is None):
+                    continue
+                try:
+                    if since is not None and entry.stat(follow_symlinks=False).st_mtime < since:
+                        continue
+                except OSError:
+                    continue
+                meta = read_json(entry.path)
+                if meta is not None and meta.get("id") == m.group(1):
+                    out.append(meta)
+        return out
+
+    def claim_queue(self, task_id: str, attempt: int | None) -> str | None:
+        """The queue file a claim on ``task_id`` named: its archived claim of ``attempt``, else the
+        claim in work/; None when neither says."""
+        paths = [self.path(self.work_archive, task_id, f".{attempt}.active")] if attempt else []
+        for p in paths + [self.claim_path(task_id)]:
+            rec = read_json(p, MAX_CLAIM_BYTES)
+            if rec is not None and isinstance(rec.get("queue"), str) and (p in paths or rec.get("attempt") == attempt):
+                return rec["queue"]
+        return None
 
     # -- archives
     def archive_claim(self, task_id: str, attempt: int, sync: bool = True) -> list[str]:

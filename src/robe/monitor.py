@@ -32,6 +32,7 @@ from typing import Callable
 
 from .clock import now as _now
 from .errors import RobeError
+from .fleet import alerts
 from .house import BARE_GRACE_S, House, HouseError, Result, answer_message, inbox_for
 from .plumbing import fsync_dir, host
 from .queue import Change, QueueError, Snapshot, Status, parse, read_quiet, set_statuses
@@ -380,6 +381,9 @@ def monitor(fleet, wizards=None, *, now: _dt.datetime | None = None, bare_grace:
     finally:
         for fd in fds:
             os.close(fd)
+        # After the locks: a slow webhook never holds up a dispatch.
+        alerts.notify(fleet, [alerts.failed(t.wizard, t.task, t.attempt, t.detail) for t in report.transitions
+                              if t.to == "FAILED" and t.kind in (RESULT, REAP)])
 
 
 def _read_queues(houses, items, report, err) -> dict[str, _QueueFile]:

@@ -10,6 +10,10 @@ Where reports go: a report of the whole fleet (or of several wizards) goes to
 ``<house>/reports/``. Each run writes ``progress-<UTC stamp>.md`` and ``.json`` and replaces
 ``latest.md`` and ``latest.json``; "since the previous report" means since ``latest.json``'s
 ``generated_at`` in that folder.
+
+The report also shows spend (robe.fleet.spend: tokens, cost and agent time per wizard since the
+previous report and today, and who a budget pauses), and writing it sends an alert for each
+success metric missed (robe.fleet.alerts), once for each stretch the metric stays missed.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from typing import Callable
 
 from .clock import now as _now
 from .clock import parse_stamp, stamp
+from .fleet import alerts
+from .fleet import spend as _spend
 from .fleet.checks import FAIL, check_fleet
 from .fleet.status import active_claims
 from .house import House
@@ -303,8 +309,40 @@ def build_report(fleet, wizards=None, *, now: _dt.datetime | None = None,
         "throughput": {"finished": len(finished), "hours": round(hours, 3),
                        "per_hour": round(len(finished) / hours, 2), "last_24h": last_day},
         "metrics": metrics, "problems": problems,
+        "spend": _spend_data(fleet, names, start, now),
     }
     return Report(_markdown(data, since, now), data)
+
+
+def _spend_data(fleet, names: list[str], start: _dt.datetime, now: _dt.datetime) -> dict:
+    """Spend per wizard since ``start`` and today (UTC), each wizard's budget, and the pauses."""
+    window = _spend.spend_by_wizard(fleet, names, since=start, until=now)
+    today = _spend.spend_by_wizard(fleet, names, since=_spend.day_start(now))
+    paused = _spend.pauses(fleet, names, now=now)
+    return {"since": stamp(start), "wizards": {n: t.to_dict() for n, t in window.items()},
+            "today": {n: t.to_dict() for n, t in today.items()},
+            "budgets": {w.name: w.budget.to_dict() for w in fleet.wizards if w.name in window},
+            "fleet_budget": fleet.budget.to_dict(), "paused": [p.to_dict() for p in paused.values()]}
+
+
+def _spend_markdown(sp: dict) -> list[str]:
+    rows = []
+    for n, d in sp["wizards"].items():
+        t, day = _spend.Totals.from_dict(d), _spend.Totals.from_dict(sp["today"][n])
+        rows.append([n, t.attempts, _spend.tokens_text(t.input_tokens, t.reported),
+                     _spend.tokens_text(t.output_tokens, t.reported), _spend.cost_text(t), _spend.seconds_text(t.seconds),
+                     _spend.brief(day)])
+    out = [_md_table(["Wizard", "Attempts", "Tokens in", "Tokens out", "Cost", "Agent time", "Today (UTC)"], rows)]
+    out += [f"- {p['wizard']}: {p['reason']}" for p in sp["paused"]]
+    return out
+
+
+def alert_missed_metrics(fleet, rows: list[dict], wizards=None) -> None:
+    """An alert for each success metric missed (``ok`` False), once while it stays missed."""
+    scope = ",".join(sorted(dict.fromkeys(wizards))) if wizards else "fleet"
+    by_subject = {f"metric:{scope}:{r['metric']}": r for r in rows}
+    alerts.notify(fleet, conditions={k: r["ok"] is False for k, r in by_subject.items()},
+                  make=lambda subject, since, _at: alerts.metric(by_subject[subject], scope, since))
 
 
 def _markdown(d: dict, since, now) -> str:
@@ -342,6 +380,8 @@ def _markdown(d: dict, since, now) -> str:
     out += ["", "## Throughput", "",
             f"- {tp['finished']} finished in {_age(tp['hours'] * 3600)} ({tp['per_hour']:.1f} per hour)",
             f"- {tp['last_24h']} finished in the last 24 hours", ""]
+    out += ["## Spend", "", "What the agents spent in this report's period, and today (UTC) so far.", ""]
+    out += _spend_markdown(d["spend"]) + [""]
     out += ["## Success metrics", ""]
     out += [_md_table(["Metric", "Target", "Value", "Met", "Detail"],
                       [[m["metric"], m["target"], m["value"], _ok_word(m["ok"]), m["detail"]] for m in d["metrics"]])]
@@ -364,6 +404,7 @@ def write_report(fleet, wizards=None, *, now: _dt.datetime | None = None) -> tup
         p = os.path.join(folder, fname)
         atomic_write(p, data, mode=0o600)
         paths.append(p)
+    alert_missed_metrics(fleet, rep.data["metrics"], wizards)
     return rep, paths
 
 

@@ -1,8 +1,9 @@
 """A tiny OpenAI-compatible model server on 127.0.0.1, for tests of agents and gateways.
 
 It answers ``GET /v1/models``, ``POST /v1/chat/completions`` (plain and ``stream: true``)
-with a fixed reply, and records every request (body and headers), so a test can see what an
-agent sent. With ``key=...`` it answers 401 to a request without that Bearer key.
+with a fixed reply and the OpenAI ``usage`` of ``stub.usage`` (set it to report other counts, or
+a ``cost`` as OpenRouter does), and records every request (body and headers), so a test can see
+what an agent sent. With ``key=...`` it answers 401 to a request without that Bearer key.
 Use it in-process::
 
     with ModelStub(reply="done") as stub:
@@ -76,7 +77,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         reply = self.stub.reply
         created = int(time.time())
-        usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+        usage = dict(self.stub.usage)
         if body.get("stream"):
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
@@ -123,6 +124,7 @@ class ModelStub:
         #: the one model /v1/models lists, and the context length it says it has (None: says nothing)
         self.model = model
         self.context_length = context_length
+        self.usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
         self.requests: list[dict] = []
         self.gets: list[dict] = []
         handler = type("Handler", (_Handler,), {"stub": self})

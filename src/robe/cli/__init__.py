@@ -39,6 +39,7 @@ COMMANDS = {
     "ask": "robe.cli.ask:ask",
     "inbox": "robe.cli.ask:inbox",
     "mcp": "robe.cli.mcp:mcp",
+    "spend": "robe.cli.spend:spend",
 }
 
 

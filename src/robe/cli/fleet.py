@@ -17,6 +17,7 @@ from ..doctor import FAIL, OK, summary
 from ..doctor import doctor as run_doctor
 from ..fleet.config import FleetError, load_fleet
 from ..fleet.gateway import gateway_status, start_gateway, stop_gateway
+from ..fleet.spend import budget_text, pauses
 from ..fleet.status import fleet_status, wizard_status
 from ..fleet.model import secret_advice, secret_settings
 from ..fleet.wizards import create_wizard, init_fleet, parse_changes, parse_settings, remove_wizard, set_wizard
@@ -213,8 +214,9 @@ def wizard_list(fleet_path, as_json):
 @json_option
 def wizard_show(name, fleet_path, as_json):
     """Show one wizard's settings, paths and state."""
-    w = load_fleet(fleet_path).wizard(name)
-    s = wizard_status(w)
+    fleet = load_fleet(fleet_path)
+    w = fleet.wizard(name)
+    s = wizard_status(w, pause=pauses(fleet, [name]).get(name))
     if as_json:
         d = w.to_dict()
         d.update(s.to_dict())
@@ -229,6 +231,7 @@ def wizard_show(name, fleet_path, as_json):
         ("limits", f"max_active {w.max_active}, max_parallel {w.max_parallel}, dispatch_floor {w.dispatch_floor}, "
                    f"timeout {w.timeout}s, lease {w.lease}s, max_attempts {w.max_attempts}"),
         ("schedule", ", ".join(f"{k} {v!r}" for k, v in w.schedule.items()) or "-"),
+        ("budget", budget_text(w.budget) + (f"  ({s.pause.reason})" if s.pause is not None else "")),
         ("gateway state", f"{s.gateway.state}: {s.gateway.detail}"),
         ("executor", s.executor.detail),
     ]
@@ -377,6 +380,9 @@ def status(fleet_path, wizards, as_json):
     Unrobed  gateway down, executor up
     Lobster  gateway up,   executor down
     Dead     gateway down, executor down
+
+    A wizard whose daily budget (or the fleet's) is used up is shown as paused, with when it
+    resumes: it gets no new claims until then.
     """
     fleet = load_fleet(fleet_path)
     sts = fleet_status(fleet, list(wizards) or None)
@@ -386,10 +392,13 @@ def status(fleet_path, wizards, as_json):
     if not sts:
         click.echo(f"No wizards in {fleet.path}; add one with 'robe wizard create NAME'.")
         return
-    rows = [[s.wizard.name, s.state, s.gateway.state, "up" if s.executor.alive else "down",
-             str(len(s.claims)), s.queue_error and "unreadable" or _counts_text(s.counts)] for s in sts]
+    rows = [[s.wizard.name, s.state + (", paused" if s.pause is not None else ""), s.gateway.state,
+             "up" if s.executor.alive else "down", str(len(s.claims)),
+             s.queue_error and "unreadable" or _counts_text(s.counts)] for s in sts]
     click.echo(table(rows, ["WIZARD", "STATE", "GATEWAY", "EXECUTOR", "CLAIMS", "QUEUE"]))
     for s in sts:
+        if s.pause is not None:
+            click.echo(f"  {s.wizard.name}: {s.pause.reason}")
         for c in s.claims:
             attempt = f", attempt {c.attempt}" if c.attempt else ""
             click.echo(f"  {s.wizard.name}: {c.task} claimed {_age(c.age_s)} ago{attempt}")

@@ -11,6 +11,7 @@ from ..api import Fleet
 from ..dispatch import fleet_tasks, ready_across, ready_for
 from ..fleet.answers import find_task, found_in, task_record, usage_text
 from ..fleet.config import FleetError, load_fleet
+from ..fleet.spend import task_attempts, totals
 from ..plumbing import shown_path
 from ..queue import is_valid_id
 from ..queue.api import Queue
@@ -144,6 +145,15 @@ def _list_fleet(fleet, wizard_name, ready, statuses, priorities, assignee, as_js
         click.echo(f"no tasks{who} in the queues of {fleet.path}", err=True)
 
 
+def _spend_line(attempts: list) -> str:
+    t = totals(attempts)
+    n = f"{t.attempts} attempt{'s' if t.attempts != 1 else ''}"
+    tokens = (f"{t.input_tokens:,} tokens in, {t.output_tokens:,} out" if t.reported
+              else "no tokens reported")
+    cost = f"${t.cost_usd:.4f}" if t.priced else "cost not reported"
+    return f"{n}: {tokens}, {cost}, {t.seconds:.1f} s of agent time"
+
+
 #: lines of the answer 'robe queue show' prints (robe answer prints all of it)
 ANSWER_LINES = 10
 
@@ -158,6 +168,8 @@ def _found(ctx, task_id, path, wizard_name, fleet_path):
         try:  # the fleet around the file, for the attempts and answers in its houses
             fleet = load_fleet(fleet_path, cwd=os.path.dirname(os.path.abspath(path)))
         except FleetError:
+            if fleet_path:  # the fleet the person named must load
+                raise
             fleet = None
         found = found_in(fleet, q, task_id)
         if found is None:
@@ -182,6 +194,7 @@ def show(ctx, task_id, path, wizard_name, fleet_path, as_json):
     """
     found, fleet = _found(ctx, task_id, path, wizard_name, fleet_path)
     record = task_record(fleet, found) if fleet is not None else None
+    spent = task_attempts(fleet, task_id, found.queue) if fleet is not None else None
     task = found.task
     if as_json:
         data = task.to_dict()
@@ -189,6 +202,8 @@ def show(ctx, task_id, path, wizard_name, fleet_path, as_json):
         data.update(queue=found.queue, wizard=found.wizard)
         if record is not None:
             data.update(record.to_dict())
+        data["spend"] = None if spent is None else {"total": totals(spent).to_dict(),
+                                                    "attempts": [a.to_dict() for a in spent]}
         echo_json(data)
         return
     rows = [("priority", task.priority + ("" if task.priority_written else " (from the heading or default)")),
@@ -198,6 +213,8 @@ def show(ctx, task_id, path, wizard_name, fleet_path, as_json):
     rows += [("section", task.section or "-"), ("where", f"{shown_path(found.queue)}:{task.line} ({task.style})")]
     if fleet is not None:
         rows.append(("wizard", found.wizard or "- (no wizard takes it)"))
+    if spent:
+        rows.append(("spend", _spend_line(spent)))
     width = max(len(k) for k, _ in rows)
     click.echo(f"{task.id}  {task.title}")
     for k, v in rows:

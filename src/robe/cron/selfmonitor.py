@@ -11,10 +11,14 @@ per wizard and per service to ``logs/uptime.jsonl``:
 ``up`` is the state found *before* any restart (what the uptime metric must count); the
 outcome of a restart is in ``detail`` and in ``restarted``. Wizard samples go to the
 wizard's house, service samples to the house of the first wizard checked.
+
+A wizard still Dead after the pass (its restarts failed, or ``--no-restart``) for fleet.yaml's
+``alerts.dead_after`` minutes gets one alert (robe.fleet.alerts) for that stretch of being Dead.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import logging
 import os
@@ -24,8 +28,9 @@ from dataclasses import dataclass, field
 
 from ..clock import stamp
 from ..errors import RobeError
+from ..fleet import alerts
 from ..fleet.gateway import gateway_status, probe, start_gateway, stop_gateway
-from ..fleet.status import executor_liveness
+from ..fleet.status import DEAD, executor_liveness, state_of
 from .schedule import robe_command
 
 log = logging.getLogger("robe.cron.selfmonitor")
@@ -160,6 +165,32 @@ def append_samples(path: str, checks: list[Check]) -> None:
         os.close(fd)
 
 
+def _dead_now(w, c: Check) -> bool:
+    """Whether the wizard is still Dead after this pass's restarts."""
+    if c.parts.get("executor_up") or c.parts.get("gateway_up"):
+        return False  # it was not Dead when checked
+    if c.up_now:
+        return False  # both came back
+    g = gateway_status(w).healthy if w.gateway is not None else None
+    return state_of(g, executor_liveness(w).alive) == DEAD
+
+
+def _alert_dead(fleet, wizards, checks: list[Check]) -> None:
+    if not fleet.alerts or "dead" not in fleet.alerts.on:
+        return
+    found, holds = {}, {}
+    for w, c in zip(wizards, checks):
+        found[f"dead:{w.name}"] = (w.name, c)
+        holds[f"dead:{w.name}"] = _dead_now(w, c)
+    limit = _dt.timedelta(minutes=fleet.alerts.dead_after)
+
+    def make(subject, since, at):
+        name, c = found[subject]
+        return alerts.dead(name, since, at, c.detail) if at - since >= limit else None
+
+    alerts.notify(fleet, conditions=holds, make=make)
+
+
 def self_monitor(fleet, wizards=None, *, services: bool | None = None, restart: bool = True,
                  wait: float = 10.0) -> list[Check]:
     """One pass over services and wizards; the checks, samples already appended.
@@ -176,6 +207,7 @@ def self_monitor(fleet, wizards=None, *, services: bool | None = None, restart: 
         checks.append(c)
         append_samples(os.path.join(w.logs_dir, UPTIME_FILE), [c])
         (log.info if c.up else log.warning)("wizard %s: %s", w.name, c.detail)
+    _alert_dead(fleet, selected, checks)
     if svc_checks:
         target = selected[0].logs_dir if selected else os.path.join(fleet.folder, "logs")
         append_samples(os.path.join(target, UPTIME_FILE), svc_checks)

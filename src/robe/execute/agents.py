@@ -24,6 +24,7 @@ from ..fleet.gateway import hermes_program
 from ..fleet.homes import KEY_NAME, read_env
 from ..house import Claim, House
 from .process import ProcessResult, run_process
+from .usage import AGENT_FILE, HERMES, OPENAI, TaskCap, read_usage_file, spend
 
 #: exit code meaning "rate-limited, run me later" (Hermes' convention, sysexits' EX_TEMPFAIL)
 EXIT_RETRY = 75
@@ -108,6 +109,8 @@ def _from_process(p: ProcessResult, job: Job, what: str) -> AgentRun:
     run = AgentRun(COMPLETE, p.stdout, p.exit_code, None, p.dropped, p.cancelled)
     if p.cancelled:
         run.status, run.error = FAILED, "stopped: the executor shut down"
+    elif p.stopped:
+        run.status, run.error = FAILED, p.stopped
     elif p.timed_out:
         run.status, run.error = FAILED, f"timed out after {_seconds(job.timeout)} s"
     elif p.exit_code == EXIT_RETRY:
@@ -136,7 +139,14 @@ def write_prompt_file(job: Job) -> str:
     return path
 
 
+def _tokens_per_task(job: Job) -> int | None:
+    budget = getattr(job.wizard, "budget", None)
+    return getattr(budget, "tokens_per_task", None)
+
+
 def run_command(job: Job) -> AgentRun:
+    """The agent may report its usage in ``$ROBE_USAGE_FILE`` (docs/contracts.md); with the
+    wizard's ``tokens_per_task``, it is stopped once that file reports more."""
     argv = job.wizard.agent.argv
     if not argv:
         return AgentRun(FAILED, b"", None, f"wizard {job.wizard.name} has agent kind 'command' but no argv; "
@@ -145,9 +155,18 @@ def run_command(job: Job) -> AgentRun:
     if any("{prompt_file}" in a for a in argv):
         values["prompt_file"] = write_prompt_file(job)
     cmd = fill_template(argv, values)
-    p = run_process(cmd, env=agent_env(job), cwd=job.scratch, timeout=job.timeout, cap=job.cap,
-                    grace=job.grace, cancel=job.cancel, on_start=job.on_start)
-    return _from_process(p, job, f"the agent {os.path.basename(cmd[0])!r}")
+    usage_path = os.path.join(job.scratch, "usage.json")
+    env = agent_env(job)
+    env["ROBE_USAGE_FILE"] = usage_path
+    cap = _tokens_per_task(job)
+    watch = TaskCap(usage_path, cap, job.wizard.name).check if cap else None
+    p = run_process(cmd, env=env, cwd=job.scratch, timeout=job.timeout, cap=job.cap,
+                    grace=job.grace, cancel=job.cancel, on_start=job.on_start, watch=watch)
+    run = _from_process(p, job, f"the agent {os.path.basename(cmd[0])!r}")
+    usage = read_usage_file(usage_path)
+    if usage is not None:
+        run.extra["spend"] = spend(usage, AGENT_FILE, cap)
+    return run
 
 
 # ---------------------------------------------------------------------------------------------
@@ -165,21 +184,21 @@ def run_hermes(job: Job) -> AgentRun:
     p = run_process(argv, env=agent_env(job, hermes=True), cwd=job.scratch, timeout=job.timeout, cap=job.cap,
                     grace=job.grace, cancel=job.cancel, on_start=job.on_start)
     run = _from_process(p, job, "hermes")
+    # Hermes writes its usage file even when the turn failed: what it spent counts either way.
+    usage = read_usage_file(usage_path)
+    if usage is not None:
+        run.extra["usage"] = {k: usage.get(k) for k in ("model", "provider", "api_calls", "input_tokens",
+                                                         "output_tokens", "total_tokens", "estimated_cost_usd",
+                                                         "cost_status")}
+        run.extra["spend"] = spend(usage, HERMES, _tokens_per_task(job))
     if run.status != COMPLETE:
         return run
     # Exit 0 is not enough: Hermes 0.19 prints its error as the "answer" and exits 0 when
     # its model cannot be reached. Its usage file says whether the turn really completed.
-    try:
-        with open(usage_path, encoding="utf-8") as f:
-            usage = json.load(f)
-        if not isinstance(usage, dict):
-            raise ValueError
-    except (OSError, ValueError):
+    if usage is None:
         run.status = FAILED
         run.error = "hermes wrote no usage file, so robe cannot tell whether the task was done"
         return run
-    run.extra["usage"] = {k: usage.get(k) for k in ("model", "provider", "api_calls", "input_tokens",
-                                                     "output_tokens", "total_tokens", "estimated_cost_usd")}
     if usage.get("failed") or not usage.get("completed"):
         reason = usage.get("failure") or _first_line(p.stdout) or _last_line(p.stderr)
         word = "failed" if usage.get("failed") else "did not complete the task"
@@ -299,6 +318,7 @@ def run_openai(job: Job) -> AgentRun:
                            extra={"http_status": 200})
             if isinstance(reply.get("usage"), dict):
                 run.extra["usage"] = reply["usage"]
+                run.extra["spend"] = spend(reply["usage"], OPENAI, _tokens_per_task(job))
             return run
         if tries > job.retries:
             if rate_limited:

@@ -32,6 +32,7 @@ from ..plumbing import host
 from ..queue import is_valid_id
 from ..queue.events import append_event
 from .agents import ADAPTERS, COMPLETE, FAILED, AgentRun, Job, build_prompt
+from .usage import with_seconds
 
 log = logging.getLogger("robe.execute")
 #: agents that run as a process: their heartbeat starts with the process (and names its pid)
@@ -234,6 +235,7 @@ class Executor:
                "error": error, "agent": agent, "started_at": stamp(started), "finished_at": stamp(),
                "duration_s": round(time.monotonic() - t0, 3), "truncated": truncated}
         out.update(extra or {})
+        out["spend"] = with_seconds(out.get("spend"), out["duration_s"])  # every attempt: docs/contracts.md
         return out
 
     def _event(self, house: House, task_id: str, outcome: dict, detail: str, step: str = "result") -> None:

@@ -33,6 +33,8 @@ class ProcessResult:
     cancelled: bool = False
     #: could not start (e.g. command not found): a sentence
     start_error: str | None = None
+    #: stopped because ``watch`` said so: its sentence
+    stopped: str | None = None
 
 
 def _killpg(pgid: int, sig: int) -> None:
@@ -90,7 +92,10 @@ def _read_ready(sel, streams: dict, wait: float, out: bytearray, err: bytearray,
 
 def run_process(argv: list[str], *, env: dict[str, str], cwd: str, timeout: float, cap: int,
                 grace: float = 5.0, cancel: threading.Event | None = None,
-                on_start: Callable[[int], None] | None = None) -> ProcessResult:
+                on_start: Callable[[int], None] | None = None,
+                watch: Callable[[], str | None] | None = None, watch_every: float = 0.5) -> ProcessResult:
+    """Run the agent to its end, its deadline, a cancel, or until ``watch`` (asked every
+    ``watch_every`` seconds while it runs) gives a reason to stop it."""
     proc = _spawn(argv, env, cwd)
     if isinstance(proc, ProcessResult):
         return proc
@@ -106,6 +111,8 @@ def run_process(argv: list[str], *, env: dict[str, str], cwd: str, timeout: floa
     deadline = time.monotonic() + timeout
     kill_at: float | None = None  # SIGKILL time once SIGTERM was sent
     leader_done = False
+    stopped: str | None = None
+    next_watch = time.monotonic() + watch_every
     sel = selectors.DefaultSelector()
     assert proc.stdout is not None and proc.stderr is not None
     streams = {proc.stdout.fileno(): "out", proc.stderr.fileno(): "err"}
@@ -125,6 +132,12 @@ def run_process(argv: list[str], *, env: dict[str, str], cwd: str, timeout: floa
                 drain_until = now + 2.0  # a descendant that left the group keeps no one waiting
             if leader_done and (not streams or now >= drain_until):
                 break
+            if watch is not None and not leader_done and kill_at is None and now >= next_watch:
+                next_watch = now + watch_every
+                stopped = _ask(watch)
+                if stopped:
+                    _killpg(pgid, signal.SIGTERM)
+                    kill_at = now + grace
             if not leader_done:
                 if kill_at is None and (now >= deadline or (cancel is not None and cancel.is_set())):
                     timed_out = now >= deadline
@@ -148,4 +161,11 @@ def run_process(argv: list[str], *, env: dict[str, str], cwd: str, timeout: floa
         proc.stdout.close()
         proc.stderr.close()
         proc.wait()
-    return ProcessResult(proc.returncode, bytes(out), bytes(err), dropped, timed_out, cancelled)
+    return ProcessResult(proc.returncode, bytes(out), bytes(err), dropped, timed_out, cancelled, stopped=stopped)
+
+
+def _ask(watch: Callable[[], str | None]) -> str | None:
+    try:
+        return watch()
+    except Exception:  # a watcher's hiccup (a half-written file) must not stop the agent
+        return None

@@ -13,6 +13,8 @@
 | status       | Robed / Unrobed / Lobster / Dead, executor liveness, claims             |
 | checks       | the seed's troubleshooting table as checks (robe doctor's fleet part)   |
 | answers      | a task's attempts and answers across the houses (show, answer, history) |
+| spend        | spend per wizard from the results; the daily budgets that pause a wizard |
+| alerts       | alerts to a command or a webhook, once per occurrence, retried          |
 """
 
 from .config import find_fleet_file, load_fleet

@@ -35,11 +35,11 @@ MAX_FLEET_BYTES = 1024 * 1024
 EMPTY: Mapping = MappingProxyType({})
 
 TOP_KEYS = ("root", "codebase", "ports", "default_wizard", "default_priority", "services", "wizards", "routes",
-            "max_open_asks")
+            "max_open_asks", "budget", "alerts")
 #: how many unanswered questions one wizard (or person) may have asked at once (robe ask)
 DEFAULT_MAX_OPEN_ASKS = 5
 WIZARD_KEYS = ("role", "port", "house", "home", "queue", "agent", "gateway", "max_active", "max_parallel",
-               "dispatch_floor", "timeout", "lease", "max_attempts", "schedule", "lineage", "relationships")
+               "dispatch_floor", "timeout", "lease", "max_attempts", "schedule", "lineage", "relationships", "budget")
 AGENT_KEYS = {
     "hermes": ("kind", "model", "provider", "base_url", "context_length", "api_key_env", "config"),
     "openai": ("kind", "model", "base_url", "api_key_env", "context_length", "config"),
@@ -48,6 +48,13 @@ AGENT_KEYS = {
 }
 
 
+#: a budget's limits (per wizard, and for the whole fleet): daily ones pause claims, the per-task one
+#: stops an agent that reports its usage as it runs
+BUDGET_KEYS = ("tokens_per_day", "cost_per_day", "seconds_per_day", "tokens_per_task")
+ALERT_KEYS = ("command", "webhook", "on", "dead_after", "retries", "timeout")
+#: what alerts are sent for: a task's final failure, a wizard paused by a budget, a wizard Dead
+#: for ``dead_after`` minutes, a success metric missed
+ALERT_KINDS = ("failed", "paused", "dead", "metric")
 #: Hermes needs a model context of at least this many tokens (hermes-agent's MINIMUM_CONTEXT_LENGTH)
 HERMES_MIN_CONTEXT = 64_000
 #: the name a model's API key gets in a home's .env when the person names none
@@ -141,6 +148,51 @@ class Route(NamedTuple):
     line: int = 0
 
 
+class Budget(NamedTuple):
+    """Daily allowances (per UTC day) and the per-task token cap; None: no limit."""
+
+    tokens_per_day: int | None = None
+    cost_per_day: float | None = None
+    seconds_per_day: float | None = None
+    tokens_per_task: int | None = None
+
+    def __bool__(self) -> bool:
+        return any(v is not None for v in self)
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in self._asdict().items() if v is not None}
+
+
+NO_BUDGET = Budget()
+
+
+class Webhook(NamedTuple):
+    #: may hold ``${VAR}``: filled in from the environment when the alert is sent (a bot token)
+    url: str
+    #: extra keys of the JSON body (e.g. Telegram's ``chat_id``)
+    fields: Mapping = EMPTY
+
+
+class Alerts(NamedTuple):
+    """Where alerts go (a command, a webhook, or both) and for what."""
+
+    command: tuple[str, ...] = ()
+    webhook: Webhook | None = None
+    on: tuple[str, ...] = ALERT_KINDS
+    #: minutes a wizard may be Dead before an alert
+    dead_after: int = 30
+    #: tries of one delivery within a run (then it waits for the next run)
+    retries: int = 3
+    #: seconds a command or the webhook may take
+    timeout: int = 10
+
+    def __bool__(self) -> bool:
+        return bool(self.command) or self.webhook is not None
+
+
+NO_ALERTS = Alerts()
+
+
 class Wizard(NamedTuple):
     name: str
     port: int
@@ -161,6 +213,7 @@ class Wizard(NamedTuple):
     schedule: Mapping = EMPTY
     #: line of the wizard's name in fleet.yaml (0 when built in code)
     line: int = 0
+    budget: Budget = NO_BUDGET
 
     @property
     def work_dir(self) -> str:
@@ -213,7 +266,7 @@ class Wizard(NamedTuple):
             "gateway": self.gateway.to_dict() if self.gateway else None,
             "max_active": self.max_active, "max_parallel": self.max_parallel,
             "dispatch_floor": self.dispatch_floor, "timeout": self.timeout, "lease": self.lease,
-            "max_attempts": self.max_attempts, "schedule": dict(self.schedule),
+            "max_attempts": self.max_attempts, "schedule": dict(self.schedule), "budget": self.budget.to_dict(),
         }
 
 
@@ -230,6 +283,9 @@ class FleetConfig(NamedTuple):
     services: tuple[Service, ...] = ()
     routes: tuple[Route, ...] = ()
     max_open_asks: int = DEFAULT_MAX_OPEN_ASKS
+    #: the whole fleet's daily allowance (over it, no wizard gets new claims)
+    budget: Budget = NO_BUDGET
+    alerts: Alerts = NO_ALERTS
 
     @property
     def folder(self) -> str:

@@ -3,6 +3,7 @@
 The state comes from the seed's Robed Architecture: the robe is the gateway (its health
 check), the body is the executor (its heartbeat in ``<house>/logs/executor.json``). A wizard
 without a configured gateway needs none: it is Robed when its executor lives, else Dead.
+A wizard a daily budget pauses (robe.fleet.spend) keeps its state and is shown as paused.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from ..house import ActiveClaim, Executor, House
 from ..queue import QueueError, load
 from .gateway import gateway_status
 from .model import FleetConfig, Wizard
+from .spend import pauses
 
 ROBED, UNROBED, LOBSTER, DEAD = "Robed", "Unrobed", "Lobster", "Dead"
 
@@ -47,6 +49,8 @@ class WizardStatus:
     counts: dict = field(default_factory=dict)
     queue_error: str | None = None
     claims: list[ActiveClaim] = field(default_factory=list)
+    #: robe.fleet.spend.Pause when a daily budget is used up: no new claims until it says
+    pause: object = None
 
     def to_dict(self) -> dict:
         return {
@@ -54,6 +58,7 @@ class WizardStatus:
             "gateway": self.gateway.to_dict(), "executor": self.executor.to_dict(),
             "queue": self.wizard.queue, "counts": self.counts, "queue_error": self.queue_error,
             "claims": [c.to_dict() for c in self.claims],
+            "paused": self.pause.to_dict() if self.pause is not None else None,
         }
 
 
@@ -67,14 +72,15 @@ def queue_counts(w: Wizard, names: set[str] | None = None) -> tuple[dict, str | 
     return {k: v for k, v in q.counts().items() if v}, None
 
 
-def wizard_status(w: Wizard, *, at: _dt.datetime | None = None) -> WizardStatus:
+def wizard_status(w: Wizard, *, at: _dt.datetime | None = None, pause=None) -> WizardStatus:
     g = gateway_status(w)
     ex = executor_liveness(w, at=at)
     up = None if g.state == "none" else g.healthy
     counts, err = queue_counts(w)
-    return WizardStatus(w, state_of(up, ex.alive), g, ex, counts, err, active_claims(w, at=at))
+    return WizardStatus(w, state_of(up, ex.alive), g, ex, counts, err, active_claims(w, at=at), pause)
 
 
 def fleet_status(fleet: FleetConfig, names: list[str] | None = None, *, at: _dt.datetime | None = None) -> list[WizardStatus]:
     wizards = [fleet.wizard(n) for n in names] if names else list(fleet.wizards)
-    return [wizard_status(w, at=at) for w in wizards]
+    paused = pauses(fleet, [w.name for w in wizards], now=at)
+    return [wizard_status(w, at=at, pause=paused.get(w.name)) for w in wizards]

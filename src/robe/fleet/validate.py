@@ -16,24 +16,32 @@ import yaml
 from .model import (
     AGENT_KEYS,
     AGENT_KINDS,
-    ENV_NAME_RE,
+    ALERT_KEYS,
+    ALERT_KINDS,
+    BUDGET_KEYS,
     DEFAULT_HEALTH,
     DEFAULT_HERMES_GATEWAY,
     DEFAULT_MAX_OPEN_ASKS,
     DEFAULT_PORTS,
     DEFAULT_PRIORITY,
     EMPTY,
+    ENV_NAME_RE,
+    NO_ALERTS,
+    NO_BUDGET,
     PRIORITIES,
     ROUTE_KEYS,
     TOP_KEYS,
     WIZARD_KEYS,
     Agent,
+    Alerts,
+    Budget,
     FleetConfig,
     FleetError,
     FleetProblem,
     Gateway,
     Route,
     Service,
+    Webhook,
     Wizard,
     did_you_mean,
     is_valid_name,
@@ -221,9 +229,11 @@ def parse_fleet(text: str, path: str, problems: list | None = None) -> FleetConf
     routes = _routes(c, top["routes"][1], names) if "routes" in top else ()
     max_open_asks = (c.positive(top["max_open_asks"][1], "max_open_asks") if "max_open_asks" in top
                      else DEFAULT_MAX_OPEN_ASKS)
+    budget = _budget(c, top["budget"][1], "budget") if "budget" in top else NO_BUDGET
+    alerts = _alerts(c, top["alerts"][1]) if "alerts" in top else NO_ALERTS
     return FleetConfig(path=path, root=root_dir, wizards=tuple(wizards), ports=(first, last), codebase=codebase,
                        default_wizard=default_wizard, default_priority=default_priority, services=tuple(services),
-                       routes=tuple(routes), max_open_asks=max_open_asks)
+                       routes=tuple(routes), max_open_asks=max_open_asks, budget=budget, alerts=alerts)
 
 
 def _ports(c: _Checker, node) -> tuple[int, int]:
@@ -325,7 +335,72 @@ def _wizard(c: _Checker, name: str, kn, wn, root_dir: str, first: int, last: int
         schedule=_texts(c, fields["schedule"][1], f"{key}.schedule",
                         'write a cron expression in quotes, e.g. "*/15 * * * *"') if "schedule" in fields else EMPTY,
         line=kn.start_mark.line + 1,
+        budget=opt("budget", lambda n, k: _budget(c, n, k), NO_BUDGET),
     )
+
+
+def _budget(c: _Checker, node, key: str) -> Budget:
+    """``budget: {tokens_per_day, cost_per_day, seconds_per_day, tokens_per_task}``, each a positive number."""
+    vals = {}
+    for k, _, vn in c.mapping(node, key, BUDGET_KEYS, what="the budget's limits"):
+        full = f"{key}.{k}"
+        if k == "cost_per_day":
+            v = c.scalar(vn, full, float, "write an amount in US dollars, e.g. 5 or 2.50")
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
+                c.fail(vn, full, f"{vn.value!r} is not an amount above 0", "write an amount in US dollars, e.g. 5 or 2.50")
+            vals[k] = float(v)
+        else:
+            unit = " of seconds" if k == "seconds_per_day" else " of tokens"
+            vals[k] = c.positive(vn, full, unit)
+    return Budget(**vals)
+
+
+def _alerts(c: _Checker, node) -> Alerts:
+    """``alerts: {command: [argv], webhook: URL or {url, fields}, on: [...], dead_after, retries, timeout}``."""
+    am = {k: vn for k, _, vn in c.mapping(node, "alerts", ALERT_KEYS, what="where alerts go")}
+    if "command" not in am and "webhook" not in am:
+        c.fail(node, "alerts", "says neither where to send alerts",
+               "add 'command: [notify-me, \"{text}\"]' or 'webhook: https://...', or remove 'alerts'")
+    vals: dict[str, Any] = {}
+    if "command" in am:
+        vals["command"] = c.argv(am["command"], "alerts.command")
+    if "webhook" in am:
+        vals["webhook"] = _webhook(c, am["webhook"])
+    if "on" in am:
+        on = c.str_list(am["on"], "alerts.on", f"write a list of: {', '.join(ALERT_KINDS)}")
+        bad = [k for k in on if k not in ALERT_KINDS]
+        if bad:
+            c.fail(am["on"], "alerts.on", f"{bad[0]!r} is not an occasion for an alert{did_you_mean(bad[0], ALERT_KINDS)}",
+                   f"write some of: {', '.join(ALERT_KINDS)}")
+        vals["on"] = tuple(dict.fromkeys(on))
+    if "dead_after" in am:
+        vals["dead_after"] = c.positive(am["dead_after"], "alerts.dead_after", " of minutes")
+    if "retries" in am:
+        vals["retries"] = c.positive(am["retries"], "alerts.retries")
+    if "timeout" in am:
+        vals["timeout"] = c.positive(am["timeout"], "alerts.timeout", " of seconds")
+    return Alerts(**vals)
+
+
+def _webhook(c: _Checker, node) -> Webhook:
+    fix = "write an http:// or https:// URL, or {url: https://..., fields: {chat_id: 123}}"
+    fields: dict = {}
+    if isinstance(node, yaml.MappingNode):
+        wm = {k: vn for k, _, vn in c.mapping(node, "alerts.webhook", ("url", "fields"))}
+        if "url" not in wm:
+            c.fail(node, "alerts.webhook", "has no url", fix)
+        unode = wm["url"]
+        if "fields" in wm:
+            if not isinstance(wm["fields"], yaml.MappingNode):
+                c.fail(wm["fields"], "alerts.webhook.fields", f"expected a mapping, found {c._describe(wm['fields'])}",
+                       "write extra keys of the JSON body, e.g. {chat_id: 123}")
+            fields = c.plain(wm["fields"], "alerts.webhook.fields", "")
+    else:
+        unode = node
+    url = c.scalar(unode, "alerts.webhook", str, fix)
+    if not (url.startswith("http://") or url.startswith("https://")):
+        c.fail(unode, "alerts.webhook", f"{url!r} is not an http:// or https:// URL", fix)
+    return Webhook(url, fields)
 
 
 def _texts(c: _Checker, node, key: str, fix: str) -> dict[str, str]:
