@@ -109,14 +109,16 @@ def test_a_failed_attempt_shows_its_reason(fleet):
     assert data["latest"]["status"] == "FAILED" and "the model is not loaded" in data["latest"]["error"]
 
 
-def test_tokens_as_the_agent_reported_them(fleet):
+def test_tokens_and_cost_as_the_agent_reported_them(fleet):
     with ModelStub(reply="Three.") as stub:
+        stub.usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15, "cost": 0.0021}
         assert robe("wizard", "create", "oracle", "--agent", "openai", "--base-url", stub.base_url, "--model",
                     "stub-model").exit_code == 0
         assert robe("queue", "add", "Count", "-w", "oracle").exit_code == 0
         run_once(fleet)
     out = robe("queue", "show", "TASK-001", "-w", "oracle").stdout
-    assert "by oracle (openai): COMPLETE in " in out and ", 15 tokens (10 in, 5 out)\n" in out
+    assert "by oracle (openai): COMPLETE in " in out and ", 15 tokens (10 in, 5 out), $0.0021\n" in out
+    assert "  spend     1 attempt: 10 tokens in, 5 out, $0.0021, " in out
     assert out.endswith("Answer (all of it: robe answer TASK-001 -w oracle):\n  Three.\n")
 
 

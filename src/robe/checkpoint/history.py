@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 
-from ..fleet.answers import claim_queue, queues_holding
+from ..fleet.answers import queues_holding
 from ..house import House
 from ..plumbing import shown_path
 from ..queue import parse
@@ -95,7 +95,7 @@ def _name_queues(fleet, rows: list[dict], beside: dict[str, str]) -> None:
         elif r.get("wizard") in houses:
             w = houses[r["wizard"]]
             attempt = r.get("attempt") if isinstance(r.get("attempt"), int) else None
-            r["queue"] = claim_queue(House(w.house, w.name), w.queue, r["task"], attempt)
+            r["queue"] = House(w.house, w.name).claim_queue(r["task"], attempt) or w.queue
 
 
 def history(fleet, task_id: str | None = None, wizards=None, *, limit: int | None = None) -> list[dict]:

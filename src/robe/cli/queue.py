@@ -9,7 +9,7 @@ import click
 
 from ..api import Fleet
 from ..dispatch import fleet_tasks, ready_across, ready_for
-from ..fleet.answers import find_task, found_in, task_record, usage_text
+from ..fleet.answers import find_task, found_in, spend_text, task_record
 from ..fleet.config import FleetError, load_fleet
 from ..fleet.spend import task_attempts, totals
 from ..plumbing import shown_path
@@ -240,7 +240,7 @@ def _echo_record(record, pick: str) -> None:
             click.echo("\nNo attempt yet.")
         return
     took = f" in {last.duration_s:.1f} s" if last.duration_s is not None else ""
-    spent = usage_text(last.usage)
+    spent = spend_text(last.outcome)
     click.echo(f"\nLatest attempt: {last.attempt or '-'} of {len(record.attempts)}, by {last.wizard}"
                f" ({last.outcome.get('agent') or 'an external agent'}): {last.status}{took}"
                + (f", {spent}" if spent else ""))

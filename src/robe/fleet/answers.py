@@ -17,6 +17,7 @@ from ..house import House, Result
 from ..queue import QueueError, Task, is_valid_id, load
 from ..routing import Router, queue_key
 from .model import FleetConfig, FleetError, Wizard
+from .spend import spend_of
 
 
 class Attempt(NamedTuple):
@@ -35,11 +36,6 @@ class Attempt(NamedTuple):
         d = self.outcome.get("duration_s")
         return float(d) if isinstance(d, (int, float)) and not isinstance(d, bool) else None
 
-    @property
-    def usage(self) -> dict:
-        u = self.outcome.get("usage")
-        return u if isinstance(u, dict) else {}
-
     def answer(self, task_id: str) -> str | None:
         """The whole answer (the executor caps it at 1 MiB when it writes it)."""
         house = House(self.house, self.wizard)
@@ -47,7 +43,7 @@ class Attempt(NamedTuple):
 
     def to_dict(self) -> dict:
         return {"wizard": self.wizard, "attempt": self.attempt, "status": self.status, "error": self.error or None,
-                "duration_s": self.duration_s, "usage": self.usage or None,
+                "duration_s": self.duration_s, "spend": spend_of(self.outcome),
                 "started_at": self.outcome.get("started_at"), "finished_at": self.outcome.get("finished_at"),
                 "agent": self.outcome.get("agent"), "archived": self.archived}
 
@@ -95,34 +91,18 @@ def task_record(fleet: FleetConfig, found: Found) -> TaskRecord:
     return TaskRecord(found, attempts(fleet, found.queue, found.task.id), running(fleet, found.queue, found.task.id))
 
 
-def usage_text(usage: dict) -> str:
-    """Tokens and cost as the agent reported them ("1,234 tokens (1,000 in, 234 out), $0.0021"), or ""."""
-    def num(*keys):
-        return next((usage[k] for k in keys if isinstance(usage.get(k), (int, float))
-                     and not isinstance(usage.get(k), bool)), None)
-    tin, tout = num("input_tokens", "prompt_tokens"), num("output_tokens", "completion_tokens")
-    total = num("total_tokens")
-    total = total if total is not None else (tin + tout if tin is not None and tout is not None else None)
+def spend_text(outcome: dict) -> str:
+    """An attempt's tokens and cost as its agent reported them ("1,234 tokens (1,000 in, 234
+    out), $0.0021"), or "" when it reported neither."""
+    s = spend_of(outcome)
+    tin, tout, total, cost = (s.get(k) for k in ("input_tokens", "output_tokens", "total_tokens", "cost_usd"))
     parts = []
     if total is not None:
-        parts.append(f"{int(total):,} tokens" + (f" ({int(tin):,} in, {int(tout):,} out)"
-                                                 if tin is not None and tout is not None else ""))
-    cost = num("estimated_cost_usd", "cost_usd", "cost")
-    if cost:
+        parts.append(f"{total:,} tokens" + (f" ({tin:,} in, {tout:,} out)" if tin is not None and tout is not None
+                                            else ""))
+    if cost is not None:
         parts.append(f"${cost:.4f}")
     return ", ".join(parts)
-
-
-def claim_queue(house: House, own_queue: str, task_id: str, attempt: int | None) -> str:
-    """The queue file an attempt's claim names (the house's own queue when no claim says)."""
-    rec = None
-    if attempt is not None:
-        rec = house.archived_claim(task_id, attempt)
-        if rec is None:
-            current = house.claim_record(task_id)
-            rec = current if current and current.get("attempt") == attempt else None
-    named = rec.get("queue") if rec and isinstance(rec.get("queue"), str) else None
-    return named or own_queue
 
 
 def attempts(fleet: FleetConfig, queue_path: str, task_id: str) -> list[Attempt]:
@@ -133,10 +113,10 @@ def attempts(fleet: FleetConfig, queue_path: str, task_id: str) -> list[Attempt]
         house = House(w.house, w.name)
         for n in house.archived_result_attempts(task_id):
             res = house.archived_result(task_id, n)
-            if res is not None and queue_key(claim_queue(house, w.queue, task_id, n)) == key:
+            if res is not None and queue_key(house.claim_queue(task_id, n) or w.queue) == key:
                 found.append(_attempt(w, res, n, archived=True))
         res = house.read_result(task_id, bare_grace=0)
-        if res is not None and queue_key(claim_queue(house, w.queue, task_id, res.attempt)) == key:
+        if res is not None and queue_key(house.claim_queue(task_id, res.attempt) or w.queue) == key:
             found.append(_attempt(w, res, res.attempt, archived=False))
     return sorted(found, key=lambda a: (str(a.outcome.get("finished_at") or ""), a.attempt or 0, not a.archived))
 
