@@ -11,7 +11,7 @@ from ..api import Fleet
 from ..dispatch import fleet_tasks, ready_across, ready_for
 from ..fleet.answers import find_task, found_in, spend_text, task_record
 from ..fleet.config import FleetError, load_fleet
-from ..fleet.spend import task_attempts, totals
+from ..fleet.spend import pauses, task_attempts, totals
 from ..plumbing import shown_path
 from ..queue import is_valid_id
 from ..queue.api import Queue
@@ -131,6 +131,9 @@ def list_(ctx, path, statuses, priorities, assignee, wizard_name, ready, fleet_p
 def _list_fleet(fleet, wizard_name, ready, statuses, priorities, assignee, as_json) -> None:
     """Every queue of the fleet (or what routes to one wizard), with the wizard of each task."""
     found = ready_across(fleet, wizard_name) if ready else fleet_tasks(fleet, wizard_name, err=err)
+    pause = pauses(fleet, [wizard_name]).get(wizard_name) if ready else None
+    if pause is not None:  # like a full max_active: the order stands, but nothing is claimed today
+        click.echo(f"{wizard_name}: {pause.reason}; robe dispatch claims none of these until then", err=True)
     found = _keep(found, statuses, priorities, assignee, task_of=lambda r: r.task)
     if as_json:
         echo_json([r.to_dict() for r in found])
