@@ -138,7 +138,7 @@ def test_config_yaml_disagreeing_with_fleet_yaml_fails_until_wizard_set(runner, 
         w = create(runner, fleet_path, "ezra", "--base-url", stub.base_url, "--model", "stub-model",
                    "--context-length", 65536)
         cfg = yaml.safe_load(Path(w.config_file).read_text())
-        cfg["model"].update(default="llama3", context_length=32768)
+        cfg["model"].update(default="llama3", context_length=32768, base_url="http://10.0.0.9:8000/v1")
         cfg["platforms"]["api_server"]["extra"]["port"] = 8642
         cfg["display"] = {"skin": "mine"}
         Path(w.config_file).write_text(yaml.safe_dump(cfg))
@@ -151,6 +151,10 @@ def test_config_yaml_disagreeing_with_fleet_yaml_fails_until_wizard_set(runner, 
             (f"{w.config_file} says model 'llama3' but fleet.yaml says 'stub-model'; Hermes would use the config.yaml "
              "one", "run 'robe wizard set ezra' to write fleet.yaml's model settings into config.yaml (its other keys "
                     "stay), or 'robe wizard set ezra model=...' to change both"),
+            (f"{w.config_file} says base_url 'http://10.0.0.9:8000/v1' but fleet.yaml says '{stub.base_url}'; Hermes "
+             "would use the config.yaml one", "run 'robe wizard set ezra' to write fleet.yaml's model settings into "
+                                              "config.yaml (its other keys stay), or 'robe wizard set ezra "
+                                              "base_url=...' to change both"),
             (f"{w.config_file} says context_length 32768 but fleet.yaml says 65536; Hermes would use the config.yaml "
              "one", "run 'robe wizard set ezra' to write fleet.yaml's model settings into config.yaml (its other keys "
                     "stay), or 'robe wizard set ezra context_length=...' to change both")]
