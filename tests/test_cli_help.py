@@ -96,3 +96,9 @@ def test_wizard_names_complete_from_the_fleet(tmp_path):
         env.pop("ROBE_FLEET", None)
         r = subprocess.run([robe], env=env, capture_output=True, text=True, cwd=tmp_path, timeout=60)
         assert r.stdout.split() == ["plain,allegro"], (words, r.stdout, r.stderr)
+
+
+def test_every_option_that_names_a_wizard_is_also_dash_w():
+    missing = [" ".join(path) for path, cmd in walk(cli, click.Context(cli)) for o in cmd.params
+               if isinstance(o, click.Option) and "--wizard" in o.opts and "-w" not in o.opts]
+    assert missing == []

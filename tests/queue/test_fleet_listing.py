@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 
-import click
 import pytest
 from click.testing import CliRunner
 
@@ -106,15 +105,3 @@ def test_dash_w_names_a_wizard_everywhere(fleet, args):
     bad = CliRunner().invoke(cli, [a if a != "ezra" else "ezrah" for a in args])
     assert bad.exit_code == 1 and "there is no wizard named 'ezrah' (did you mean 'ezra'?)" in bad.output
 
-
-def test_every_option_that_names_a_wizard_is_also_dash_w():
-    def walk(group, ctx, path=()):
-        for name in group.list_commands(ctx):
-            cmd = group.get_command(ctx, name)
-            yield path + (name,), cmd
-            if isinstance(cmd, click.Group):
-                yield from walk(cmd, ctx, path + (name,))
-
-    missing = [" ".join(path) for path, cmd in walk(cli, click.Context(cli)) for o in cmd.params
-               if isinstance(o, click.Option) and "--wizard" in o.opts and "-w" not in o.opts]
-    assert missing == []
