@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import time
 
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
@@ -21,14 +20,8 @@ from robe.cli import cli
 from robe.house import House, new_claim
 from robe.queue import load
 
+from ..support import settle
 from .dispatch_helpers import write
-
-
-def settle(*paths) -> None:
-    """Date files 10 s back: robe waits for a queue saved less than 2 s ago to be quiet."""
-    t = time.time() - 10
-    for p in paths:
-        os.utime(p, (t, t))
 
 
 def robe(*args, cwd=None):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import stat
-import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from robe.cli import cli
 from robe.fleet.config import load_fleet
 from robe.fleet.homes import read_env
 
+from ..support import settle
 from .model_stub import ModelStub
 
 KEY = "sk-live-7f3a9c2e41d8b6a0"
@@ -162,11 +162,6 @@ def test_wizard_set_api_key_replaces_the_key_in_env_only(runner, fleet_path, fle
     assert files_holding(fleet_dir, "sk-new-key-2") == ["ezra/home/.env"]
 
 
-def _quiet(path) -> None:
-    t = time.time() - 10
-    os.utime(path, (t, t))
-
-
 def test_an_openai_wizard_sends_the_key_from_its_home(runner, fleet_path, fleet_dir, monkeypatch):
     monkeypatch.delenv("MODEL_API_KEY", raising=False)
     with ModelStub(reply="42", key=KEY) as stub:
@@ -176,7 +171,7 @@ def test_an_openai_wizard_sends_the_key_from_its_home(runner, fleet_path, fleet_
         w = load_fleet(fleet_path).wizard("oracle")
         assert runner.invoke(cli, ["queue", "add", "What is six times seven?", "-w", "oracle", "--fleet",
                                    fleet_path]).exit_code == 0
-        _quiet(w.queue)
+        settle(w.queue)
         assert runner.invoke(cli, ["dispatch", "--fleet", fleet_path]).exit_code == 0
         r = runner.invoke(cli, ["execute", "--once", "--fleet", fleet_path], catch_exceptions=False)
         assert "COMPLETE" in r.output, r.output
@@ -197,7 +192,7 @@ def test_hermes_reads_the_key_from_its_home_through_config_yaml(runner, fleet_pa
         w = load_fleet(fleet_path).wizard("hermy")
         assert runner.invoke(cli, ["queue", "add", "Say the key worked", "-w", "hermy", "--fleet",
                                    fleet_path]).exit_code == 0
-        _quiet(w.queue)
+        settle(w.queue)
         assert runner.invoke(cli, ["dispatch", "--no-gateway", "--fleet", fleet_path]).exit_code == 0
         r = runner.invoke(cli, ["execute", "--once", "--fleet", fleet_path], catch_exceptions=False)
     assert "hermy  TASK-001  COMPLETE" in r.output, r.output

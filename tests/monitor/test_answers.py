@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 
 import pytest
 from click.testing import CliRunner
@@ -16,20 +15,11 @@ from click.testing import CliRunner
 from robe.cli import cli
 
 from ..fleet.model_stub import ModelStub
-from ..support import read
+from ..support import read, settle
 
 
 def robe(*args, input=None):
     return CliRunner().invoke(cli, [str(a) for a in args], input=input, catch_exceptions=False)
-
-
-def settle(folder) -> None:
-    """Date every queue file 10 s back (robe waits for a file saved less than 2 s ago)."""
-    t = time.time() - 10
-    for root, _dirs, names in os.walk(folder):
-        for n in names:
-            if n == "WORK-QUEUE.md":
-                os.utime(os.path.join(root, n), (t, t))
 
 
 def run_once(folder) -> None:

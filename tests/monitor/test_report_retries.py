@@ -4,25 +4,17 @@ not only tasks that are FAILED for good; an attempt the agent asked to run later
 from __future__ import annotations
 
 import json
-import os
 import sys
-import time
 
 from click.testing import CliRunner
 
 from robe.cli import cli
 
+from ..support import settle
+
 
 def robe(*args):
     return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-
-
-def settle(folder) -> None:
-    t = time.time() - 10
-    for root, _dirs, names in os.walk(folder):
-        for n in names:
-            if n == "WORK-QUEUE.md":
-                os.utime(os.path.join(root, n), (t, t))
 
 
 def test_failures_lists_attempts_that_will_be_retried_and_tasks_failed_for_good(tmp_path, monkeypatch):

@@ -4,14 +4,12 @@ name the line, say what robe reads instead, and keep the task usable."""
 from __future__ import annotations
 
 import json
-import os
-import time
 
 from click.testing import CliRunner
 
 from robe.cli import cli
 
-from ..support import write, write_fleet
+from ..support import settle, write, write_fleet
 
 QUEUE = """\
 ## P1 — Soon
@@ -89,8 +87,7 @@ def test_the_dispatcher_prints_the_near_misses_of_the_queues_it_reads(tmp_path):
     - [ ] TASK-1 BLOKED Wait for the keys
     - [ ] TASK-2 P7 Rotate them
     """)
-    t = time.time() - 10
-    os.utime(q, (t, t))
+    settle(q)
     r = invoke("dispatch", "--fleet", path, "--dry-run")
     assert r.exit_code == 0
     assert f"{q}:1: warning: TASK-1: 'BLOKED' is not a status (did you mean BLOCKED?); robe reads it as the first " \

@@ -38,6 +38,12 @@ def wizards_option(f):
                         help="Only this wizard (repeatable; default: every wizard).")(f)
 
 
+def wizard_option(help_text: str):
+    """-w/--wizard W: one wizard (the commands that read a task or a queue of one wizard)."""
+    return click.option("--wizard", "-w", "wizard_name", metavar="W", shell_complete=complete_wizards,
+                        help=help_text)
+
+
 def file_option(f):
     return click.option(
         "-f", "--file", "path", default="WORK-QUEUE.md", envvar="ROBE_QUEUE", show_default=True,

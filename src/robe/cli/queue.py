@@ -17,7 +17,6 @@ from ..queue import is_valid_id
 from ..queue.api import Queue
 from ..routing import routed_tasks
 from .common import (
-    complete_wizards,
     echo_json,
     err,
     examples,
@@ -26,6 +25,7 @@ from .common import (
     json_option,
     table,
     terminal_width,
+    wizard_option,
 )
 
 STATUS_CHOICE = click.Choice(["PENDING", "IN_PROGRESS", "COMPLETE", "FAILED", "BLOCKED"], case_sensitive=False)
@@ -90,9 +90,8 @@ def _keep(tasks, statuses, priorities, assignee, task_of=lambda t: t):
 @click.option("--status", "statuses", multiple=True, type=STATUS_CHOICE, help="Only tasks with this status (repeatable).")
 @click.option("--priority", "priorities", multiple=True, type=PRIORITY_CHOICE, help="Only tasks with this priority (repeatable).")
 @click.option("--assignee", help="Only tasks whose Assignee field names this wizard.")
-@click.option("--wizard", "-w", "wizard_name", metavar="W", shell_complete=complete_wizards,
-              help="Only tasks that route to wizard W (Assignee, routes, the queue's own wizard, default_wizard), "
-                   "from every queue of the fleet unless -f is given.")
+@wizard_option("Only tasks that route to wizard W (Assignee, routes, the queue's own wizard, default_wizard), "
+               "from every queue of the fleet unless -f is given.")
 @click.option("--ready", is_flag=True, help="With --wizard: what W would take next, in the order it would take it.")
 @fleet_option
 @json_option
@@ -185,8 +184,7 @@ def _found(ctx, task_id, path, wizard_name, fleet_path):
 @queue.command(epilog=examples("robe queue show TASK-001", "robe queue show TASK-001 -w ezra --json"))
 @click.argument("task_id")
 @file_option
-@click.option("-w", "--wizard", "wizard_name", metavar="W", shell_complete=complete_wizards,
-              help="Look in wizard W's queue.")
+@wizard_option("Look in wizard W's queue.")
 @fleet_option
 @json_option
 @click.pass_context
@@ -304,9 +302,8 @@ def _split_list(values) -> tuple[str, ...]:
 ))
 @click.argument("title")
 @file_option
-@click.option("-w", "--wizard", "wizard_name", metavar="W", shell_complete=complete_wizards,
-              help="Add it to wizard W's queue (fleet.yaml says which file); in a queue W shares with other "
-                   "wizards, it is assigned to W.")
+@wizard_option("Add it to wizard W's queue (fleet.yaml says which file); in a queue W shares with other "
+               "wizards, it is assigned to W.")
 @fleet_option
 @click.option("-p", "--priority", type=PRIORITY_CHOICE, default="P2", show_default=True)
 @click.option("-a", "--assignee", help="The wizard that should take it.")
@@ -372,8 +369,7 @@ def set_(task_id, status, path, reason, expect, as_json):
 @click.command(epilog=examples("robe answer TASK-001", "robe answer TASK-001 -w ezra --attempt 1 --json"))
 @click.argument("task_id")
 @file_option
-@click.option("-w", "--wizard", "wizard_name", metavar="W", shell_complete=complete_wizards,
-              help="The task of wizard W's queue.")
+@wizard_option("The task of wizard W's queue.")
 @fleet_option
 @click.option("--attempt", type=click.IntRange(min=1), metavar="N",
               help="The answer of attempt N (default: the latest).")
