@@ -8,6 +8,7 @@ import shutil
 import socket
 import sys
 import textwrap
+import time
 
 VENV_BIN = os.path.dirname(sys.executable)
 
@@ -32,6 +33,17 @@ def write(path, text: str) -> str:
 def read(path) -> str:
     with open(path, encoding="utf-8") as f:
         return f.read()
+
+
+def settle(*paths) -> None:
+    """Date queue files 10 s back (robe waits for a queue saved less than 2 s ago to be quiet); a
+    folder stands for every WORK-QUEUE.md below it."""
+    t = time.time() - 10
+    for p in map(str, paths):
+        found = [p] if not os.path.isdir(p) else [os.path.join(root, n) for root, _dirs, names in os.walk(p)
+                                                   for n in names if n == "WORK-QUEUE.md"]
+        for f in found:
+            os.utime(f, (t, t))
 
 
 def free_port() -> int:

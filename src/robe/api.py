@@ -17,26 +17,34 @@ same locks) that cron's commands use.
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Callable, Iterable
+from typing import Callable, Iterable, NamedTuple
 
 from . import ask as asking
 from .checkpoint import CheckpointResult, checkpoint_fleet, history
 from .clock import now as _now
-from .dispatch import DispatchReport, dispatch, ready_for
+from .dispatch import DispatchReport, dispatch, fleet_tasks, ready_across, ready_for
 from .doctor import Check, doctor
 from .execute import Executor, Options
 from .fleet import spend as _spend
+from .fleet.answers import TaskRecord, find_task, task_record
 from .fleet.config import FleetConfig, Wizard, load_fleet
 from .fleet.status import WizardStatus, fleet_status
 from .monitor import MonitorReport, monitor
 from .queue import Task
 from .queue.api import Queue
 from .report import Report, compute_metrics, write_report
-from .routing import queue_key, routed_tasks
+from .routing import queue_key, readers, routed_tasks
 
 
 def _quiet(_line: str) -> None:
     pass
+
+
+class WizardQueue(NamedTuple):
+    """A wizard's queue file and the Assignee a task written there for it needs (or None)."""
+
+    queue: Queue
+    assignee: str | None
 
 
 class Fleet:
@@ -73,6 +81,13 @@ class Fleet:
         w = self.wizard(wizard) if wizard else self.config.wizards[0]
         return Queue(w.queue, default_priority=self.config.default_priority, known_assignees=self.config.names)
 
+    def wizard_queue(self, wizard: str) -> "WizardQueue":
+        """Where a task for ``wizard`` goes: its queue file, and the Assignee it needs there
+        (``wizard`` when other wizards read that file too, so routing cannot tell; else None)."""
+        w = self.wizard(wizard)
+        shared = len(readers(self.config, w.queue)) > 1
+        return WizardQueue(self.queue(wizard), w.name if shared else None)
+
     def queues(self) -> list[Queue]:
         """Every queue file of the fleet, once each (wizards may share one)."""
         seen = {}
@@ -81,10 +96,20 @@ class Fleet:
         return [self.queue(name) for name in seen.values()]
 
     def tasks(self, wizard: str, *, ready: bool = False, path: str | None = None) -> list[Task]:
-        """The tasks of ``wizard``'s queue (or of the file at ``path``) that route to it, in file
-        order; with ``ready``, what a dispatch run would take for it next, in that order."""
-        snap = Queue(path or self.wizard(wizard).queue, default_priority=self.config.default_priority).read()
+        """The tasks that route to ``wizard`` from every queue of the fleet (or from the file at
+        ``path``), in file order; with ``ready``, what a dispatch run would take for it next, in
+        that order."""
+        if path is None:
+            found = ready_across(self.config, wizard) if ready else fleet_tasks(self.config, wizard)
+            return [r.task for r in found]
+        snap = Queue(path, default_priority=self.config.default_priority).read()
         return ready_for(self.config, snap, wizard) if ready else routed_tasks(self.config, snap, wizard)
+
+    def task(self, task_id: str, wizard: str | None = None) -> TaskRecord:
+        """A task of the fleet's queues (of ``wizard``'s queue, when several hold the ID) with its
+        attempts (outcome, reason, duration, usage; ``.answer(task_id)`` reads one) and its live
+        claim: what 'robe queue show' and 'robe answer' print."""
+        return task_record(self.config, find_task(self.config, task_id, wizard=wizard))
 
     # -- robe's jobs
     def dispatch(self, wizards: Iterable[str] | None = None, *, dry_run: bool = False, max_claims: int | None = None,

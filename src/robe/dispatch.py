@@ -26,11 +26,12 @@ from .fleet import alerts
 from .fleet.gateway import probe, start_gateway
 from .fleet.spend import pauses
 from .house import House, HouseError, new_claim
-from .plumbing import UnsafePath, host
+from .plumbing import UnsafePath, host, shown_path
 from .queue import QUIET_S, Change, QueueError, Snapshot, Status, Task, priority_rank, set_statuses
 from .queue.asks import ask_of, is_open
 from .queue.cache import Snapshots
 from .queue.events import append_event, events_path
+from .queue.nearmiss import NEAR_MISS
 from .routing import NOBODY, UNKNOWN, Router, is_ready, queue_key, ready_tasks
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,12 @@ class Claimed(NamedTuple):
 
     def text(self, dry_run: bool = False) -> str:
         verb = "would dispatch" if dry_run else "dispatched"
-        return f"{self.wizard}: {verb} {self.id} ({self.priority}) attempt {self.attempt}"
+        return f"{self.wizard}: {verb} {self.id} ({self.priority}) attempt {self.attempt} from {self.where}"
+
+    @property
+    def where(self) -> str:
+        """``queue:line``, the queue shown relative to the current folder when it lies inside it."""
+        return f"{shown_path(self.queue)}:{self.line}"
 
     def to_dict(self) -> dict:
         return self._asdict()
@@ -211,7 +217,10 @@ def _lock(w, run: WizardRun, fds: list[int], err, note) -> bool:
     return True
 
 
-def _read_queues(fleet, active, reader: Snapshots, report: DispatchReport, err, note) -> list[_QueueFile]:
+def _read_queues(fleet, active, reader: Snapshots, report: DispatchReport, err, note, warn=None) -> list[_QueueFile]:
+    """Each queue file of the fleet read once (those of ``active`` wizards' noted when missing);
+    its near misses (``PENDNG``, ``P7``, ``Assignee: nobody``) go to ``warn`` (default ``err``)."""
+    warn = err if warn is None else warn
     files: dict[str, _QueueFile] = {}
     for w in fleet.wizards:
         key = queue_key(w.queue)
@@ -234,6 +243,9 @@ def _read_queues(fleet, active, reader: Snapshots, report: DispatchReport, err, 
             n = len({p.line for p in q.errors})
             err(f"{qf.path}: {n} place{'s' if n != 1 else ''} with errors left out; "
                 f"run 'robe queue validate -f {qf.path}'")
+        for p in q.problems:
+            if p.code == NEAR_MISS:
+                warn(str(p))
         qf.snapshot, qf.by_id = q, q.by_id()
         out.append(qf)
     return out
@@ -517,3 +529,44 @@ def ready_for(fleet, queue: Snapshot, wizard_name: str) -> list[Task]:
     aside: the ready tasks routed to it that no house holds a claim on."""
     return ready_tasks(fleet, queue, wizard_name, claimed_ids(fleet, queue.path))
 
+
+class Routed(NamedTuple):
+    """A task of one of the fleet's queue files and the wizard it routes to (None: nobody)."""
+
+    task: Task
+    queue: str
+    wizard: str | None
+
+    def to_dict(self) -> dict:
+        return {**self.task.to_dict(), "queue": self.queue, "wizard": self.wizard}
+
+
+def ready_across(fleet, wizard_name: str) -> list[Routed]:
+    """What ``robe dispatch --wizard W --dry-run`` would take for W from every queue of the
+    fleet, in the order it would take it, capacity aside (the dry run stops at max_active):
+    the dispatcher's own reading, routing and order, and no task any house holds a claim on."""
+    w = fleet.wizard(wizard_name)
+    report = DispatchReport(dry_run=True)
+    queues = _read_queues(fleet, [w], Snapshots(), report, _quiet, _quiet)
+    candidates = _candidates(fleet, queues, {w.name}, report, by="", dry_run=True, err=_quiet)[w.name]
+    held, _ = _held_claims(fleet)
+    floor = priority_rank(w.dispatch_floor)
+    return [Routed(t, qf.path, w.name) for t, qf in candidates
+            if (qf.key, t.id) not in held and is_ready(t, qf.by_id, floor)]
+
+
+def fleet_tasks(fleet, wizard_name: str | None = None, *, err: Callable[[str], None] = _quiet) -> list[Routed]:
+    """Every task of every queue file of the fleet (each file once, in fleet.yaml's order),
+    with the wizard it routes to; with ``wizard_name``, only the tasks that route to it.
+    ``err`` hears of a queue file missing or with tasks left out."""
+    if wizard_name is not None:
+        fleet.wizard(wizard_name)  # an unknown name is an error that names the wizards there are
+    out: list[Routed] = []
+    for qf in _read_queues(fleet, list(fleet.wizards), Snapshots(), DispatchReport(dry_run=True), err, err,
+                          _quiet):
+        router = Router(fleet, qf.path)
+        for t in qf.snapshot.tasks:
+            who = router.route(t).wizard
+            if wizard_name is None or who == wizard_name:
+                out.append(Routed(t, qf.path, who))
+    return out

@@ -430,6 +430,15 @@ class House:
             return None
         return Result(COMPLETE, "", None)
 
+    def archived_result_attempts(self, task_id: str, exts=("txt", "json")) -> list[int]:
+        """The attempts whose result is in completed/archive/ (``<ID>.<attempt>.txt`` or ``.json``;
+        ``exts`` says which), sorted."""
+        self.path(self.completed_archive, task_id, "")  # UnsafePath for a bad ID, as everywhere here
+        found = {int(n.split(".")[1]) for n in listdir(self.completed_archive)
+                 if n.startswith(task_id + ".") and n.count(".") == 2 and n.split(".")[1].isdigit()
+                 and n.rsplit(".", 1)[1] in exts}
+        return sorted(found)
+
     def archived_result(self, task_id: str, attempt: int) -> Result | None:
         """The result of an earlier ``attempt`` as archived (``completed/archive/<ID>.<attempt>.*``)."""
         meta = read_json(self.path(self.completed_archive, task_id, f".{attempt}.json"))
@@ -461,10 +470,7 @@ class House:
         if text is not None:
             meta = read_json(self.outcome_path(task_id))
             return positive_int((meta or {}).get("attempt"), 0) or None, text, meta
-        self.path(self.completed_archive, task_id, "")  # UnsafePath for a bad ID, as everywhere here
-        attempts = [int(n.split(".")[1]) for n in listdir(self.completed_archive)
-                    if n.startswith(task_id + ".") and n.endswith(".txt") and n.count(".") == 2
-                    and n.split(".")[1].isdigit()]
+        attempts = self.archived_result_attempts(task_id, ("txt",))
         if not attempts:
             return None
         best = max(attempts)

@@ -253,3 +253,13 @@ def process_start_ticks(pid: int) -> int | None:
             return int(f.read().rsplit(b")", 1)[1].split()[19])
     except (OSError, ValueError, IndexError):
         return None
+
+
+def shown_path(path: str) -> str:
+    """A file as a person at this terminal reads it: relative when it lies under the current
+    folder, else absolute."""
+    try:
+        rel = os.path.relpath(path)
+    except (ValueError, OSError):  # (no current folder any more)
+        return path
+    return path if rel == os.pardir or rel.startswith(os.pardir + os.sep) else rel

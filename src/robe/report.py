@@ -34,6 +34,7 @@ from .fleet import alerts
 from .fleet import spend as _spend
 from .fleet.checks import FAIL, check_fleet
 from .fleet.status import active_claims
+from .house import House
 from .plumbing import atomic_write
 from .queue import QueueError, Status, load
 from .queue.events import events_path, read_events
@@ -72,10 +73,12 @@ def _chosen(fleet, wizards):
 # --- gathering ------------------------------------------------------------------------------
 
 
-def _tasks_by_wizard(fleet, names: set) -> tuple[dict, dict, list[str]]:
-    """{wizard: {status: n}}, {wizard: [FAILED tasks]}, and queue problems, over every queue file."""
+def _tasks_by_wizard(fleet, names: set) -> tuple[dict, dict, list[str], dict]:
+    """{wizard: {status: n}}, {wizard: [FAILED tasks]}, queue problems, and {wizard: [PENDING or
+    IN_PROGRESS tasks]} (those a failed attempt may be waiting to run again), over every queue file."""
     counts = {n: {s: 0 for s in STATUSES} for n in names}
     failed: dict[str, list] = {n: [] for n in names}
+    open_: dict[str, list] = {n: [] for n in names}
     problems = []
     seen = set()
     for w in fleet.wizards:
@@ -95,7 +98,9 @@ def _tasks_by_wizard(fleet, names: set) -> tuple[dict, dict, list[str]]:
                 counts[who][t.status.value] += 1
                 if t.status is Status.FAILED:
                     failed[who].append(t)
-    return counts, failed, problems
+                elif t.status in (Status.PENDING, Status.IN_PROGRESS):
+                    open_[who].append(t)
+    return counts, failed, problems, open_
 
 
 def _events(fleet, wizards) -> list[dict]:
@@ -119,6 +124,33 @@ def _events(fleet, wizards) -> list[dict]:
 
 def _is_monitor(e) -> bool:
     return str(e.get("by", "")).startswith("monitor:")
+
+
+def _retrying(fleet, wizards, open_tasks: dict, evs: list[dict]) -> list[dict]:
+    """Failed attempts that will be retried: PENDING or IN_PROGRESS tasks whose latest fold by
+    the monitor sent a failure (a FAILED result, or a reaped claim) back to PENDING. An attempt
+    the agent asked to run later (exit code 75) is no failure and is not listed."""
+    last: dict[tuple, dict] = {}
+    for e in evs:
+        if _is_monitor(e) and e.get("task") and e.get("to") in ("PENDING", "COMPLETE", "FAILED"):
+            last[(e["_w"], e["task"])] = e
+    out = []
+    for w in wizards:
+        house = House(w.house, w.name)
+        for t in open_tasks.get(w.name, []):
+            e = last.get((w.name, t.id))
+            if e is None or e.get("to") != "PENDING" or e.get("event") not in ("retry", "reap"):
+                continue
+            attempt = e.get("attempt") if isinstance(e.get("attempt"), int) else None
+            reason = e.get("detail") or ""
+            if e.get("event") == "retry":
+                res = house.archived_result(t.id, attempt) if attempt else None
+                if res is None or res.status != "FAILED":
+                    continue  # (rate-limited: the agent asked to run later, no failure counted)
+                reason = res.error or reason
+            out.append({"task": t.id, "wizard": w.name, "title": t.title, "reason": reason, "final": False,
+                        "attempt": attempt})
+    return out
 
 
 def _uptime(fleet, wizards, now: _dt.datetime) -> dict[str, tuple[int, int]]:
@@ -241,7 +273,7 @@ def build_report(fleet, wizards=None, *, now: _dt.datetime | None = None,
     now = now or _now()
     chosen = _chosen(fleet, wizards)
     names = [w.name for w in chosen]
-    counts, failed_tasks, problems = _tasks_by_wizard(fleet, set(names))
+    counts, failed_tasks, problems, open_tasks = _tasks_by_wizard(fleet, set(names))
     evs = _events(fleet, chosen)
     window = [e for e in evs if since is None or e["_t"] > since]
     finished = [e for e in window if _is_monitor(e) and e.get("to") == "COMPLETE" and e.get("from") != "COMPLETE"]
@@ -272,8 +304,8 @@ def build_report(fleet, wizards=None, *, now: _dt.datetime | None = None,
         "retried": [brief(e) for e in retried], "started": [brief(e) for e in started],
         "running": [{"wizard": n, "task": c.task, "attempt": c.attempt, "for_s": round(c.age_s, 1)}
                     for n, c in running],
-        "failures": [{"task": t.id, "wizard": n, "title": t.title, "reason": reasons.get(t.id, "")}
-                     for n in names for t in failed_tasks[n]],
+        "failures": [{"task": t.id, "wizard": n, "title": t.title, "reason": reasons.get(t.id, ""), "final": True}
+                     for n in names for t in failed_tasks[n]] + _retrying(fleet, chosen, open_tasks, evs),
         "throughput": {"finished": len(finished), "hours": round(hours, 3),
                        "per_hour": round(len(finished) / hours, 2), "last_24h": last_day},
         "metrics": metrics, "problems": problems,
@@ -337,11 +369,13 @@ def _markdown(d: dict, since, now) -> str:
         out.append("Nothing is running.")
     out += ["", "## Failures", ""]
     if d["failures"]:
-        out += [_md_table(["Task", "Wizard", "Title", "Reason"],
-                          [[f["task"], f["wizard"], f["title"], f["reason"] or "(no reason recorded)"]
+        out += [_md_table(["Task", "Wizard", "Title", "Reason", "Next"],
+                          [[f["task"], f["wizard"], f["title"], f["reason"] or "(no reason recorded)",
+                            "no attempts left" if f["final"] else f"attempt {f.get('attempt') or '?'} failed; "
+                                                                   "it will be retried"]
                            for f in d["failures"]])]
     else:
-        out.append("No task is FAILED.")
+        out.append("No task is FAILED, and no failed attempt waits to be retried.")
     tp = d["throughput"]
     out += ["", "## Throughput", "",
             f"- {tp['finished']} finished in {_age(tp['hours'] * 3600)} ({tp['per_hour']:.1f} per hour)",

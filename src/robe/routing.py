@@ -1,9 +1,10 @@
 """Which wizard takes a task, and which of a wizard's tasks are ready to be claimed.
 
 Routing, in order: the task's Assignee when it names a wizard of the fleet; else the first
-route of fleet.yaml whose ``match`` fits; else ``default_wizard``; else, when exactly one
-wizard reads the task's queue file, that wizard. A task whose Assignee names no wizard (and
-that no ``assignee`` route maps) is never routed: it is reported, every run.
+route of fleet.yaml whose ``match`` fits; else, when exactly one wizard reads the task's queue
+file (its house queue), that wizard; else ``default_wizard`` (meant for queues several wizards
+share). A task whose Assignee names no wizard (and that no ``assignee`` route maps) is never
+routed: it is reported, every run.
 
 Plain functions over a parsed queue (a Snapshot) and the fleet: nothing here touches a file.
 """
@@ -82,9 +83,9 @@ class Router:
                 return Routing(r.wizard, ROUTE, r.line)
         if named:
             return Routing(None, UNKNOWN)
-        if self.default:
-            return Routing(self.default, DEFAULT)
-        return Routing(self.owner, OWNER) if self.owner else Routing(None, NOBODY)
+        if self.owner:  # a wizard's own queue: "Tasks for ezra" go to ezra, whatever the default
+            return Routing(self.owner, OWNER)
+        return Routing(self.default, DEFAULT) if self.default else Routing(None, NOBODY)
 
 
 def route_task(fleet, queue_path: str, task: Task) -> Routing:

@@ -11,8 +11,10 @@ class Run:
 
 
 @pytest.fixture
-def dispatch_run():
-    """Call the library as the CLI does; returns Run(report, stdout lines, stderr lines)."""
+def dispatch_run(tmp_path, monkeypatch):
+    """Call the library as the CLI does, from the test's folder (so a dispatch line names its
+    queue relative to it); returns Run(report, stdout lines, stderr lines)."""
+    monkeypatch.chdir(tmp_path)
     from robe.dispatch import dispatch
     from robe.fleet.config import load_fleet
 

@@ -45,7 +45,7 @@ def status_of(tmp_path, tid):
 def test_claim_content_mode_and_event(tmp_path, dispatch_run):
     path = setup(tmp_path, lease=900)
     run = dispatch_run(path, max_claims=1)
-    assert run.out == ["ezra: dispatched TASK-004 (P0) attempt 1"]
+    assert run.out == ["ezra: dispatched TASK-004 (P0) attempt 1 from ezra/WORK-QUEUE.md:3"]
     claim = tmp_path / "ezra" / "work" / "TASK-004.active"
     assert stat.S_IMODE(os.stat(claim).st_mode) == 0o600
     rec = json.loads(read(claim))
@@ -107,7 +107,7 @@ def test_a_save_that_says_pending_again_cancels_and_nothing_is_dispatched_twice(
     with open(qpath, "w") as f:
         f.write(stale + "\n- [ ] TASK-006 P1 PENDING added in the same save\n")
     run = dispatch_run(path)
-    assert run.out == ["ezra: dispatched TASK-006 (P1) attempt 1"]
+    assert run.out == ["ezra: dispatched TASK-006 (P1) attempt 1 from ezra/WORK-QUEUE.md:13"]
     assert run.report.wizards[0].repaired == []
     assert claims_in(tmp_path / "ezra") == ["TASK-004", "TASK-005", "TASK-006"]
     statuses = {t.id: t.status.value for t in load(str(qpath)).tasks}
@@ -119,7 +119,8 @@ def test_a_save_that_says_pending_again_cancels_and_nothing_is_dispatched_twice(
     assert claims_in(tmp_path / "ezra") == ["TASK-006"]
     # ... and the next dispatch runs them again, as attempt 2
     run = dispatch_run(path)
-    assert sorted(run.out) == ["ezra: dispatched TASK-004 (P0) attempt 2", "ezra: dispatched TASK-005 (P1) attempt 2"]
+    assert sorted(run.out) == ["ezra: dispatched TASK-004 (P0) attempt 2 from ezra/WORK-QUEUE.md:3",
+                              "ezra: dispatched TASK-005 (P1) attempt 2 from ezra/WORK-QUEUE.md:11"]
 
 
 def test_rerun_archives_the_old_result_and_counts_the_attempt(tmp_path, dispatch_run):
@@ -131,7 +132,7 @@ def test_rerun_archives_the_old_result_and_counts_the_attempt(tmp_path, dispatch
     write(house / "completed" / "TASK-004.txt", "old answer\n")
     write(house / "completed" / "TASK-004.json", json.dumps({"id": "TASK-004", "attempt": 2, "status": "COMPLETE"}))
     run = dispatch_run(path, max_claims=1)  # the person set it back to PENDING: a re-run
-    assert run.out == ["ezra: dispatched TASK-004 (P0) attempt 3"]
+    assert run.out == ["ezra: dispatched TASK-004 (P0) attempt 3 from ezra/WORK-QUEUE.md:3"]
     assert run.report.claims[0].rerun
     assert sorted(os.listdir(house / "completed")) == ["archive"]
     assert read(house / "completed" / "archive" / "TASK-004.2.txt") == "old answer\n"
@@ -145,7 +146,8 @@ def test_rerun_never_overwrites_an_archive(tmp_path, dispatch_run):
     house = tmp_path / "ezra"
     write(house / "completed" / "archive" / "TASK-004.1.txt", "kept\n")
     write(house / "completed" / "TASK-004.txt", "bare answer from an external agent\n")
-    assert dispatch_run(path, max_claims=1).out == ["ezra: dispatched TASK-004 (P0) attempt 1"]
+    assert dispatch_run(path, max_claims=1).out == [
+        "ezra: dispatched TASK-004 (P0) attempt 1 from ezra/WORK-QUEUE.md:3"]
     assert read(house / "completed" / "archive" / "TASK-004.1.txt") == "kept\n"
     assert read(house / "completed" / "archive" / "TASK-004.1.1.txt") == "bare answer from an external agent\n"
 
@@ -179,7 +181,7 @@ def test_a_claim_already_marked_in_progress_stands(tmp_path, dispatch_run, monke
     qpath = tmp_path / "ezra" / "WORK-QUEUE.md"
     _edit_after_claim(monkeypatch, qpath, "- Status: PENDING", "- Status: IN_PROGRESS")
     run = dispatch_run(path, max_claims=1)
-    assert run.out == ["ezra: dispatched TASK-004 (P0) attempt 1"]
+    assert run.out == ["ezra: dispatched TASK-004 (P0) attempt 1 from ezra/WORK-QUEUE.md:3"]
     assert claims_in(tmp_path / "ezra") == ["TASK-004"]
 
 
@@ -191,7 +193,7 @@ def test_dry_run_writes_nothing(tmp_path, dispatch_run):
     before = read(house / "WORK-QUEUE.md")
     listing = sorted(os.listdir(house))
     run = dispatch_run(path, dry_run=True)
-    assert run.out == ["ezra: would dispatch TASK-004 (P0) attempt 1"]
+    assert run.out == ["ezra: would dispatch TASK-004 (P0) attempt 1 from ezra/WORK-QUEUE.md:3"]
     assert "ezra: would repair TASK-005: it has a claim but the queue says PENDING" in run.err
     assert read(house / "WORK-QUEUE.md") == before
     assert sorted(os.listdir(house)) == listing and claims_in(house) == ["TASK-005"]

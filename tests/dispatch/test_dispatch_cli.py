@@ -32,12 +32,18 @@ def invoke(*args):
     return CliRunner().invoke(cli, ["dispatch", *args], catch_exceptions=False)
 
 
+def said(tmp_path, tid: str, priority: str, line: int, verb: str = "dispatched", queue: str | None = None) -> str:
+    """A dispatch line: it names the queue file and the task's line there (relative to the
+    current folder when inside it, as for a process run in tmp_path)."""
+    where = queue or os.path.join(tmp_path, "allegro", "WORK-QUEUE.md")
+    return f"allegro: {verb} {tid} ({priority}) attempt 1 from {where}:{line}\n"
+
+
 def test_output_lines_and_stderr(tmp_path):
     path = setup(tmp_path)
     r = invoke("--fleet", path)
     assert r.exit_code == 0
-    assert r.stdout == ("allegro: dispatched TASK-002 (P0) attempt 1\n"
-                        "allegro: dispatched TASK-001 (P1) attempt 1\n")
+    assert r.stdout == said(tmp_path, "TASK-002", "P0", 2) + said(tmp_path, "TASK-001", "P1", 1)
     qpath = os.path.join(tmp_path, "allegro", "WORK-QUEUE.md")
     assert r.stderr == (f"{qpath}:3: TASK-003 is assigned to 'merlin', which is not a wizard of this fleet; "
                         "skipped (fix its Assignee, or add a route for it)\n")
@@ -49,8 +55,8 @@ def test_output_lines_and_stderr(tmp_path):
 def test_the_fleet_comes_from_robe_fleet_and_wizard_selects(tmp_path, monkeypatch):
     path = setup(tmp_path)
     monkeypatch.setenv("ROBE_FLEET", path)
-    r = invoke("--wizard", "allegro", "--max", "1")
-    assert r.stdout == "allegro: dispatched TASK-002 (P0) attempt 1\n"
+    r = invoke("-w", "allegro", "--max", "1")
+    assert r.stdout == said(tmp_path, "TASK-002", "P0", 2)
     r = invoke("--wizard", "alegro")
     assert r.exit_code == 1
     assert "there is no wizard named 'alegro' (did you mean 'allegro'?)" in r.stderr
@@ -73,8 +79,8 @@ def test_dry_run(tmp_path):
     path = setup(tmp_path)
     before = read(tmp_path / "allegro" / "WORK-QUEUE.md")
     r = invoke("--fleet", path, "--dry-run")
-    assert r.stdout == ("allegro: would dispatch TASK-002 (P0) attempt 1\n"
-                        "allegro: would dispatch TASK-001 (P1) attempt 1\n")
+    assert r.stdout == (said(tmp_path, "TASK-002", "P0", 2, "would dispatch")
+                        + said(tmp_path, "TASK-001", "P1", 1, "would dispatch"))
     assert read(tmp_path / "allegro" / "WORK-QUEUE.md") == before
     assert not os.path.exists(tmp_path / "allegro" / "work")
     assert not os.path.exists(tmp_path / "allegro" / "logs")
@@ -121,11 +127,11 @@ def test_openclaw_work_console_script_as_a_real_process(tmp_path):
     p = subprocess.run([bin_path("openclaw-work"), "--fleet", path, "--max", "1"], capture_output=True, text=True,
                        env=_env(), timeout=60)
     assert p.returncode == 0, p.stderr
-    assert p.stdout == "allegro: dispatched TASK-002 (P0) attempt 1\n"
+    assert p.stdout == said(tmp_path, "TASK-002", "P0", 2)
     # Found from the working folder, as cron runs it from the fleet's folder.
     p = subprocess.run([bin_path("openclaw-work")], capture_output=True, text=True, cwd=tmp_path, env=_env(),
                        timeout=60)
-    assert p.stdout == "allegro: dispatched TASK-001 (P1) attempt 1\n"
+    assert p.stdout == said(tmp_path, "TASK-001", "P1", 1, queue="allegro/WORK-QUEUE.md")
     p = subprocess.run([bin_path("robe"), "dispatch", "--json"], capture_output=True, text=True, cwd=tmp_path,
                        env=_env(), timeout=60)
     assert p.returncode == 0 and json.loads(p.stdout)["wizards"][0]["claims"] == []
@@ -137,7 +143,7 @@ def test_openclaw_work_console_script_as_a_real_process(tmp_path):
 def test_a_wizard_named_twice_is_dispatched_once(tmp_path):
     path = setup(tmp_path)
     r = invoke("--fleet", path, "--wizard", "allegro", "--wizard", "allegro", "--max", "1")
-    assert (r.exit_code, r.stdout) == (0, "allegro: dispatched TASK-002 (P0) attempt 1\n")
+    assert (r.exit_code, r.stdout) == (0, said(tmp_path, "TASK-002", "P0", 2))
     assert "busy" not in r.stderr
 
 

@@ -49,7 +49,7 @@ def test_a_down_gateway_is_started_then_tasks_are_claimed(tmp_path):
     try:
         r = invoke("--fleet", path)
         assert r.exit_code == 0, r.stderr
-        assert r.stdout == "allegro: dispatched TASK-001 (P0) attempt 1\n"
+        assert r.stdout == f"allegro: dispatched TASK-001 (P0) attempt 1 from {tmp_path}/allegro/WORK-QUEUE.md:1\n"
         assert "allegro: gateway was down; started it (pid " in r.stderr
         assert gateway_status(w).state == "up"
         (ev, _) = events(tmp_path / "allegro")
@@ -72,13 +72,14 @@ def test_a_gateway_that_cannot_come_up_means_nothing_claimed_and_exit_1(tmp_path
     assert [(e["event"], e["ok"]) for e in events(tmp_path / "allegro")] == [("gateway", False)]
     assert "PENDING" in read(tmp_path / "allegro" / "WORK-QUEUE.md")
     r = invoke("--fleet", path, "--no-gateway")
-    assert (r.exit_code, r.stdout) == (0, "allegro: dispatched TASK-001 (P0) attempt 1\n")
+    assert (r.exit_code, r.stdout) == (
+        0, f"allegro: dispatched TASK-001 (P0) attempt 1 from {tmp_path}/allegro/WORK-QUEUE.md:1\n")
 
 
 def test_dry_run_only_probes(tmp_path):
     path, port = setup(tmp_path, [sys.executable, "-c", "raise SystemExit('must not run')"])
     r = invoke("--fleet", path, "--dry-run")
     assert r.exit_code == 0
-    assert r.stdout == "allegro: would dispatch TASK-001 (P0) attempt 1\n"
+    assert r.stdout == f"allegro: would dispatch TASK-001 (P0) attempt 1 from {tmp_path}/allegro/WORK-QUEUE.md:1\n"
     assert f"allegro: gateway is down (http://127.0.0.1:{port}/:" in r.stderr
     assert not os.path.exists(tmp_path / "allegro" / "logs")

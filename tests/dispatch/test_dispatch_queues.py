@@ -38,7 +38,7 @@ def test_a_missing_queue_is_reported_and_the_others_are_served(tmp_path, dispatc
     path = write_fleet(tmp_path, {"ezra": {}, "allegro": {}})
     write(tmp_path / "allegro" / "WORK-QUEUE.md", "- [ ] TASK-1 P1 PENDING one\n")
     run = dispatch_run(path)
-    assert run.out == ["allegro: dispatched TASK-1 (P1) attempt 1"]
+    assert run.out == ["allegro: dispatched TASK-1 (P1) attempt 1 from allegro/WORK-QUEUE.md:1"]
     assert f"ezra: no queue at {tmp_path}/ezra/WORK-QUEUE.md; nothing to dispatch from it" in run.err
     assert run.report.exit_code == 0
 
@@ -49,7 +49,7 @@ def test_an_unreadable_queue_fails_the_run_but_not_the_other_wizards(tmp_path, d
     (tmp_path / "ezra").mkdir()
     (tmp_path / "ezra" / "WORK-QUEUE.md").write_bytes(b"- [ ] TASK-1 P1 PENDING \xff\xfe\n")
     run = dispatch_run(path)
-    assert run.out == ["allegro: dispatched TASK-1 (P1) attempt 1"]
+    assert run.out == ["allegro: dispatched TASK-1 (P1) attempt 1 from allegro/WORK-QUEUE.md:1"]
     assert any("is not valid UTF-8" in e for e in run.err)
     assert run.report.exit_code == 1
     assert claims_in(tmp_path / "ezra") == []
@@ -61,6 +61,6 @@ def test_tasks_no_rule_routes_are_named_once_per_run(tmp_path, dispatch_run):
     write(tmp_path / "WORK-QUEUE.md", "- [ ] TASK-1 P1 PENDING one\n- [ ] TASK-2 P1 PENDING two\n"
                                       "- [ ] TASK-3 P1 PENDING three\n  - Assignee: ezra\n")
     run = dispatch_run(path)
-    assert run.out == ["ezra: dispatched TASK-3 (P1) attempt 1"]
+    assert run.out == ["ezra: dispatched TASK-3 (P1) attempt 1 from WORK-QUEUE.md:3"]
     assert (f"2 PENDING tasks route to no wizard (TASK-1, TASK-2); give them an Assignee, or add a route or "
             f"default_wizard to {path}") in run.err

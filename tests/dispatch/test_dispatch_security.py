@@ -88,7 +88,7 @@ def test_a_10000_character_title_and_shell_text_stay_data(tmp_path, dispatch_run
     """)
     run = dispatch_run(path)
     assert [c.id for c in run.report.claims] == ["TASK-001", "TASK-002"]
-    assert run.out[0] == "allegro: dispatched TASK-001 (P2) attempt 1"
+    assert run.out[0] == "allegro: dispatched TASK-001 (P2) attempt 1 from allegro/WORK-QUEUE.md:1"
     assert claims_in(tmp_path / "allegro") == ["TASK-001", "TASK-002"]
     rec = json.loads(read(tmp_path / "allegro" / "work" / "TASK-001.active"))
     assert rec["title"] == long

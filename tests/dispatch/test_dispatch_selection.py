@@ -38,11 +38,11 @@ def test_order_is_priority_then_file_position(tmp_path, dispatch_run):
     path = one_wizard(tmp_path, MIXED, max_active=10)
     run = dispatch_run(path)
     assert run.out == [
-        "allegro: dispatched TASK-002 (P0) attempt 1",
-        "allegro: dispatched TASK-004 (P1) attempt 1",
-        "allegro: dispatched TASK-001 (P2) attempt 1",
-        "allegro: dispatched TASK-008 (P2) attempt 1",
-        "allegro: dispatched TASK-009 (P3) attempt 1",
+        "allegro: dispatched TASK-002 (P0) attempt 1 from allegro/WORK-QUEUE.md:3",
+        "allegro: dispatched TASK-004 (P1) attempt 1 from allegro/WORK-QUEUE.md:5",
+        "allegro: dispatched TASK-001 (P2) attempt 1 from allegro/WORK-QUEUE.md:2",
+        "allegro: dispatched TASK-008 (P2) attempt 1 from allegro/WORK-QUEUE.md:9",
+        "allegro: dispatched TASK-009 (P3) attempt 1 from allegro/WORK-QUEUE.md:10",
     ]
     assert claims_in(tmp_path / "allegro") == ["TASK-001", "TASK-002", "TASK-004", "TASK-008", "TASK-009"]
     q = load(str(tmp_path / "allegro" / "WORK-QUEUE.md"))
@@ -83,7 +83,7 @@ def test_dependencies_must_be_complete(tmp_path, dispatch_run):
 def test_dispatch_floor_p0_reproduces_the_seed(tmp_path, dispatch_run):
     path = one_wizard(tmp_path, MIXED, max_active=10, dispatch_floor="P0")
     run = dispatch_run(path)
-    assert run.out == ["allegro: dispatched TASK-002 (P0) attempt 1"]
+    assert run.out == ["allegro: dispatched TASK-002 (P0) attempt 1 from allegro/WORK-QUEUE.md:3"]
     path = one_wizard(tmp_path / "b", MIXED, max_active=10, dispatch_floor="P1")
     assert [c.id for c in dispatch_run(path).report.claims] == ["TASK-002", "TASK-004"]
 
@@ -133,10 +133,10 @@ def test_tasks_of_a_shared_queue_go_to_their_routed_wizards(tmp_path, dispatch_r
       - Assignee: primus
     """)
     run = dispatch_run(path)
-    assert run.out == ["ezra: dispatched TASK-001 (P1) attempt 1",
-                       "allegro: dispatched TASK-003 (P1) attempt 1",
-                       "primus: dispatched TASK-004 (P0) attempt 1",
-                       "primus: dispatched BUG-2 (P1) attempt 1"]
+    assert run.out == ["ezra: dispatched TASK-001 (P1) attempt 1 from WORK-QUEUE.md:1",
+                       "allegro: dispatched TASK-003 (P1) attempt 1 from WORK-QUEUE.md:4",
+                       "primus: dispatched TASK-004 (P0) attempt 1 from WORK-QUEUE.md:5",
+                       "primus: dispatched BUG-2 (P1) attempt 1 from WORK-QUEUE.md:3"]
     assert claims_in(tmp_path / "ezra") == ["TASK-001"]
     assert claims_in(tmp_path / "primus") == ["BUG-2", "TASK-004"]
     only = dispatch_run(path, ["ezra"])

@@ -2,8 +2,8 @@
 
 It answers ``GET /v1/models``, ``POST /v1/chat/completions`` (plain and ``stream: true``)
 with a fixed reply and the OpenAI ``usage`` of ``stub.usage`` (set it to report other counts, or
-a ``cost`` as OpenRouter does), and records every request body, so a test can see what an agent
-sent.
+a ``cost`` as OpenRouter does), and records every request (body and headers), so a test can see
+what an agent sent. With ``key=...`` it answers 401 to a request without that Bearer key.
 Use it in-process::
 
     with ModelStub(reply="done") as stub:
@@ -37,10 +37,22 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _refused(self) -> bool:
+        """With a key set, a request without ``Authorization: Bearer <key>`` gets 401."""
+        if self.stub.key and self.headers.get("Authorization") != f"Bearer {self.stub.key}":
+            self._send(401, {"error": {"message": "invalid api key", "type": "auth"}})
+            return True
+        return False
+
     def do_GET(self):
+        self.stub.gets.append({"path": self.path, "headers": dict(self.headers)})
         if self.path.rstrip("/") in ("/v1/models", "/models"):
-            self._send(200, {"object": "list", "data": [
-                {"id": MODEL, "object": "model", "created": 0, "owned_by": "robe-tests", "context_length": 131072}]})
+            if self._refused():
+                return
+            entry = {"id": self.stub.model, "object": "model", "created": 0, "owned_by": "robe-tests"}
+            if self.stub.context_length is not None:
+                entry["context_length"] = self.stub.context_length
+            self._send(200, {"object": "list", "data": [entry]})
         elif self.path in ("/", "/health", "/v1"):
             self._send(200, {"status": "ok"})
         else:
@@ -53,7 +65,9 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw or b"{}")
         except ValueError:
             body = {"_raw": raw.decode(errors="replace")}
-        self.stub.requests.append({"path": self.path, "body": body})
+        self.stub.requests.append({"path": self.path, "body": body, "headers": dict(self.headers)})
+        if self._refused():
+            return
         if not self.path.rstrip("/").endswith("/chat/completions"):
             self._send(404, {"error": {"message": f"no route {self.path}"}})
             return
@@ -101,11 +115,18 @@ class _Handler(BaseHTTPRequestHandler):
 class ModelStub:
     """An OpenAI-compatible server on 127.0.0.1 in a background thread."""
 
-    def __init__(self, reply: str = "stub reply", port: int = 0):
+    def __init__(self, reply: str = "stub reply", port: int = 0, *, key: str | None = None, model: str = MODEL,
+                 context_length: int | None = 131072):
         self.reply = reply
         self.status = 200
+        #: a key the client must send as "Authorization: Bearer <key>" (None: any or none)
+        self.key = key
+        #: the one model /v1/models lists, and the context length it says it has (None: says nothing)
+        self.model = model
+        self.context_length = context_length
         self.usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
         self.requests: list[dict] = []
+        self.gets: list[dict] = []
         handler = type("Handler", (_Handler,), {"stub": self})
         self.server = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self.server.daemon_threads = True

@@ -81,6 +81,18 @@ def test_raising_the_budget_resumes_the_wizard_at_once(fleet_files, usage_agent)
     assert rep.wizards[0].state == "ok" and [c.id for c in rep.claims] == ["TASK-002"]
 
 
+
+def test_queue_list_ready_of_a_paused_wizard_says_dispatch_takes_none_today(fleet_files, usage_agent):
+    fleet = fleet_files({"ezra": {"agent": usage_agent(tokens=600), "budget": {"tokens_per_day": 500}}})
+    cycle(fleet)
+    r = CliRunner().invoke(cli, ["queue", "list", "--fleet", fleet.path, "-w", "ezra", "--ready"],
+                           catch_exceptions=False)
+    assert r.exit_code == 0 and [line.split()[1] for line in r.stdout.splitlines()[1:]] == ["TASK-002", "TASK-003"]
+    assert "ezra: paused by its budget: 600 tokens used today (UTC)" in r.stderr
+    assert r.stderr.rstrip().endswith("; robe dispatch claims none of these until then")
+    dry = CliRunner().invoke(cli, ["dispatch", "--fleet", fleet.path, "-w", "ezra", "--dry-run", "--no-gateway"])
+    assert dry.stdout == ""
+
 @pytest.mark.parametrize("budget, agent, said", [
     ({"cost_per_day": 0.5}, {"tokens": 10, "cost": 0.25}, "$0.50 used today (UTC) of its cost_per_day of $0.50"),
     ({"seconds_per_day": 1}, None, "s of agent time used today (UTC) of its seconds_per_day of 1 s of agent time"),

@@ -8,6 +8,8 @@ Two sources, merged by time:
 
 Git keeps what happened between checkpoints only as the net change; the event log has each
 step. Both are shown because either may be missing (no checkpoint yet; a log rotated away).
+When several of the fleet's queues hold a task of that ID, every line names its wizard and
+its queue (an attempt's queue is the one its claim names).
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from __future__ import annotations
 import datetime as _dt
 import os
 
+from ..fleet.answers import queues_holding
+from ..house import House
+from ..plumbing import shown_path
 from ..queue import parse
 from ..queue.events import events_path, read_events
 
@@ -72,23 +77,46 @@ def _event_rows(paths: dict[str, str | None], task_id: str | None) -> list[dict]
             rows.append({"ts": e.get("ts"), "task": tid, "from": e.get("from"), "to": to, "source": "event",
                          "commit": None, "by": e.get("by"), "detail": e.get("detail") or "",
                          "event": e.get("event") or e.get("step"), "attempt": e.get("attempt"),
-                         "wizard": e.get("wizard") or wizard})
+                         "wizard": e.get("wizard") or wizard, "log": p})
     return rows
 
 
+def _name_queues(fleet, rows: list[dict], beside: dict[str, str]) -> None:
+    """Give each row its ``queue`` (and a git row its ``wizard``): for an event in a house, the
+    queue its attempt's claim names; for one in the log beside a queue, that queue."""
+    houses = {w.name: w for w in fleet.wizards}
+    for r in rows:
+        r["named"] = True
+        if r["source"] == "git":
+            r.setdefault("wizard", ", ".join(w.name for w in fleet.wizards
+                                             if os.path.realpath(w.queue) == os.path.realpath(r["queue"])) or None)
+        elif r.get("log") in beside:
+            r["queue"] = beside[r["log"]]
+        elif r.get("wizard") in houses:
+            w = houses[r["wizard"]]
+            attempt = r.get("attempt") if isinstance(r.get("attempt"), int) else None
+            r["queue"] = House(w.house, w.name).claim_queue(r["task"], attempt) or w.queue
+
+
 def history(fleet, task_id: str | None = None, wizards=None, *, limit: int | None = None) -> list[dict]:
-    """Transitions, oldest first; without ``task_id`` only the latest ``limit`` of all tasks."""
+    """Transitions, oldest first; without ``task_id`` only the latest ``limit`` of all tasks.
+    When several queues hold ``task_id``, each row names its ``wizard`` and ``queue``."""
     chosen = [fleet.wizard(n) for n in dict.fromkeys(wizards)] if wizards else list(fleet.wizards)
     queues = list(dict.fromkeys(os.path.realpath(w.queue) for w in chosen))
     paths: dict[str, str | None] = {}
     for w in chosen:
         paths[os.path.join(w.house, "logs", "events.jsonl")] = w.name
+    beside = {}
     for q in queues:
-        paths.setdefault(events_path(q), None)
+        if events_path(q) not in paths:
+            paths[events_path(q)] = None
+            beside[events_path(q)] = q
     rows = _event_rows(paths, task_id)
     for q in queues:
         if os.path.exists(q):
             rows += _git_rows(q, task_id)
+    if task_id is not None and len(queues_holding(fleet, task_id)) > 1:
+        _name_queues(fleet, rows, beside)
     rows.sort(key=lambda r: (r["ts"] or "", r["source"] == "git"))
     if limit is not None:
         rows = rows[-limit:]
@@ -96,6 +124,8 @@ def history(fleet, task_id: str | None = None, wizards=None, *, limit: int | Non
 
 
 def lines(rows: list[dict]) -> str:
+    """One line a transition; rows that name their queue (several queues hold the ID) end with
+    ``[wizard, queue]``."""
     out = []
     for r in rows:
         when = (r["ts"] or "")[:19].replace("T", " ")
@@ -107,5 +137,6 @@ def lines(rows: list[dict]) -> str:
             if r.get("attempt"):
                 where += f", attempt {r['attempt']}"
         detail = f"  {r['detail']}" if r["detail"] and r["source"] == "event" else ""
-        out.append(f"{when}  {r['task']}  {change}  ({where}){detail}")
+        whose = f"  [{r.get('wizard') or '-'}, {shown_path(r['queue'])}]" if r.get("named") else ""
+        out.append(f"{when}  {r['task']}  {change}  ({where}){whose}{detail}")
     return "\n".join(out)

@@ -14,7 +14,7 @@ import click
 
 from .. import __version__
 from ..errors import RobeError
-from .common import sentence
+from .common import examples, sentence
 
 #: command name -> "module:attribute", imported on first use.
 COMMANDS = {
@@ -36,6 +36,7 @@ COMMANDS = {
     "metrics": "robe.cli.monitor:metrics",
     "checkpoint": "robe.cli.monitor:checkpoint",
     "history": "robe.cli.monitor:history",
+    "answer": "robe.cli.queue:answer",
     "ask": "robe.cli.ask:ask",
     "inbox": "robe.cli.ask:inbox",
     "mcp": "robe.cli.mcp:mcp",
@@ -62,7 +63,8 @@ class LazyGroup(click.Group):
             raise click.ClickException(sentence(e)) from None
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+             epilog=examples("robe demo", "robe queue list -w ezra --ready"))
 @click.version_option(__version__, "-V", "--version", prog_name="robe", message="%(prog)s %(version)s")
 def cli():
     """robe keeps a fleet of AI agents ("wizards") busy from a markdown file.

@@ -9,12 +9,15 @@ import click
 
 from ..ask import AskTimeout, ask as ask_wizard, inbox as read_inbox, inbox_of, wait
 from ..fleet.config import load_fleet
-from .common import echo_json, fleet_option, json_option, plain_errors
+from .common import echo_json, examples, fleet_option, json_option, plain_errors
 
 PRIORITY_CHOICE = click.Choice(["P0", "P1", "P2", "P3"], case_sensitive=False)
 
 
-@click.command()
+@click.command(epilog=examples(
+    'robe ask allegro "Which port does the gateway use?" --wait 60',
+    'robe ask allegro "Summarise the failures" --from ezra',
+))
 @click.argument("wizard")
 @click.argument("question")
 @fleet_option
@@ -63,7 +66,7 @@ def ask(wizard, question, fleet_path, asker, priority, wait_s, as_json):
         raise click.ClickException(f"{ticket.wizard} could not answer {ticket.id}: {msg.get('error') or 'it FAILED'}")
 
 
-@click.command()
+@click.command(epilog=examples("robe inbox", "robe inbox ezra --all"))
 @click.argument("wizard", required=False)
 @fleet_option
 @click.option("--all", "include_read", is_flag=True, help="Also the messages read before.")

@@ -22,9 +22,26 @@ def fleet_option(f):
                              "folder or above).")(f)
 
 
+def complete_wizards(ctx, _param, incomplete: str) -> list[str]:
+    """Shell completion of a wizard's name: the wizards of the fleet.yaml the command would use."""
+    from ..fleet.config import load_fleet  # (only when the shell asks: robe --help stays light)
+
+    try:
+        fleet = load_fleet(ctx.params.get("fleet_path"))
+    except (RobeError, OSError):
+        return []
+    return [n for n in fleet.names if n.startswith(incomplete)]
+
+
 def wizards_option(f):
-    return click.option("--wizard", "-w", "wizards", multiple=True, metavar="NAME",
+    return click.option("--wizard", "-w", "wizards", multiple=True, metavar="NAME", shell_complete=complete_wizards,
                         help="Only this wizard (repeatable; default: every wizard).")(f)
+
+
+def wizard_option(help_text: str):
+    """-w/--wizard W: one wizard (the commands that read a task or a queue of one wizard)."""
+    return click.option("--wizard", "-w", "wizard_name", metavar="W", shell_complete=complete_wizards,
+                        help=help_text)
 
 
 def file_option(f):
@@ -80,3 +97,8 @@ def terminal_width() -> int:
         return os.get_terminal_size(sys.stdout.fileno()).columns
     except (OSError, ValueError):
         return 0
+
+
+def examples(*lines: str) -> str:
+    """A command's epilog: one or two example command lines, shown last in its --help."""
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)

@@ -13,7 +13,7 @@ from ..cron.selfmonitor import self_monitor as run_self_monitor
 from ..demo import run_demo
 from ..engine import Engine, Options, install_signal_handlers
 from ..fleet.config import load_fleet
-from .common import echo_json, fleet_option, json_option, wizards_option
+from .common import echo_json, examples, fleet_option, json_option, wizards_option
 
 
 def systemd_options(f):
@@ -27,7 +27,7 @@ def _load(fleet_path, wizards):
     return fleet, fleet_schedule(fleet, list(wizards) or None)
 
 
-@click.group()
+@click.group(epilog=examples("robe cron show", "robe cron install"))
 def cron():
     """The seed's cron schedule: show it, install it into your crontab, remove it.
 
@@ -42,7 +42,7 @@ def cron():
     """
 
 
-@cron.command()
+@cron.command(epilog=examples("robe cron show -w ezra", "robe cron show --systemd"))
 @fleet_option
 @wizards_option
 @systemd_options
@@ -64,7 +64,7 @@ def show(fleet_path, wizards, systemd, unit_dir, as_json):
             click.echo(line)
 
 
-@cron.command()
+@cron.command(epilog=examples("robe cron install", "robe cron install --systemd"))
 @fleet_option
 @wizards_option
 @systemd_options
@@ -94,7 +94,7 @@ def install(fleet_path, wizards, systemd, unit_dir):
                    "run 'robe self-monitor' to start them now")
 
 
-@cron.command()
+@cron.command(epilog=examples("robe cron remove", "robe cron remove -w ezra"))
 @fleet_option
 @wizards_option
 @systemd_options
@@ -111,7 +111,7 @@ def remove(fleet_path, wizards, systemd, unit_dir):
     click.echo("crontab: robe's lines removed" if changed else "crontab: no robe lines for this fleet; nothing changed")
 
 
-@click.command("self-monitor")
+@click.command("self-monitor", epilog=examples("robe self-monitor", "robe self-monitor --no-restart --json"))
 @fleet_option
 @wizards_option
 @click.option("--services/--no-services", default=None,
@@ -139,7 +139,7 @@ def self_monitor(fleet_path, wizards, services, no_restart, wait, as_json):
         sys.exit(1)
 
 
-@click.command()
+@click.command(epilog=examples("robe run", "robe run -w ezra -v"))
 @fleet_option
 @wizards_option
 @click.option("--no-execute", is_flag=True, help="Dispatch and monitor only; executors run elsewhere.")
@@ -189,7 +189,7 @@ def run(fleet_path, wizards, no_execute, debounce, grace, progress, quiet, verbo
     engine.run()
 
 
-@click.command()
+@click.command(epilog=examples("robe demo", "robe demo --dir /tmp/robe-demo"))
 @click.option("--dir", "folder", metavar="DIR", help="Build the fleet here (a new or empty folder; default: a temp folder).")
 @click.option("--timeout", type=float, default=50.0, show_default=True, metavar="S",
               help="Give up when the queue is not drained within this many seconds.")

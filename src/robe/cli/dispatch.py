@@ -8,10 +8,10 @@ import click
 
 from ..dispatch import dispatch as run_dispatch
 from ..fleet.config import load_fleet
-from .common import echo_json, err, fleet_option, json_option, plain_errors, quiet, wizards_option
+from .common import echo_json, err, examples, fleet_option, json_option, plain_errors, quiet, wizard_option, wizards_option
 
 
-@click.command()
+@click.command(epilog=examples("robe dispatch --dry-run", "robe dispatch -w ezra --max 1"))
 @fleet_option
 @wizards_option
 @click.option("--max", "max_claims", type=click.IntRange(min=0), metavar="N", help="Claim at most N tasks per wizard.")
@@ -38,13 +38,13 @@ def dispatch(fleet_path, wizards, max_claims, dry_run, no_gateway, be_quiet, as_
     sys.exit(report.exit_code)
 
 
-@click.command()
+@click.command(epilog=examples('robe cancel TASK-7 --reason "wrong repository"', "robe cancel TASK-7 -w ezra --json"))
 @click.argument("task_id")
 @fleet_option
-@click.option("-w", "--wizard", metavar="NAME", help="The wizard whose queue holds the task (when several do).")
+@wizard_option("The wizard whose queue holds the task (when several do).")
 @click.option("--reason", default="", help="Why: recorded in the events log and the cancelled attempt.")
 @json_option
-def cancel(task_id, fleet_path, wizard, reason, as_json):
+def cancel(task_id, fleet_path, wizard_name, reason, as_json):
     """Cancel a task: BLOCKED in its queue, and its running agent stopped.
 
     Only a PENDING or IN_PROGRESS task can be cancelled. When a wizard is running it, its
@@ -52,16 +52,10 @@ def cancel(task_id, fleet_path, wizard, reason, as_json):
     under robe run, at the executor's next rescan otherwise. The attempt is archived as
     cancelled and the task stays BLOCKED; set it to PENDING to run it again. Setting a running
     task to BLOCKED, FAILED or PENDING in the file by hand cancels it the same way.
-
-    \b
-    Examples:
-      robe cancel TASK-7
-      robe cancel TASK-7 --reason "wrong repository"
-      robe cancel TASK-7 -w ezra --json
     """
     from ..cancel import cancel as cancel_task
 
-    done = cancel_task(load_fleet(fleet_path), task_id, reason=reason, wizard=wizard)
+    done = cancel_task(load_fleet(fleet_path), task_id, reason=reason, wizard=wizard_name)
     if as_json:
         echo_json(done.to_dict())
     else:

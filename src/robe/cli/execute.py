@@ -9,10 +9,10 @@ import click
 
 from ..api import Fleet
 from ..execute import Executor, Options, install_signal_handlers
-from .common import echo_json, fleet_option, json_option, wizards_option
+from .common import echo_json, examples, fleet_option, json_option, wizards_option
 
 
-@click.command()
+@click.command(epilog=examples("robe execute --once", "robe execute -w ezra"))
 @fleet_option
 @wizards_option
 @click.option("--once", is_flag=True, help="Run every claim waiting now, then exit (for cron and tests).")

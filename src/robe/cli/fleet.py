@@ -19,10 +19,57 @@ from ..fleet.config import FleetError, load_fleet
 from ..fleet.gateway import gateway_status, start_gateway, stop_gateway
 from ..fleet.spend import budget_text, pauses
 from ..fleet.status import fleet_status, wizard_status
-from ..fleet.wizards import create_wizard, init_fleet, parse_settings, remove_wizard
-from .common import echo_json, fleet_option, json_option, table, wizards_option
+from ..fleet.model import secret_advice, secret_settings
+from ..fleet.wizards import create_wizard, init_fleet, parse_changes, parse_settings, remove_wizard, set_wizard
+from .common import complete_wizards, echo_json, examples, fleet_option, json_option, table, wizards_option
 
 AGENT_CHOICE = click.Choice(["hermes", "openai", "command", "echo"])
+
+
+def model_options(f):
+    """The model a wizard's agent talks to, and its key (which goes to the home's .env only)."""
+    f = click.option("--api-key", "api_key", metavar="-",
+                     help="Read the model's API key from stdin ('-'); robe writes it to the home's .env (0600) only, "
+                          "never to fleet.yaml or config.yaml.")(f)
+    f = click.option("--api-key-env", metavar="NAME",
+                     help="The model's API key is in the environment variable NAME: robe copies it into the home's "
+                          ".env (0600) as NAME; fleet.yaml and config.yaml only name it.")(f)
+    f = click.option("--context-length", type=click.IntRange(min=1), metavar="TOKENS",
+                     help="The model's context length (Hermes needs at least 64000; without it Hermes asks the "
+                          "endpoint).")(f)
+    f = click.option("--base-url", metavar="URL",
+                     help="OpenAI-compatible base URL of the model, e.g. http://127.0.0.1:11434/v1 (Ollama, the "
+                          "default).")(f)
+    return click.option("--model", metavar="NAME", help="The model's name, e.g. qwen2.5:7b (default: the seed's "
+                                                         "qwen2.5:1.5b, or the clone's).")(f)
+
+
+def model_key(api_key: str | None, api_key_env: str | None) -> tuple[str | None, str | None]:
+    """(the .env name, the key) from --api-key - (stdin) and --api-key-env NAME."""
+    if api_key is not None and api_key != "-":
+        raise click.BadParameter("a key on the command line stays in your shell history and shows in ps; give "
+                                 "--api-key - and the key on stdin, or --api-key-env NAME", param_hint="--api-key")
+    if api_key == "-":
+        value = sys.stdin.read().strip()
+        if not value:
+            raise click.ClickException("--api-key - read no key from stdin; pipe it in, e.g. "
+                                       "printf %s \"$KEY\" | robe wizard set NAME --api-key -")
+        return api_key_env, value
+    if api_key_env is not None:
+        value = os.environ.get(api_key_env, "").strip()
+        if not value:
+            raise click.ClickException(f"the environment variable {api_key_env} is not set in this shell; export "
+                                       "it first, or give the key on stdin with --api-key -")
+        return api_key_env, value
+    return None, None
+
+
+def hermes_settings(pairs) -> dict:
+    """--hermes-config KEY=VALUE pairs; a key written out (model.api_key=...) is refused."""
+    settings = parse_settings(pairs)
+    for dotted in secret_settings(settings):
+        raise click.BadParameter(secret_advice(dotted), param_hint="--hermes-config")
+    return settings
 
 
 def _counts_text(counts: dict) -> str:
@@ -42,18 +89,21 @@ def _age(seconds: float) -> str:
 # robe init
 
 
-@click.command()
+@click.command(epilog=examples(
+    "robe init ~/wizards",
+    "robe init ~/wizards -w ezra --model qwen2.5:7b --context-length 65536",
+))
 @click.argument("folder", required=False, metavar="[DIR]")
 @fleet_option
-@click.option("--wizard", "wizard_name", default="allegro", show_default=True, metavar="NAME",
+@click.option("--wizard", "-w", "wizard_name", default="allegro", show_default=True, metavar="NAME",
               help="Name of the first wizard (for a new fleet).")
 @click.option("--agent", type=AGENT_CHOICE, default="hermes", show_default=True, help="The first wizard's agent.")
-@click.option("--model", help="Model name for the agent (default: the seed's qwen2.5:1.5b on a local Ollama).")
-@click.option("--base-url", help="OpenAI-compatible base URL of the model (default: http://127.0.0.1:11434/v1).")
+@model_options
 @click.option("--role", help="The first wizard's role, for its SOUL.md.")
 @click.option("--port", type=int, help="The first wizard's port (default: the lowest free one in 8643-8699).")
 @click.option("--no-mcp", is_flag=True, help="Do not list robe's MCP server in a Hermes wizard's config.yaml.")
-def init(folder, fleet_path, wizard_name, agent, model, base_url, role, port, no_mcp):
+def init(folder, fleet_path, wizard_name, agent, model, base_url, context_length, api_key_env, api_key, role, port,
+         no_mcp):
     """Create a fleet: a fleet.yaml, one wizard's house and an example queue.
 
     \b
@@ -62,8 +112,10 @@ def init(folder, fleet_path, wizard_name, agent, model, base_url, role, port, no
     """
     if folder is None and fleet_path:
         folder = fleet_path if os.path.isdir(fleet_path) else os.path.dirname(os.path.abspath(fleet_path))
+    key_env, key = model_key(api_key, api_key_env)
     result = init_fleet(folder, wizard=wizard_name, agent=agent, model=model, base_url=base_url, role=role, port=port,
-                        mcp_command=None if no_mcp else robe_command())
+                        mcp_command=None if no_mcp else robe_command(), context_length=context_length,
+                        api_key_env=key_env, api_key=key)
     fleet = result.fleet
     if not result.changed:
         n = len(fleet.wizards)
@@ -82,26 +134,26 @@ def init(folder, fleet_path, wizard_name, agent, model, base_url, role, port, no
 # robe wizard
 
 
-@click.group()
+@click.group(epilog=examples("robe wizard create ezra --model qwen2.5:7b --context-length 65536", "robe wizard list"))
 def wizard():
     """Create, list, show and remove wizards (houses, homes, ports, SOUL.md, Hermes config)."""
 
 
-@wizard.command("create")
+@wizard.command("create", epilog=examples(
+    "robe wizard create ezra --model qwen2.5:7b --base-url http://127.0.0.1:11434/v1 --context-length 65536",
+    'printf %s "$KEY" | robe wizard create scribe --base-url https://api.example.com/v1 --model m1 --api-key -',
+))
 @click.argument("name")
 @fleet_option
 @click.option("--port", type=int, help="Port of its api_server (default: the lowest free one in the fleet's range).")
 @click.option("--agent", type=AGENT_CHOICE, default=None, help="Agent kind (default: hermes, or the clone's).")
-@click.option("--model", help="Model name (default: qwen2.5:1.5b on a local Ollama, or the clone's).")
-@click.option("--base-url", help="OpenAI-compatible base URL of the model.")
+@model_options
 @click.option("--role", help="Its role, written to fleet.yaml and SOUL.md.")
 @click.option("--clone-from", metavar="WIZARD",
               help="Copy SOUL.md and the model settings of this wizard (never its port, key, memories or sessions).")
 @click.option("--gateway-start", metavar="COMMAND",
               help="The gateway's start command, e.g. '/opt/hermes/bin/hermes gateway run' (default for hermes: "
                    "'hermes gateway run').")
-@click.option("--context-length", type=click.IntRange(min=1), metavar="TOKENS",
-              help="The model's context length (Hermes asks the endpoint when it is not set).")
 @click.option("--hermes-config", "hermes_config", multiple=True, metavar="KEY=VALUE",
               help="Extra setting for the home's config.yaml, e.g. agent.environment_probe=false (repeatable).")
 @click.option("--command", "command", metavar="COMMAND",
@@ -109,22 +161,24 @@ def wizard():
                    "(run without a shell; {prompt_file}, {task_id}, {title} are filled in).")
 @click.option("--no-mcp", is_flag=True,
               help="Do not list robe's MCP server (robe mcp --as NAME) in a Hermes wizard's config.yaml.")
-def wizard_create(name, fleet_path, port, agent, model, base_url, role, clone_from, gateway_start, context_length,
-                  hermes_config, command, no_mcp):
+def wizard_create(name, fleet_path, port, agent, model, base_url, context_length, api_key_env, api_key, role,
+                  clone_from, gateway_start, hermes_config, command, no_mcp):
     """Create a wizard: its house, home, SOUL.md, config.yaml, .env key and port.
 
     The wizard is registered in fleet.yaml; the rest of that file (comments, order) stays as
     it is. Names are lower-case letters, digits and dashes. A Hermes wizard's config.yaml
     lists robe's MCP server, acting as this wizard, so its agent has the fleet's tools
-    (queues, asking other wizards); --no-mcp leaves it out.
+    (queues, asking other wizards); --no-mcp leaves it out. A model's API key goes to the
+    home's .env only (--api-key - or --api-key-env NAME).
     """
     start = shlex.split(gateway_start) if gateway_start else None
     kind = agent or ("hermes" if not clone_from else None)
+    settings = hermes_settings(hermes_config)
+    key_env, key = model_key(api_key, api_key_env)
     created = create_wizard(fleet_path, name, port=port, agent=kind or "hermes", model=model, base_url=base_url,
                             role=role, clone_from=clone_from, gateway_start=start, context_length=context_length,
-                            hermes_config=parse_settings(hermes_config),
-                            command=shlex.split(command) if command else None,
-                            mcp_command=None if no_mcp else robe_command())
+                            hermes_config=settings, command=shlex.split(command) if command else None,
+                            mcp_command=None if no_mcp else robe_command(), api_key_env=key_env, api_key=key)
     w = created.wizard
     click.echo(f"Created wizard {w.name} on port {w.port} ({w.agent.kind} agent).")
     click.echo(f"  house  {w.house}")
@@ -135,7 +189,7 @@ def wizard_create(name, fleet_path, port, agent, model, base_url, role, clone_fr
         click.echo(f"Start its gateway with: robe gateway start --wizard {w.name}")
 
 
-@wizard.command("list")
+@wizard.command("list", epilog=examples("robe wizard list", "robe wizard list --json"))
 @fleet_option
 @json_option
 def wizard_list(fleet_path, as_json):
@@ -154,8 +208,8 @@ def wizard_list(fleet_path, as_json):
     click.echo(table(rows, ["NAME", "PORT", "AGENT", "STATE", "QUEUE", "ROLE"]))
 
 
-@wizard.command("show")
-@click.argument("name")
+@wizard.command("show", epilog=examples("robe wizard show ezra", "robe wizard show ezra --json"))
+@click.argument("name", shell_complete=complete_wizards)
 @fleet_option
 @json_option
 def wizard_show(name, fleet_path, as_json):
@@ -186,8 +240,8 @@ def wizard_show(name, fleet_path, as_json):
         click.echo(f"{k.ljust(width)}  {v}")
 
 
-@wizard.command("remove")
-@click.argument("name")
+@wizard.command("remove", epilog=examples("robe wizard remove ezra", "robe wizard remove ezra --purge"))
+@click.argument("name", shell_complete=complete_wizards)
 @fleet_option
 @click.option("--purge", is_flag=True, help="Also delete the house and home (memories, sessions, results).")
 def wizard_remove(name, fleet_path, purge):
@@ -205,11 +259,43 @@ def wizard_remove(name, fleet_path, purge):
         click.echo(f"Removed wizard {name} from {r.fleet.path}; its files stay in {r.wizard.house}.")
 
 
+@wizard.command("set", epilog=examples(
+    "robe wizard set ezra model=qwen2.5:7b base_url=http://127.0.0.1:11434/v1 context_length=65536",
+    'printf %s "$KEY" | robe wizard set ezra --api-key -',
+))
+@click.argument("name", shell_complete=complete_wizards)
+@click.argument("settings", nargs=-1, metavar="KEY=VALUE...")
+@fleet_option
+@click.option("--api-key", "api_key", metavar="-",
+              help="Read a new model API key from stdin ('-') into the home's .env (0600).")
+@click.option("--api-key-env", metavar="NAME",
+              help="Copy the model's API key from the environment variable NAME into the home's .env.")
+def wizard_set(name, settings, fleet_path, api_key, api_key_env):
+    """Change a wizard's settings: fleet.yaml, then the parts of config.yaml robe owns.
+
+    KEY is one of model, base_url, context_length, provider, api_key_env, role, max_active,
+    max_parallel, dispatch_floor, timeout, lease, max_attempts; an empty VALUE removes the
+    setting. Only those lines of fleet.yaml change (comments and order stay); config.yaml
+    gets the new model settings and keeps every other key a person put there. With no
+    KEY=VALUE, config.yaml is brought in line with fleet.yaml as it stands.
+    """
+    key_env, key = model_key(api_key, api_key_env)
+    changes = parse_changes(settings)
+    if key_env:
+        changes["agent.api_key_env"] = key_env
+    done = set_wizard(fleet_path, name, changes, api_key=key)
+    for k, v in done.settings.items():
+        click.echo(f"{name}: {k.removeprefix('agent.')} = {'(removed)' if v is None else v}")
+    if key is not None:
+        click.echo(f"{name}: the model's key is in {done.wizard.env_file} as {done.wizard.agent.api_key_env}")
+    click.echo("wrote " + ", ".join(done.written))
+
+
 # ---------------------------------------------------------------------------------------------
 # robe gateway
 
 
-@click.group()
+@click.group(epilog=examples("robe gateway start -w ezra", "robe gateway status"))
 def gateway():
     """Start, stop and check the wizards' gateways (Hermes' api_server, or any configured command)."""
 
@@ -226,7 +312,7 @@ def _selected(fleet, names, *, need_gateway: bool):
     return [w for w in fleet.wizards if w.gateway is not None] if need_gateway else list(fleet.wizards)
 
 
-@gateway.command("start")
+@gateway.command("start", epilog=examples("robe gateway start", "robe gateway start -w ezra --timeout 60"))
 @fleet_option
 @wizards_option
 @click.option("--timeout", type=float, default=30.0, show_default=True, metavar="SECONDS",
@@ -251,7 +337,7 @@ def gateway_start(fleet_path, wizards, timeout):
         sys.exit(1)
 
 
-@gateway.command("stop")
+@gateway.command("stop", epilog=examples("robe gateway stop", "robe gateway stop -w ezra"))
 @fleet_option
 @wizards_option
 @click.option("--timeout", type=float, default=10.0, show_default=True, metavar="SECONDS",
@@ -263,7 +349,7 @@ def gateway_stop(fleet_path, wizards, timeout):
         click.echo(f"{w.name}: {stop_gateway(w, timeout=timeout)}")
 
 
-@gateway.command("status")
+@gateway.command("status", epilog=examples("robe gateway status", "robe gateway status --json"))
 @fleet_option
 @wizards_option
 @json_option
@@ -282,7 +368,7 @@ def gateway_status_cmd(fleet_path, wizards, as_json):
 # robe status, robe doctor
 
 
-@click.command()
+@click.command(epilog=examples("robe status", "robe status -w ezra --json"))
 @fleet_option
 @wizards_option
 @json_option
@@ -325,7 +411,7 @@ def status(fleet_path, wizards, as_json):
             click.echo("  " + str(e).replace("\n", "\n  "))
 
 
-@click.command()
+@click.command(epilog=examples("robe doctor", "robe doctor --json"))
 @fleet_option
 @json_option
 def doctor(fleet_path, as_json):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import click
 
 from ..mcpserver import serve
-from .common import fleet_option, plain_errors
+from .common import examples, fleet_option, plain_errors
 
 
-@click.command()
+@click.command(epilog=examples("robe mcp --as ezra"))
 @fleet_option
 @click.option("--as", "as_wizard", metavar="WIZARD",
               help="Act as this wizard: its questions, its inbox, its queue by default (default: a person).")

@@ -11,10 +11,10 @@ from ..api import Fleet
 from ..checkpoint import checkpoint_fleet, lines
 from ..checkpoint import history as task_history
 from ..report import alert_missed_metrics, compute_metrics, deliver_report, metrics_table, write_report
-from .common import echo_json, err, fleet_option, json_option, plain_errors, quiet, wizards_option
+from .common import echo_json, err, examples, fleet_option, json_option, plain_errors, quiet, wizards_option
 
 
-@click.command()
+@click.command(epilog=examples("robe monitor", "robe monitor -w ezra --json"))
 @fleet_option
 @wizards_option
 @click.option("--orphan-grace", type=click.FloatRange(min=0), default=120.0, show_default=True, metavar="S",
@@ -45,7 +45,7 @@ def monitor(fleet_path, wizards, orphan_grace, bare_grace, lock_timeout, as_json
         sys.exit(report.exit_code)
 
 
-@click.command()
+@click.command(epilog=examples("robe report --print", "robe report -w ezra --webhook http://127.0.0.1:9000/report"))
 @fleet_option
 @wizards_option
 @click.option("--deliver", metavar="ARGV", envvar="ROBE_REPORT_DELIVER",
@@ -78,7 +78,7 @@ def report(fleet_path, wizards, deliver, webhook, show, as_json):
         sys.exit(1)
 
 
-@click.command()
+@click.command(epilog=examples("robe metrics", "robe metrics -w ezra --json"))
 @fleet_option
 @wizards_option
 @json_option
@@ -102,7 +102,7 @@ def metrics(fleet_path, wizards, as_json):
         sys.exit(1)
 
 
-@click.command()
+@click.command(epilog=examples("robe checkpoint", "robe checkpoint --root --push"))
 @fleet_option
 @wizards_option
 @click.option("--root", "at_root", is_flag=True, help="Checkpoint the fleet root as one repository instead of each house.")
@@ -130,7 +130,7 @@ def checkpoint(fleet_path, wizards, at_root, push, remote, as_json):
         sys.exit(1)
 
 
-@click.command()
+@click.command(epilog=examples("robe history TASK-001", "robe history --limit 50"))
 @click.argument("task_id", required=False, metavar="[ID]")
 @fleet_option
 @wizards_option

@@ -6,7 +6,7 @@ import click
 
 from ..api import Fleet
 from ..fleet.spend import Totals, brief, budget_text, cost_text, parse_since, seconds_text, tokens_text
-from .common import echo_json, fleet_option, json_option, plain_errors, table, wizards_option
+from .common import echo_json, examples, fleet_option, json_option, plain_errors, table, wizards_option
 
 
 def _row(name: str, t: Totals) -> list[str]:
@@ -14,7 +14,7 @@ def _row(name: str, t: Totals) -> list[str]:
             tokens_text(t.total_tokens, t.reported), cost_text(t), seconds_text(t.seconds)]
 
 
-@click.command()
+@click.command(epilog=examples("robe spend", "robe spend -w ezra --since 7d --tasks"))
 @fleet_option
 @wizards_option
 @click.option("--since", default="24h", show_default=True, metavar="WHEN",

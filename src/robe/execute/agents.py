@@ -12,7 +12,6 @@ import http.client
 import json
 import os
 import re
-import shutil
 import threading
 import time
 import urllib.error
@@ -21,6 +20,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Callable
 
+from ..fleet.gateway import hermes_program
 from ..fleet.homes import KEY_NAME, read_env
 from ..house import Claim, House
 from .process import ProcessResult, run_process
@@ -175,7 +175,7 @@ def run_command(job: Job) -> AgentRun:
 
 def hermes_command() -> str:
     """$ROBE_HERMES, else ``hermes`` on PATH (Hermes lives in a virtualenv of its own)."""
-    return os.environ.get("ROBE_HERMES") or shutil.which("hermes") or "hermes"
+    return hermes_program()
 
 
 def run_hermes(job: Job) -> AgentRun:
@@ -217,10 +217,11 @@ def _own_gateway(base_url: str, port: int) -> bool:
 
 
 def _api_key(job: Job) -> tuple[str | None, str | None]:
-    """(key, error). The env var the config names; for the wizard's own Hermes gateway, its .env."""
+    """(key, error). The env var the config names, from the environment or else the home's .env
+    (where 'robe wizard create --api-key' puts it); for the wizard's own Hermes gateway, its .env."""
     a = job.wizard.agent
     if a.api_key_env:
-        key = os.environ.get(a.api_key_env)
+        key = os.environ.get(a.api_key_env) or read_env(job.wizard.env_file).get(a.api_key_env)
         if key:
             return key, None
     if a.base_url and _own_gateway(a.base_url, job.wizard.port):
@@ -229,7 +230,8 @@ def _api_key(job: Job) -> tuple[str | None, str | None]:
             return key, None
     if a.api_key_env:
         return None, (f"the environment variable {a.api_key_env} (agent.api_key_env of wizard "
-                      f"{job.wizard.name}) is not set; export it for the executor")
+                      f"{job.wizard.name}) is not set, nor is it in {job.wizard.env_file}; give the key with "
+                      f"'robe wizard set {job.wizard.name} --api-key -'")
     return None, None
 
 

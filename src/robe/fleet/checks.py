@@ -7,26 +7,41 @@
 | Gateway not starting            | gateway down (with its log), stale pid file, missing key       |
 | Tasks not dispatching           | queue validation errors (cron entries: with the cron issue)    |
 | Memory shared between wizards   | homes that resolve to one folder or nest; memories/ links      |
-| (security)                      | houses/homes looser than 0700, .env looser than 0600           |
+| (security)                      | houses/homes looser than 0700, .env looser than 0600, a key    |
+|                                 | written out in config.yaml                                     |
+| A run that cannot work          | the agent's program on PATH (hermes: its version), the model   |
+|                                 | endpoint's /v1/models, config.yaml against fleet.yaml (model,  |
+|                                 | base_url, context_length, port), Hermes' context >= 64K        |
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import os
+import shutil
 import stat
+import subprocess
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import yaml
 
 from ..queue import QueueError, load
 from .config import load_fleet
-from .gateway import gateway_process, gateway_status, process_session
-from .homes import KEY_NAME, read_env
-from .model import FleetConfig, FleetError, FleetProblem, Wizard
+from .gateway import gateway_process, gateway_status, hermes_program, process_session
+from .homes import KEY_NAME, hermes_config, read_env
+from .model import HERMES_MIN_CONTEXT, FleetConfig, FleetError, FleetProblem, Wizard, secret_settings
 from .ports import listener_pids, port_in_use, process_name
 from .validate import inside
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
+#: seconds a model endpoint has to answer GET /models (a local server answers at once)
+ENDPOINT_TIMEOUT = 3.0
+#: seconds 'hermes --version' may take
+VERSION_TIMEOUT = 15.0
 
 
 @dataclass(frozen=True)
@@ -75,6 +90,9 @@ def check_wizard(fleet: FleetConfig, w: Wizard) -> list[Check]:
     out += _permissions(w)
     out += _home_isolation(fleet, w)
     out += _config_port(w)
+    out += _config_model(w)
+    out += _agent_program(w)
+    out += _model(w)
     out += _port_holder(w)
     out += _gateway(w)
     out += _queue(fleet, w)
@@ -161,6 +179,177 @@ def _config_port(w: Wizard) -> list[Check]:
                              f"from {KEY_NAME} in .env (Hermes uses the .env one)",
                              f"delete platforms.api_server.extra.key from {w.config_file}"))
     return out
+
+
+def _config_model(w: Wizard) -> list[Check]:
+    """A Hermes home's config.yaml says what fleet.yaml says about the model, and holds no key."""
+    if w.agent.kind != "hermes" or not os.path.exists(w.config_file):
+        return []
+    try:
+        cfg = _read_yaml(w.config_file) or {}
+        model = cfg.get("model") if isinstance(cfg, dict) else None
+    except (OSError, yaml.YAMLError):
+        return []  # (the port check above has said what is wrong with the file)
+    model = model if isinstance(model, dict) else {}
+    want = hermes_config(w)["model"]
+    out = []
+    for key in ("default", "provider", "base_url", "context_length"):
+        if model.get(key) != want.get(key):
+            label = "model" if key == "default" else key
+            out.append(Check(FAIL, w.name, "config.yaml", f"{w.config_file} says {label} {model.get(key)!r} but "
+                             f"fleet.yaml says {want.get(key)!r}; Hermes would use the config.yaml one",
+                             f"run 'robe wizard set {w.name}' to write fleet.yaml's model settings into config.yaml "
+                             f"(its other keys stay), or 'robe wizard set {w.name} {label}=...' to change both"))
+    for dotted in secret_settings(cfg if isinstance(cfg, dict) else {}):
+        out.append(Check(FAIL, w.name, "config.yaml", f"{w.config_file} holds a key written out ({dotted})",
+                         f"move it into the home's .env: printf %s \"$KEY\" | robe wizard set {w.name} --api-key - "
+                         f"(config.yaml then names it as ${{NAME}}); delete {dotted} if it stays"))
+    if not out:
+        out.append(Check(OK, w.name, "config.yaml", "model, provider, base_url and context_length match fleet.yaml"))
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def _version(path: str, mtime: float) -> tuple[int | None, str]:
+    """(exit code, first line of output) of ``path --version`` (None: it did not finish)."""
+    del mtime  # (part of the cache key: a reinstalled program is asked again)
+    try:
+        p = subprocess.run([path, "--version"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           timeout=VERSION_TIMEOUT, errors="replace")
+    except subprocess.TimeoutExpired:
+        return None, f"it did not answer within {VERSION_TIMEOUT:g} s"
+    except OSError as e:
+        return 126, e.strerror or str(e)
+    text = (p.stdout.strip() or p.stderr.strip()).splitlines()
+    return p.returncode, text[0].strip() if text else ""
+
+
+def _agent_program(w: Wizard) -> list[Check]:
+    """The program the wizard's agent runs is there (and, for hermes, answers --version)."""
+    kind = w.agent.kind
+    if kind == "hermes":
+        name = hermes_program()
+        path = shutil.which(name)
+        if path is None:
+            return [Check(FAIL, w.name, "agent", f"{name} is not on PATH (and ROBE_HERMES is not set), so no task "
+                          "of this hermes wizard can run",
+                          "install Hermes in a virtualenv of its own (python3 -m venv ~/hermes-venv && "
+                          "~/hermes-venv/bin/pip install hermes-agent aiohttp), then put ~/hermes-venv/bin on PATH "
+                          "or export ROBE_HERMES=~/hermes-venv/bin/hermes")]
+        code, line = _version(path, os.stat(path).st_mtime)
+        if code != 0:
+            return [Check(FAIL, w.name, "agent", f"{path} --version failed ({line or f'exit code {code}'})",
+                          f"reinstall hermes-agent in its virtualenv ({os.path.dirname(path)}/pip install -U "
+                          "hermes-agent aiohttp)")]
+        return [Check(OK, w.name, "agent", f"hermes at {path}: {line}")]
+    if kind == "command":
+        prog = w.agent.argv[0]
+        path = shutil.which(prog)
+        if path is None:
+            return [Check(FAIL, w.name, "agent", f"the agent's program {prog!r} is not found (or not executable)",
+                          "install it, or write its full path as the first word of agent.argv in fleet.yaml")]
+        return [Check(OK, w.name, "agent", f"the agent's program is {path}")]
+    return [Check(OK, w.name, "agent", f"the {kind} agent needs no program")]
+
+
+def model_key(w: Wizard) -> str | None:
+    """The model's key as the agent will find it: the environment, else the home's .env."""
+    name = w.agent.api_key_env
+    return (os.environ.get(name) or read_env(w.env_file).get(name)) if name else None
+
+
+def _endpoint(w: Wizard) -> str | None:
+    if w.agent.kind == "openai":
+        return w.agent.base_url
+    if w.agent.kind == "hermes":
+        return hermes_config(w)["model"].get("base_url")
+    return None
+
+
+def _model(w: Wizard) -> list[Check]:
+    """The model endpoint answers GET {base_url}/models, lists the model, and (for Hermes) has
+    the context it needs."""
+    base = _endpoint(w)
+    if base is None:
+        return []
+    if w.agent.api_key_env and not model_key(w):
+        return [Check(FAIL, w.name, "model", f"fleet.yaml names the model's key {w.agent.api_key_env}, but neither "
+                      f"the environment nor {w.env_file} has it",
+                      f"give it: printf %s \"$KEY\" | robe wizard set {w.name} --api-key -")]
+    url = base.rstrip("/") + "/models"
+    own = _own_port(base) == w.port
+    data, problem = _get_json(url, model_key(w) if not own else read_env(w.env_file).get(KEY_NAME))
+    if problem:
+        if own:
+            return [Check(WARN, w.name, "model", f"its own gateway does not answer at {url} ({problem})",
+                          f"'robe dispatch' starts it; or start it now with 'robe gateway start --wizard {w.name}'")]
+        return [Check(FAIL, w.name, "model", f"the model endpoint {url} does not answer ({problem})", _fix(w, problem))]
+    entries = [d for d in (data or {}).get("data", []) if isinstance(d, dict)] if isinstance(data, dict) else []
+    names = [str(d.get("id")) for d in entries]
+    want = hermes_config(w)["model"]["default"] if w.agent.kind == "hermes" else w.agent.model
+    out = [Check(OK, w.name, "model", f"{url} answers" + (f" and lists {want}" if want in names else ""))]
+    if names and want not in names and not own:
+        shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
+        out = [Check(WARN, w.name, "model", f"{url} answers but does not list the model {want!r} (it lists {shown})",
+                     f"'robe wizard set {w.name} model=NAME' with one it lists (Ollama: 'ollama pull {want}' "
+                     "fetches it)")]
+    if w.agent.kind == "hermes":
+        out += _context(w, next((d for d in entries if str(d.get("id")) == want), None))
+    return out
+
+
+def _own_port(url: str) -> int | None:
+    u = urlsplit(url)
+    return u.port if u.hostname in ("127.0.0.1", "localhost", "::1") else None
+
+
+def _get_json(url: str, key: str | None) -> tuple[object, str]:
+    """(the JSON a GET of ``url`` answered, "") or (None, what went wrong)."""
+    headers = {"Accept": "application/json", "User-Agent": "robe-doctor"}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=ENDPOINT_TIMEOUT) as r:
+            body = r.read(4 * 1024 * 1024)
+    except urllib.error.HTTPError as e:
+        e.close()
+        return None, f"HTTP {e.code}"
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        return None, str(getattr(e, "reason", None) or e)
+    try:
+        return json.loads(body), ""
+    except ValueError:
+        return None, "it answered, but not with JSON"
+
+
+def _fix(w: Wizard, problem: str) -> str:
+    if problem in ("HTTP 401", "HTTP 403"):
+        return f"give the right key: printf %s \"$KEY\" | robe wizard set {w.name} --api-key -"
+    if problem.startswith("HTTP "):
+        return (f"check the base URL (most servers want it to end in /v1): robe wizard set {w.name} "
+                "base_url=http://HOST:PORT/v1")
+    return (f"start the model server (Ollama: 'ollama serve'), or point the wizard at yours: robe wizard set {w.name} "
+            "base_url=http://HOST:PORT/v1")
+
+
+def _context(w: Wizard, entry: dict | None) -> list[Check]:
+    """Hermes refuses a model context under 64K tokens: fleet.yaml's context_length, else what
+    the endpoint says of the model."""
+    ctx, where = w.agent.context_length, "fleet.yaml's"
+    if ctx is None and entry:
+        found = [entry.get(k) for k in ("context_length", "max_model_len", "context_window")]
+        ctx = next((v for v in found if isinstance(v, int) and not isinstance(v, bool)), None)
+        where = "the endpoint's"
+    fix = (f"serve the model with at least 65536 tokens of context (Ollama: OLLAMA_CONTEXT_LENGTH=65536 ollama "
+           f"serve) and say so: robe wizard set {w.name} context_length=65536")
+    if ctx is None:
+        return [Check(WARN, w.name, "context", "neither fleet.yaml nor the endpoint says the model's context "
+                      f"length; Hermes needs at least {HERMES_MIN_CONTEXT:,} tokens", fix)]
+    if ctx < HERMES_MIN_CONTEXT:
+        return [Check(FAIL, w.name, "context", f"{where} context length is {ctx:,} tokens; Hermes refuses to run "
+                      f"with less than {HERMES_MIN_CONTEXT:,}", fix)]
+    return [Check(OK, w.name, "context", f"{where} context length is {ctx:,} tokens (Hermes needs "
+                  f"{HERMES_MIN_CONTEXT:,})")]
 
 
 def _environ_home(pid: int) -> str | None:

@@ -77,7 +77,7 @@ def _wizards_node(root):
 
 
 def _flow(value) -> str:
-    text = yaml.safe_dump(value, default_flow_style=True, width=10_000, allow_unicode=True).strip()
+    text = yaml.safe_dump(value, default_flow_style=True, width=10_000, allow_unicode=True, sort_keys=False).strip()
     return text[:-3].rstrip() if text.endswith("\n...") else text
 
 
@@ -149,6 +149,71 @@ def remove_wizard_text(text: str, name: str) -> str:
             end = _line_end(text, _last_index(wv))
             return text[:start] + text[end:]
     raise FleetError(f"there is no wizard named {name!r} in fleet.yaml")
+
+
+def _wizard_node(root, name: str):
+    kn, vn = _wizards_node(root) if isinstance(root, yaml.MappingNode) else (None, None)
+    if isinstance(vn, yaml.MappingNode):
+        for wk, wv in vn.value:
+            if wk.value == name:
+                return wk, wv
+    raise FleetError(f"there is no wizard named {name!r} in fleet.yaml")
+
+
+def _key_in(node, key: str):
+    """(key node, value node) of ``key`` in a mapping node, or (None, None)."""
+    for kn, vn in node.value:
+        if kn.value == key:
+            return kn, vn
+    return None, None
+
+
+def _set_in_block(text: str, node, key: str, value, newline: str) -> str:
+    """Set ``key`` in a block mapping node: its value replaced, a new line added after the
+    mapping's last line, or (``value`` None) its line removed."""
+    kn, vn = _key_in(node, key)
+    if kn is not None and value is None:
+        return text[:_line_start(text, kn.start_mark.index)] + text[_line_end(text, _last_index(vn)):]
+    if kn is not None:
+        if not isinstance(vn, yaml.ScalarNode):
+            raise FleetError(f"line {vn.start_mark.line + 1}: {key} is not a single value; edit it by hand")
+        return text[:vn.start_mark.index] + _flow(value) + text[vn.end_mark.index:]
+    if value is None:
+        return text
+    indent = node.value[0][0].start_mark.column
+    at = _line_end(text, _last_index(node))
+    sep = "" if at > 0 and text[at - 1] == "\n" else newline
+    return text[:at] + sep + " " * indent + f"{_flow(key)}: {_flow(value)}" + newline + text[at:]
+
+
+def set_wizard_text(text: str, name: str, key: str, value) -> str:
+    """fleet.yaml's text with one setting of the wizard changed (``agent.model``, ``role``...);
+    ``value`` None removes it. The setting's own text changes, nothing else (an agent written
+    in flow style, ``{kind: hermes, model: x}``, is written again in that style)."""
+    newline = "\r\n" if "\r\n" in text else "\n"
+    kn, wn = _wizard_node(_compose(text), name)
+    top, _, sub = key.partition(".")
+    if not isinstance(wn, yaml.MappingNode) or wn.flow_style or not wn.value:
+        raise FleetError(f"line {kn.start_mark.line + 1}: wizard {name} is not written as indented lines; "
+                         "write its settings one per line so robe can change one of them")
+    if not sub:
+        return _set_in_block(text, wn, top, value, newline)
+    an, av = _key_in(wn, top)
+    if an is None or (isinstance(av, yaml.ScalarNode) and not isinstance(yaml.safe_load(av.value or "~"), str)):
+        agent = {"kind": "hermes"}  # no agent written: hermes is the default
+    elif isinstance(av, yaml.MappingNode) and not av.flow_style:
+        return _set_in_block(text, av, sub, value, newline)
+    else:  # 'agent: echo' or 'agent: {kind: echo}': the whole value, in flow style
+        loaded = yaml.safe_load(text[av.start_mark.index:av.end_mark.index])
+        agent = {"kind": loaded} if isinstance(loaded, str) else dict(loaded or {})
+    if value is None:
+        agent.pop(sub, None)
+    else:
+        agent[sub] = value
+    if an is None:
+        return _set_in_block(text, wn, top, agent, newline)
+    gap = " " if av.start_mark.index == av.end_mark.index else ""  # ('agent:' with nothing after it)
+    return text[:av.start_mark.index] + gap + _flow(agent) + text[av.end_mark.index:]
 
 
 def write_fleet_text(fleet_path: str, new_text: str) -> FleetConfig:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -38,6 +39,12 @@ PROBE_TIMEOUT = 1.0
 
 # ---------------------------------------------------------------------------------------------
 # Processes
+
+
+def hermes_program() -> str:
+    """The ``hermes`` robe runs: $ROBE_HERMES, else ``hermes`` on PATH (Hermes lives in a
+    virtualenv of its own), else the bare name (its absence is then an error where it runs)."""
+    return os.environ.get("ROBE_HERMES") or shutil.which("hermes") or "hermes"
 
 
 def process_start_time(pid: int) -> int | None:
@@ -213,6 +220,8 @@ def start_gateway(w: Wizard, *, timeout: float = START_TIMEOUT, now=time.monoton
         raise FleetError(f"wizard {w.name} has no home at {w.home}; run 'robe init' to build missing houses")
     private_dir(w.logs_dir)
     argv = list(w.gateway.start)
+    if argv[0] == "hermes":  # the same Hermes the executor runs ($ROBE_HERMES, else PATH's)
+        argv[0] = hermes_program()
     log_fd = os.open(w.gateway_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
     try:
         os.write(log_fd, f"\n--- robe gateway start: {' '.join(argv)}\n".encode())

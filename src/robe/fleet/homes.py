@@ -15,7 +15,8 @@ import shlex
 
 import yaml
 
-from .model import FleetConfig, Wizard
+from ..plumbing import atomic_write
+from .model import FleetConfig, FleetError, Wizard
 
 HOUSE_MODE = 0o700
 SECRET_MODE = 0o600
@@ -107,10 +108,39 @@ def read_env(path: str) -> dict[str, str]:
     return out
 
 
-def env_text(w: Wizard, key: str) -> str:
-    return (f"# Written by robe for wizard {w.name}. Hermes reads this file from HERMES_HOME when it starts.\n"
+def env_text(w: Wizard, key: str, model_key: tuple[str, str] | None = None) -> str:
+    """The home's .env: the api_server's key and, with ``model_key`` (name, value), the model's."""
+    text = (f"# Written by robe for wizard {w.name}. Hermes reads this file from HERMES_HOME when it starts.\n"
             f"# {KEY_NAME} is the Bearer key of the wizard's api_server (127.0.0.1:{w.port}); keep it secret.\n"
             f"{KEY_NAME}={key}\n")
+    if model_key:
+        text += model_key_lines(*model_key)
+    return text
+
+
+def model_key_lines(name: str, value: str) -> str:
+    return f"# {name} is the model's API key (config.yaml and fleet.yaml name it, never hold it).\n{name}={value}\n"
+
+
+def set_env_key(path: str, name: str, value: str) -> None:
+    """Set ``name`` in the .env at ``path`` (0600): its line is replaced, or the key is added;
+    every other line stays."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines(keepends=True)
+    except FileNotFoundError:
+        lines = []
+    at = [i for i, ln in enumerate(lines)
+          if ln.strip().removeprefix("export ").split("=", 1)[0].strip() == name and "=" in ln]
+    if at:
+        lines[at[0]] = f"{name}={value}\n"
+        for i in reversed(at[1:]):  # one value only: a later line would win in Hermes' loader
+            del lines[i]
+    else:
+        if lines and not lines[-1].endswith("\n"):
+            lines[-1] += "\n"
+        lines.append(model_key_lines(name, value))
+    atomic_write(path, "".join(lines).encode("utf-8"), mode=SECRET_MODE)
 
 
 def _title(name: str) -> str:
@@ -183,6 +213,8 @@ def hermes_config(w: Wizard, mcp: dict | None = None) -> dict:
         model["base_url"] = base_url
     if a.context_length:
         model["context_length"] = a.context_length
+    if a.api_key_env:  # a reference Hermes fills in from the home's .env: the key itself lives there only
+        model["api_key"] = "${" + a.api_key_env + "}"
     cfg = {
         "model": model,
         "platforms": {"api_server": {"enabled": True, "extra": {"host": "127.0.0.1", "port": w.port}}},
@@ -196,10 +228,56 @@ def hermes_config(w: Wizard, mcp: dict | None = None) -> dict:
     return cfg
 
 
-def config_text(w: Wizard, mcp: dict | None = None) -> str:
+def config_text(w: Wizard, mcp: dict | None = None, cfg: dict | None = None) -> str:
     head = (f"# Hermes config for wizard {w.name}, written by robe. platforms.api_server.extra.port must equal\n"
-            f"# the wizard's port in fleet.yaml ({w.port}); 'robe doctor' checks it. The api_server key is in .env.\n")
-    return head + yaml.safe_dump(hermes_config(w, mcp), sort_keys=False, default_flow_style=False)
+            f"# the wizard's port in fleet.yaml ({w.port}); 'robe doctor' checks it. The api_server key is in .env.\n"
+            "# robe owns model.default, provider, base_url, context_length, api_key and the api_server's host and\n"
+            "# port: 'robe wizard set' rewrites those from fleet.yaml and keeps every other key.\n")
+    body = hermes_config(w, mcp) if cfg is None else cfg
+    return head + yaml.safe_dump(body, sort_keys=False, default_flow_style=False, allow_unicode=True)
+
+
+#: the model settings in config.yaml that fleet.yaml decides (robe rewrites them)
+OWNED_MODEL_KEYS = ("default", "provider", "base_url", "context_length")
+
+
+def regenerated_config(w: Wizard, existing: dict) -> dict:
+    """``existing`` (the home's config.yaml) with the parts robe owns made to agree with
+    fleet.yaml again: the model's name, provider, base URL, context length and key reference,
+    the api_server's host and port, and fleet.yaml's agent.config. Every other key stays."""
+    fresh = hermes_config(w)
+    model = dict(existing.get("model") or {}) if isinstance(existing.get("model"), dict) else {}
+    for k in OWNED_MODEL_KEYS + ("api_key",):
+        if k in fresh["model"]:
+            model[k] = fresh["model"][k]
+        elif k != "api_key" or _is_reference(model.get(k)):
+            model.pop(k, None)  # (a key a person wrote in by hand is theirs; robe doctor flags it)
+    cfg = dict(existing)
+    cfg["model"] = model
+    cfg = _merge(cfg, dict(w.agent.config or {}))
+    return _merge(cfg, {"platforms": fresh["platforms"]})
+
+
+def _is_reference(value) -> bool:
+    return isinstance(value, str) and bool(re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}", value))
+
+
+def rewrite_config(w: Wizard) -> str:
+    """Regenerate the parts of the home's config.yaml robe owns (``regenerated_config``),
+    atomically, 0600; the path."""
+    try:
+        with open(w.config_file, encoding="utf-8") as f:
+            existing = yaml.safe_load(f) or {}
+    except FileNotFoundError:
+        existing = {}
+    except yaml.YAMLError as e:
+        raise FleetError(f"{w.config_file} is not valid YAML ({e.__class__.__name__}); fix it by hand, or move it "
+                         "away and run 'robe init' to write a fresh one") from None
+    if not isinstance(existing, dict):
+        raise FleetError(f"{w.config_file} is not a mapping; move it away and run 'robe init' to write a fresh one")
+    atomic_write(w.config_file, config_text(w, cfg=regenerated_config(w, existing)).encode("utf-8"),
+                 mode=SECRET_MODE)
+    return w.config_file
 
 
 def start_script_text(w: Wizard) -> str:
@@ -217,9 +295,10 @@ def start_script_text(w: Wizard) -> str:
 
 
 def ensure_house(fleet: FleetConfig, w: Wizard, *, soul: str | None = None, example_queue: bool = False,
-                 mcp_command: list[str] | None = None) -> list[str]:
+                 mcp_command: list[str] | None = None, model_key: tuple[str, str] | None = None) -> list[str]:
     """Create whatever of the wizard's house is missing; the paths created, in order. With
-    ``mcp_command`` (the argv that runs robe), a new Hermes config.yaml lists robe's MCP server."""
+    ``mcp_command`` (the argv that runs robe), a new Hermes config.yaml lists robe's MCP server;
+    ``model_key`` (name, value) goes into a new .env beside the api_server's key."""
     created: list[str] = []
     for d in (w.house, w.home, w.work_dir, w.completed_dir, w.logs_dir, w.reports_dir):
         if make_private_dir(d):
@@ -229,7 +308,7 @@ def ensure_house(fleet: FleetConfig, w: Wizard, *, soul: str | None = None, exam
     mcp = mcp_entry(mcp_command, fleet.path, w.name) if mcp_command and w.agent.kind == "hermes" else None
     if write_new(w.config_file, config_text(w, mcp), SECRET_MODE):
         created.append(w.config_file)
-    if write_new(w.env_file, env_text(w, new_key()), SECRET_MODE):
+    if write_new(w.env_file, env_text(w, new_key(), model_key), SECRET_MODE):
         created.append(w.env_file)
     if w.gateway is not None and write_new(w.start_script, start_script_text(w), 0o700):
         created.append(w.start_script)

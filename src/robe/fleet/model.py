@@ -55,6 +55,32 @@ ALERT_KEYS = ("command", "webhook", "on", "dead_after", "retries", "timeout")
 #: what alerts are sent for: a task's final failure, a wizard paused by a budget, a wizard Dead
 #: for ``dead_after`` minutes, a success metric missed
 ALERT_KINDS = ("failed", "paused", "dead", "metric")
+#: Hermes needs a model context of at least this many tokens (hermes-agent's MINIMUM_CONTEXT_LENGTH)
+HERMES_MIN_CONTEXT = 64_000
+#: the name a model's API key gets in a home's .env when the person names none
+DEFAULT_KEY_ENV = "MODEL_API_KEY"
+ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_SECRET_NAME_RE = re.compile(r"(?:^|_)(?:key|api|token|secret|password)$", re.IGNORECASE)
+_REFERENCE_RE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
+
+
+def secret_settings(mapping: Mapping, prefix: str = "") -> list[str]:
+    """The dotted keys in ``mapping`` (settings for a Hermes config.yaml) that hold a secret
+    written out (``model.api_key: sk-...``) rather than a ``${VAR}`` reference to the home's .env."""
+    found = []
+    for k, v in mapping.items():
+        dotted = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            found += secret_settings(v, dotted + ".")
+        elif isinstance(v, str) and v.strip() and _SECRET_NAME_RE.search(str(k)) and not _REFERENCE_RE.fullmatch(v):
+            found.append(dotted)
+    return found
+
+
+def secret_advice(dotted: str) -> str:
+    return (f"{dotted} would put a secret in config.yaml (and fleet.yaml, which others can read); give the model's "
+            "key with --api-key - (read from stdin) or --api-key-env NAME: robe keeps it in the home's .env (0600) "
+            "and config.yaml names it as ${NAME}")
 
 
 class FleetError(RobeError):

@@ -25,6 +25,7 @@ from .model import (
     DEFAULT_PORTS,
     DEFAULT_PRIORITY,
     EMPTY,
+    ENV_NAME_RE,
     NO_ALERTS,
     NO_BUDGET,
     PRIORITIES,
@@ -44,6 +45,8 @@ from .model import (
     Wizard,
     did_you_mean,
     is_valid_name,
+    secret_advice,
+    secret_settings,
 )
 
 
@@ -434,6 +437,15 @@ def _agent(c: _Checker, node, key: str) -> Agent:
                 c.fail(vn, f"{key}.config", f"expected a mapping, found {c._describe(vn)}",
                        "write Hermes config.yaml settings under it, e.g. {agent: {environment_probe: false}}")
             vals[k] = c.plain(vn, f"{key}.config", "")
+            for dotted in secret_settings(vals[k]):
+                c.fail(vn, f"{key}.config.{dotted}", "is a secret written out in fleet.yaml, which others can read",
+                       "delete it there; " + secret_advice(dotted).split("; ", 1)[1])
+        elif k == "api_key_env":
+            vals[k] = c.scalar(vn, f"{key}.{k}", str, "write the name of an environment variable, e.g. MODEL_API_KEY")
+            if not ENV_NAME_RE.match(vals[k]):
+                c.fail(vn, f"{key}.{k}", f"{vals[k]!r} is not the name of an environment variable",
+                       "write a name of letters, digits and underscores, e.g. MODEL_API_KEY (the key itself goes "
+                       "in the home's .env)")
         else:
             vals[k] = c.scalar(vn, f"{key}.{k}", str, f"write {k} as text")
     if kind == "openai":

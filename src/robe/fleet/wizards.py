@@ -16,10 +16,29 @@ import yaml
 
 from ..queue import QueueError, load
 from .config import find_fleet_file, load_fleet, read_fleet_text
-from .fleetfile import add_wizard_text, fleet_lock, new_fleet_text, remove_wizard_text, write_fleet_text
+from .fleetfile import (
+    add_wizard_text,
+    fleet_lock,
+    new_fleet_text,
+    remove_wizard_text,
+    set_wizard_text,
+    write_fleet_text,
+)
 from .gateway import gateway_process
-from .homes import clone_soul, ensure_house, house_is_empty
-from .model import AGENT_KINDS, FILE_NAME, FleetConfig, FleetError, Wizard, is_valid_name
+from .homes import clone_soul, ensure_house, house_is_empty, read_env, rewrite_config, set_env_key
+from .model import (
+    AGENT_KINDS,
+    DEFAULT_KEY_ENV,
+    ENV_NAME_RE,
+    FILE_NAME,
+    HERMES_MIN_CONTEXT,
+    FleetConfig,
+    FleetError,
+    Wizard,
+    is_valid_name,
+    secret_advice,
+    secret_settings,
+)
 from .ports import choose_port
 from .validate import parse_fleet
 
@@ -39,10 +58,28 @@ def check_name(name: str) -> None:
                          "starting with a letter (e.g. allegro-primus)")
 
 
+def check_model(kind: str, context_length: int | None, hermes_config: dict | None) -> None:
+    """Refuse what would break a run or leak a key: a Hermes context under 64K, a secret in
+    the settings meant for config.yaml."""
+    if kind == "hermes" and context_length is not None and context_length < HERMES_MIN_CONTEXT:
+        raise FleetError(f"a context length of {context_length} is too small for Hermes, which needs at least "
+                         f"{HERMES_MIN_CONTEXT:,} tokens; give --context-length 65536 or more, and serve the model "
+                         "with that much (Ollama: OLLAMA_CONTEXT_LENGTH=65536 ollama serve)")
+    for dotted in secret_settings(hermes_config or {}):
+        raise FleetError(secret_advice(dotted))
+
+
+def check_key_name(name: str | None) -> None:
+    if name is not None and not ENV_NAME_RE.match(name):
+        raise FleetError(f"{name!r} is not the name of an environment variable; use letters, digits and "
+                         "underscores, e.g. MODEL_API_KEY")
+
+
 def wizard_settings(name: str, port: int, *, agent: str = "hermes", model: str | None = None,
                     base_url: str | None = None, role: str | None = None, gateway_start: list[str] | None = None,
                     source: Wizard | None = None, context_length: int | None = None,
-                    hermes_config: dict | None = None, command: list[str] | None = None) -> dict:
+                    hermes_config: dict | None = None, command: list[str] | None = None,
+                    api_key_env: str | None = None) -> dict:
     """The wizard's entry for fleet.yaml, in the order a person reads it."""
     settings: dict = {}
     if role or (source and source.role):
@@ -61,6 +98,10 @@ def wizard_settings(name: str, port: int, *, agent: str = "hermes", model: str |
         agent_d["base_url"] = base_url
     if context_length:
         agent_d["context_length"] = context_length
+    if api_key_env:
+        check_key_name(api_key_env)
+        agent_d["api_key_env"] = api_key_env
+    check_model(agent_d["kind"], agent_d.get("context_length"), hermes_config)
     if hermes_config:
         agent_d["config"] = _merge(agent_d.get("config") or {}, hermes_config)
     if agent_d["kind"] == "openai":
@@ -116,9 +157,12 @@ def create_wizard(fleet_path: str | None, name: str, *, port: int | None = None,
                   clone_from: str | None = None, gateway_start: list[str] | None = None,
                   context_length: int | None = None, hermes_config: dict | None = None,
                   command: list[str] | None = None, cwd: str | None = None, example_queue: bool = False,
-                  mcp_command: list[str] | None = None) -> Created:
+                  mcp_command: list[str] | None = None, api_key_env: str | None = None,
+                  api_key: str | None = None) -> Created:
     """``mcp_command``: the argv that runs robe; a Hermes wizard's config.yaml then lists robe's
-    MCP server (``robe mcp --as NAME``), so its agent has the fleet's tools."""
+    MCP server (``robe mcp --as NAME``), so its agent has the fleet's tools. ``api_key``: the
+    model's key, written to the home's .env only, as ``api_key_env`` (default MODEL_API_KEY);
+    fleet.yaml and config.yaml name it, never hold it."""
     check_name(name)
     path = find_fleet_file(fleet_path, cwd)
     load_fleet(path)  # a bad fleet.yaml is refused before anything (even the lock file) is written
@@ -126,11 +170,31 @@ def create_wizard(fleet_path: str | None, name: str, *, port: int | None = None,
         return _create_locked(path, name, port=port, agent=agent, model=model, base_url=base_url, role=role,
                               clone_from=clone_from, gateway_start=gateway_start, context_length=context_length,
                               hermes_config=hermes_config, command=command, example_queue=example_queue,
-                              mcp_command=mcp_command)
+                              mcp_command=mcp_command, api_key_env=api_key_env, api_key=api_key)
+
+
+def model_key(api_key_env: str | None, api_key: str | None, source: Wizard | None = None) -> tuple[str, str] | None:
+    """(name, value) of the model's key for a new home's .env: the one given, else a clone's
+    source's (the same model account), else None."""
+    if api_key is not None:
+        check_key_value(api_key)
+        return api_key_env or DEFAULT_KEY_ENV, api_key
+    if source is not None and source.agent.api_key_env:
+        value = read_env(source.env_file).get(source.agent.api_key_env)
+        if value:
+            return source.agent.api_key_env, value
+    return None
+
+
+def check_key_value(value: str) -> None:
+    if not value or any(c.isspace() or ord(c) < 32 for c in value):
+        raise FleetError("the model's API key is empty or holds spaces or line breaks; pass the key alone, e.g. "
+                         "printf %s \"$KEY\" | robe wizard set NAME --api-key -")
 
 
 def _create_locked(path: str, name: str, *, port, agent, model, base_url, role, clone_from, gateway_start,
-                   context_length, hermes_config, command, example_queue, mcp_command=None) -> Created:
+                   context_length, hermes_config, command, example_queue, mcp_command=None, api_key_env=None,
+                   api_key=None) -> Created:
     fleet = load_fleet(path)
     existing = next((w for w in fleet.wizards if w.name == name), None)
     if existing:
@@ -138,9 +202,11 @@ def _create_locked(path: str, name: str, *, port, agent, model, base_url, role, 
                          f"or remove it first with 'robe wizard remove {name}'")
     source = fleet.wizard(clone_from) if clone_from else None
     chosen = choose_port(fleet, port, name=name)
+    if api_key is not None and api_key_env is None and not (source and source.agent.api_key_env):
+        api_key_env = DEFAULT_KEY_ENV
     settings = wizard_settings(name, chosen, agent=agent, model=model, base_url=base_url, role=role,
                                gateway_start=gateway_start, source=source, context_length=context_length,
-                               hermes_config=hermes_config, command=command)
+                               hermes_config=hermes_config, command=command, api_key_env=api_key_env)
     text = read_fleet_text(fleet.path)
     new_text = add_wizard_text(text, name, settings)
     new_fleet = parse_fleet(new_text, fleet.path)  # the whole new file must be valid before anything is written
@@ -150,7 +216,8 @@ def _create_locked(path: str, name: str, *, port, agent, model, base_url, role, 
                          "or delete it, and run this again")
     soul = clone_soul(source, w) if source else None
     house_existed = os.path.exists(w.house)
-    paths = ensure_house(new_fleet, w, soul=soul, example_queue=example_queue, mcp_command=mcp_command)
+    key = model_key(w.agent.api_key_env, api_key, source)
+    paths = ensure_house(new_fleet, w, soul=soul, example_queue=example_queue, mcp_command=mcp_command, model_key=key)
     try:
         new_fleet = write_fleet_text(fleet.path, new_text)
     except BaseException:
@@ -159,6 +226,74 @@ def _create_locked(path: str, name: str, *, port, agent, model, base_url, role, 
         raise
     log.info("wizard %s: created on port %d", name, chosen)
     return Created(new_fleet, w, paths)
+
+
+#: what 'robe wizard set NAME KEY=VALUE' may change, and where in the wizard's entry it lives
+SETTABLE = {"model": "agent.model", "base_url": "agent.base_url", "context_length": "agent.context_length",
+            "provider": "agent.provider", "api_key_env": "agent.api_key_env", "role": "role",
+            "max_active": "max_active", "max_parallel": "max_parallel", "dispatch_floor": "dispatch_floor",
+            "timeout": "timeout", "lease": "lease", "max_attempts": "max_attempts"}
+_WHOLE_NUMBERS = {"agent.context_length", "max_active", "max_parallel", "timeout", "lease", "max_attempts"}
+
+
+@dataclass
+class Changed:
+    fleet: FleetConfig
+    wizard: Wizard
+    settings: dict
+    written: list[str] = field(default_factory=list)
+
+
+def parse_changes(pairs) -> dict:
+    """``["model=qwen2.5:7b", "context_length=65536", "base_url="]`` as {setting: value or None}
+    (an empty value removes the setting); FleetError naming what may be set otherwise."""
+    out: dict = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        where = SETTABLE.get(key.strip().removeprefix("agent."))
+        if not sep or where is None:
+            raise FleetError(f"{pair!r} is not a setting robe wizard set changes; write KEY=VALUE with KEY one of: "
+                             f"{', '.join(SETTABLE)} (other settings: edit fleet.yaml)")
+        raw = raw.strip()
+        if where in _WHOLE_NUMBERS and raw:
+            if not raw.isdigit():
+                raise FleetError(f"{pair!r}: {key.strip()} is a whole number, e.g. {key.strip()}=65536")
+            out[where] = int(raw)
+        else:
+            out[where] = raw or None
+    return out
+
+
+def set_wizard(fleet_path: str | None, name: str, changes: dict, *, api_key: str | None = None,
+               cwd: str | None = None) -> Changed:
+    """Change a wizard's settings in fleet.yaml (only those lines change), put a new model key in
+    its home's .env, and regenerate the parts of its config.yaml robe owns (the rest stays)."""
+    path = find_fleet_file(fleet_path, cwd)
+    load_fleet(path)
+    with fleet_lock(path):
+        fleet = load_fleet(path)
+        w = fleet.wizard(name)
+        changes = dict(changes)
+        if api_key is not None:
+            check_key_value(api_key)
+            changes.setdefault("agent.api_key_env", w.agent.api_key_env or DEFAULT_KEY_ENV)
+        check_key_name(changes.get("agent.api_key_env"))
+        text = original = read_fleet_text(fleet.path)
+        for key, value in changes.items():
+            text = set_wizard_text(text, name, key, value)
+        new_fleet = parse_fleet(text, fleet.path)
+        new = new_fleet.wizard(name)
+        check_model(new.agent.kind, new.agent.context_length, dict(new.agent.config or {}))
+        written = []
+        if api_key is not None:
+            set_env_key(new.env_file, new.agent.api_key_env, api_key)
+            written.append(new.env_file)
+        if text != original:
+            new_fleet = write_fleet_text(fleet.path, text)
+            written.append(fleet.path)
+        if os.path.isdir(new.home):
+            written.append(rewrite_config(new))
+        return Changed(new_fleet, new, changes, written)
 
 
 @dataclass
@@ -245,34 +380,49 @@ class InitResult:
 
 def init_fleet(folder: str | None = None, *, wizard: str = "allegro", agent: str = "hermes", model: str | None = None,
                base_url: str | None = None, role: str | None = None, port: int | None = None,
-               mcp_command: list[str] | None = None) -> InitResult:
-    """A fleet.yaml with one wizard and its house; on an existing fleet, build whatever house is missing."""
+               mcp_command: list[str] | None = None, context_length: int | None = None,
+               api_key_env: str | None = None, api_key: str | None = None) -> InitResult:
+    """A fleet.yaml with one wizard and its house; on an existing fleet, build whatever house is
+    missing. The model settings are the first wizard's, as ``create_wizard`` takes them."""
     folder = os.path.abspath(folder or os.getcwd())
     path = os.path.join(folder, FILE_NAME)
-    created: list[str] = []
+    models = dict(model=model, base_url=base_url, context_length=context_length, api_key_env=api_key_env,
+                  api_key=api_key)
     if not os.path.exists(path):
-        check_name(wizard)
-        os.makedirs(folder, exist_ok=True)
-        base = new_fleet_text(folder).replace("default_priority: P2", f"default_wizard: {wizard}            "
-                                                                      "# takes tasks no route or Assignee claims\n"
-                                                                      "default_priority: P2", 1)
-        empty = parse_fleet(new_fleet_text(folder), path)
-        chosen = choose_port(empty, port, name=wizard)
-        settings = wizard_settings(wizard, chosen, agent=agent, model=model, base_url=base_url,
-                                   role=role or "Tempo-and-dispatch")
-        text = add_wizard_text(base, wizard, settings)
-        fleet = parse_fleet(text, path)
-        for w in fleet.wizards:
-            created += ensure_house(fleet, w, example_queue=True, mcp_command=mcp_command)
-        write_fleet_text(path, text)
-        created.insert(0, path)
-        return InitResult(fleet, created)
+        return _new_fleet(folder, path, wizard, agent, role, port, mcp_command, models)
     fleet = load_fleet(path)
     if not fleet.wizards:  # a fleet.yaml written by hand with no wizard yet: add the first one
-        made = create_wizard(path, wizard, port=port, agent=agent, model=model, base_url=base_url,
-                             role=role or "Tempo-and-dispatch", example_queue=True, mcp_command=mcp_command)
+        made = create_wizard(path, wizard, port=port, agent=agent, role=role or "Tempo-and-dispatch",
+                             example_queue=True, mcp_command=mcp_command, **models)
         return InitResult(made.fleet, [path] + made.paths)
+    given = [k for k, v in models.items() if v is not None]
+    if given:
+        raise FleetError(f"{path} already exists, so 'robe init' changes no wizard's model; use 'robe wizard set "
+                         f"NAME {given[0]}=...' (or --api-key - there) for the wizard you mean")
+    created: list[str] = []
     for w in fleet.wizards:
         created += ensure_house(fleet, w, example_queue=(w.name == (fleet.default_wizard or fleet.names[0])),
                                 mcp_command=mcp_command)
+    return InitResult(fleet, created)
+
+
+def _new_fleet(folder: str, path: str, wizard: str, agent: str, role, port, mcp_command, models: dict) -> InitResult:
+    check_name(wizard)
+    os.makedirs(folder, exist_ok=True)
+    default = f"default_wizard: {wizard}            # takes tasks of shared queues no Assignee or route claims\n"
+    base = new_fleet_text(folder).replace("default_priority: P2", default + "default_priority: P2", 1)
+    empty = parse_fleet(new_fleet_text(folder), path)
+    chosen = choose_port(empty, port, name=wizard)
+    key_env = models["api_key_env"] or (DEFAULT_KEY_ENV if models["api_key"] is not None else None)
+    settings = wizard_settings(wizard, chosen, agent=agent, model=models["model"], base_url=models["base_url"],
+                               role=role or "Tempo-and-dispatch", context_length=models["context_length"],
+                               api_key_env=key_env)
+    text = add_wizard_text(base, wizard, settings)
+    fleet = parse_fleet(text, path)
+    key = model_key(key_env, models["api_key"])
+    created: list[str] = []
+    for w in fleet.wizards:
+        created += ensure_house(fleet, w, example_queue=True, mcp_command=mcp_command, model_key=key)
+    write_fleet_text(path, text)
+    created.insert(0, path)
     return InitResult(fleet, created)

@@ -5,6 +5,7 @@
 | model      | Status, Task, Problem, Snapshot (a parsed file), IDs and priorities   |
 | blocks     | pass 1: the markdown block structure of the lines, with offsets       |
 | scan       | pass 2: tasks, fields and bodies; ``parse``                          |
+| nearmiss   | near misses (PENDNG, P7, Assignee: nobody) as warnings               |
 | checks     | checks across tasks: duplicates, dependencies, cycles; next free ID   |
 | edits      | surgical status edits and appending a task (pure text functions)     |
 | store      | reading a queue safely and the one writer (``update``)                |

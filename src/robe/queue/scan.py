@@ -44,6 +44,7 @@ from .model import (
     parse_priority,
     parse_status,
 )
+from .nearmiss import BAD_PRIORITY_RE, near_nobody, near_priority, near_status, one_edit_apart
 
 # An ID at the start of a heading or item, followed by its end, a space, ":", "-" or a dash.
 ID_AT_START = re.compile(rf"({ID_PATTERN})(?=$|[\s:\-\u2014\u2013])")
@@ -254,18 +255,6 @@ def field_block(tx: Text, start: int, stop: int, indent_limit: int) -> tuple[lis
     return found, k
 
 
-def one_edit_apart(a: str, b: str) -> bool:
-    """Whether ``a`` becomes ``b`` by one letter added, removed, changed, or two swapped."""
-    if a == b or abs(len(a) - len(b)) > 1:
-        return False
-    if len(a) == len(b):
-        diff = [i for i in range(len(a)) if a[i] != b[i]]
-        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]]
-                                  and a[diff[1]] == b[diff[0]])
-    short, long_ = (a, b) if len(a) < len(b) else (b, a)
-    return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
-
-
 def near_key(word: str) -> str | None:
     """The known field a key names, written exactly or one edit away (``Stauts``); None if none."""
     w = word.lower()
@@ -329,6 +318,8 @@ def apply_fields(draft: Draft, fields: list[Field], path: str) -> None:
         elif key == "assignee":
             a = v.strip("`*@ ").lower()
             draft.assignee = a if a and a not in NOBODY else None
+            if a in NOBODY and not (draft.style == "table" and a == "-"):  # (a table's "-" cell is plain "none")
+                near_nobody(draft.id, draft.problems, path, line, v.strip())
         elif key == "depends":
             draft.depends = _depends(draft, v, path, line)
         elif key == "tags":
@@ -460,7 +451,12 @@ def list_task(tx: Text, item: Item) -> Draft | None:
         elif wrapped and up in STATUS_ALIASES:
             status_problem(draft, tx.path, item.line + 1, word)
             title_at = end
+        elif draft.priority is None and BAD_PRIORITY_RE.fullmatch(word):
+            near_priority(draft.id, draft.problems, tx.path, item.line + 1, word, tx.context(item.line)[1])
+            title_at = end  # a priority it is not: not the title either, so a status after it still counts
         else:
+            if draft.status_span is None and (wrapped or word == up):
+                near_status(draft.id, draft.problems, tx.path, item.line + 1, word)
             break
     draft.title = SEPARATOR_RE.sub("", content[title_at:], count=1).strip()
     after = _list_fields(tx, item, draft)
