@@ -19,7 +19,7 @@ from ..fleet.config import FleetError, load_fleet
 from ..fleet.gateway import gateway_status, start_gateway, stop_gateway
 from ..fleet.spend import budget_text, pauses
 from ..fleet.status import fleet_status, wizard_status
-from ..fleet.wizards import create_wizard, init_fleet, parse_settings, remove_wizard
+from ..fleet.wizards import create_wizard, init_fleet, join_fleet, parse_settings, remove_wizard
 from .common import echo_json, fleet_option, json_option, table, wizards_option
 
 AGENT_CHOICE = click.Choice(["hermes", "openai", "command", "echo"])
@@ -53,15 +53,31 @@ def _age(seconds: float) -> str:
 @click.option("--role", help="The first wizard's role, for its SOUL.md.")
 @click.option("--port", type=int, help="The first wizard's port (default: the lowest free one in 8643-8699).")
 @click.option("--no-mcp", is_flag=True, help="Do not list robe's MCP server in a Hermes wizard's config.yaml.")
-def init(folder, fleet_path, wizard_name, agent, model, base_url, role, port, no_mcp):
+@click.option("--join", "join_url", metavar="URL",
+              help="Set this machine up from the hub's fleet on the broker at URL (redis://HOST:6379/0).")
+@click.option("--host", "host_name", metavar="NAME",
+              help="With --join: this machine's name in the fleet (default: $ROBE_HOST, else its hostname).")
+def init(folder, fleet_path, wizard_name, agent, model, base_url, role, port, no_mcp, join_url, host_name):
     """Create a fleet: a fleet.yaml, one wizard's house and an example queue.
 
     \b
     On an existing fleet, builds whatever house, home, SOUL.md, config.yaml or .env is
     missing and changes nothing else; run twice, the second run changes nothing.
+    With --join URL, copies the hub's fleet.yaml from the broker and builds the houses of
+    the wizards whose host: is this machine; then 'robe execute' here runs them.
     """
     if folder is None and fleet_path:
         folder = fleet_path if os.path.isdir(fleet_path) else os.path.dirname(os.path.abspath(fleet_path))
+    if join_url:
+        joined = join_fleet(folder, join_url, host=host_name, mcp_command=None if no_mcp else robe_command())
+        fleet = joined.fleet
+        mine = [w.name for w in fleet.wizards if fleet.runs_here(w)]
+        click.echo(f"Joined the fleet of hub {fleet.hub} as {fleet.host}: {fleet.path}")
+        click.echo(f"Wizards of this machine: {', '.join(mine)}")
+        click.echo("Next: 'robe execute' here runs them (or 'robe run', or 'robe cron install').")
+        return
+    if host_name:
+        raise click.UsageError("--host goes with --join")
     result = init_fleet(folder, wizard=wizard_name, agent=agent, model=model, base_url=base_url, role=role, port=port,
                         mcp_command=None if no_mcp else robe_command())
     fleet = result.fleet
