@@ -14,6 +14,7 @@ import time
 import pytest
 import redis
 
+from robe.broker.client import close_brokers
 from robe.fleet.config import load_fleet
 from robe.fleet.homes import ensure_house
 from ..support import free_port
@@ -24,6 +25,7 @@ class RedisServer:
         self.folder = folder
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
+        self.clients: list[redis.Redis] = []
 
     @property
     def url(self) -> str:
@@ -39,18 +41,18 @@ class RedisServer:
             [exe, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", self.folder, "--appendonly", "yes",
              "--save", "", "--protected-mode", "yes", "--daemonize", "no", "--logfile", "redis.log"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis(host="127.0.0.1", port=self.port, protocol=2, socket_connect_timeout=0.2)
         deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.exceptions.ConnectionError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"redis-server did not start on 127.0.0.1:{self.port} (see {self.folder}/redis.log)")
-                time.sleep(0.05)
-        client.close()
-        return self
+        with redis.Redis(host="127.0.0.1", port=self.port, protocol=2, socket_connect_timeout=0.2) as client:
+            while True:
+                try:
+                    client.ping()
+                    return self
+                except redis.exceptions.ConnectionError:
+                    if self.proc.poll() is not None or time.monotonic() > deadline:
+                        self.stop()
+                        pytest.fail(f"redis-server did not start on 127.0.0.1:{self.port} "
+                                    f"(see {self.folder}/redis.log)")
+                    time.sleep(0.05)
 
     def stop(self, sig=signal.SIGTERM) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -67,15 +69,22 @@ class RedisServer:
         self.start()
 
     def client(self) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port, protocol=2, decode_responses=True)
+        """A client of the test's own, closed with the server."""
+        c = redis.Redis(host="127.0.0.1", port=self.port, protocol=2, decode_responses=True)
+        self.clients.append(c)
+        return c
 
 
 @pytest.fixture
 def redis_server(tmp_path):
-    server = RedisServer(str(tmp_path / "redis")).start()
+    server = RedisServer(str(tmp_path / "redis"))
+    server.start()
     try:
         yield server
     finally:
+        close_brokers()
+        for c in server.clients:
+            c.close()
         server.stop()
 
 

@@ -14,9 +14,9 @@ on another machine and how its answer comes back (docs/contracts.md, "The broker
 |         | take over dead consumers' claims, send results back                        |
 """
 
-from .client import Broker, BrokerError, broker_for
-from .hub import Ingested, executors, ingest, publish_claims, publish_fleet, joined_fleet
+from .client import Broker, BrokerError, broker_for, close_brokers
+from .hub import Ingested, executors, ingest, joined_fleet, publish_claims, publish_fleet, server_facts
 from .relay import Relay, relay_for, this_machine_wizards
 
-__all__ = ["Broker", "BrokerError", "Ingested", "Relay", "broker_for", "executors", "ingest", "joined_fleet",
-           "publish_claims", "publish_fleet", "relay_for", "this_machine_wizards"]
+__all__ = ["Broker", "BrokerError", "Ingested", "Relay", "broker_for", "close_brokers", "executors", "ingest",
+           "joined_fleet", "publish_claims", "publish_fleet", "relay_for", "server_facts", "this_machine_wizards"]

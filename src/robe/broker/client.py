@@ -114,3 +114,11 @@ def broker_for(fleet) -> Broker:
         if b is None:
             b = _cache[key] = Broker(fleet.broker, key[1])
         return b
+
+
+def close_brokers() -> None:
+    """Close every Broker this process opened (the end of a run, or of a test)."""
+    with _cache_lock:
+        for b in _cache.values():
+            b.close()
+        _cache.clear()

@@ -18,7 +18,7 @@ from ..doctor import doctor as run_doctor
 from ..fleet.config import FleetError, load_fleet
 from ..fleet.gateway import gateway_status, start_gateway, stop_gateway
 from ..fleet.spend import budget_text, pauses
-from ..fleet.status import fleet_status, wizard_status
+from ..fleet.status import fleet_status, host_executors, wizard_status
 from ..fleet.wizards import create_wizard, init_fleet, join_fleet, parse_settings, remove_wizard
 from .common import echo_json, fleet_option, json_option, table, wizards_option
 
@@ -332,6 +332,24 @@ def status(fleet_path, wizards, as_json):
         for c in s.claims:
             attempt = f", attempt {c.attempt}" if c.attempt else ""
             click.echo(f"  {s.wizard.name}: {c.task} claimed {_age(c.age_s)} ago{attempt}")
+    if fleet.broker:
+        _echo_hosts(fleet)
+
+
+def _echo_hosts(fleet) -> None:
+    """Each machine's executors, from what they last reported to the broker."""
+    hosts, problem = host_executors(fleet)
+    if problem:
+        click.echo(f"Executors on other machines: unknown ({problem})")
+        return
+    if not hosts:
+        where = ", ".join(sorted({w.host for w in fleet.wizards if fleet.via_broker(w)}))
+        click.echo(f"No executor has reported to the broker; run 'robe execute' on {where or 'the hosts'}.")
+        return
+    rows = [[e.host, str(e.pid or "?"), "up" if e.alive else "silent",
+             f"{_age(e.age_s)} ago" if e.age_s is not None else "never", str(len(e.running)), ", ".join(e.wizards)]
+            for e in hosts]
+    click.echo(table(rows, ["HOST", "PID", "EXECUTOR", "HEARTBEAT", "RUNNING", "WIZARDS"]))
 
 
 @click.command()
