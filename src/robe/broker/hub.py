@@ -242,6 +242,8 @@ def _result(house: House, w, tid: str, attempt: int, current: int | None, f: dic
         return
     # Not the claim the hub holds now (its attempt was taken over, or it was folded already):
     # the answer is kept in the archive under its attempt, and changes nothing.
+    if current != attempt:  # the hub holds no claim of that attempt: a new one publishes again
+        got.forget.append(s.claim_key(w.name, tid, attempt))
     if _archive_late(house, tid, attempt, answer, _outcome(w, tid, attempt, f)):
         got.late += 1
         append_event(house.events, tid, None, None, by=by, attempt=attempt, event="late", wizard=w.name,
