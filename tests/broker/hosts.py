@@ -288,7 +288,7 @@ def run_hosts(folder: str, *, tasks: int, server: RedisServer | None, hosts=("no
                 # A machine whose executor holds claims right now, so that the kill costs an attempt.
                 busy = [h for h in hosts if glob.glob(os.path.join(run.hosts[h], "*", "work", "*.active"))]
                 waited = waited + 1 if not busy else 0
-                if busy or waited > 40:
+                if busy or waited > 10:
                     kill_at.pop(0)
                     execs.kill(rng.choice(busy or list(hosts)))
                     run.kills += 1
@@ -308,10 +308,11 @@ def run_hosts(folder: str, *, tasks: int, server: RedisServer | None, hosts=("no
     return run
 
 
-def save_to_start(folder: str, run: Run, *, samples: int, gap: float = 0.3) -> list[float]:
+def save_to_start(folder: str, run: Run, *, samples: int, gap: float = 0.3) -> tuple[list[float], list[float]]:
     """Seconds from a task saved in the hub's WORK-QUEUE.md to its agent starting (the
-    executor's started_at), one task at a time on the quiet fleet ``run`` left; the queue is
-    cut back to its header first, so the figure is the way through, not the parse of a big file."""
+    executor's started_at), and from the hub's claim (claimed_at) to the same start, one task at
+    a time on the quiet fleet ``run`` left; the queue is cut back to its header first, so the
+    figure is the way through, not the parse of a big file."""
     hub = os.path.join(run.hub, "fleet.yaml")
     fleet = load_fleet(hub)
     queue = os.path.join(run.hub, "WORK-QUEUE.md")
@@ -323,7 +324,7 @@ def save_to_start(folder: str, run: Run, *, samples: int, gap: float = 0.3) -> l
     execs = Executors(fleets, os.path.join(folder, "logs"))
     execs.start_all()
     loop = HubLoop(hub, pause=0.005)
-    out = []
+    out, claimed = [], []
     try:
         time.sleep(1.5)
         loop.start()
@@ -333,28 +334,29 @@ def save_to_start(folder: str, run: Run, *, samples: int, gap: float = 0.3) -> l
             saved = time.time()
             with open(queue, "a") as f:
                 f.write(task_rows(range(i, i + 1), names))
-            started = _wait_started(w, f"TASK-{i}", 30.0)
+            started = _wait_stamp(w, f"TASK-{i}", "completed", ".json", "started_at")
             out.append(started - saved)
+            claimed.append(started - _wait_stamp(w, f"TASK-{i}", "work", ".active", "claimed_at"))
             time.sleep(gap)
     finally:
         loop.stop()
         execs.stop()
-    return out
+    return out, claimed
 
 
-def _wait_started(w, tid: str, timeout: float) -> float:
+def _wait_stamp(w, tid: str, folder: str, ext: str, key: str, timeout: float = 30.0) -> float:
+    """A time robe wrote in the hub's copy of a claim or a result, in place or archived."""
     deadline = time.monotonic() + timeout
-    paths = [os.path.join(w.house, "completed", f"{tid}.json"),
-             os.path.join(w.house, "completed", "archive", f"{tid}.1.json")]
+    paths = [os.path.join(w.house, folder, f"{tid}{ext}"), os.path.join(w.house, folder, "archive", f"{tid}.1{ext}")]
     while time.monotonic() < deadline:
         for p in paths:
             try:
                 with open(p) as f:
-                    return parse_stamp(json.load(f)["started_at"]).timestamp()
-            except (OSError, ValueError, KeyError):
+                    return parse_stamp(json.load(f)[key]).timestamp()
+            except (OSError, ValueError, KeyError, AttributeError):
                 continue
         time.sleep(0.002)
-    raise RuntimeError(f"{tid} did not start within {timeout} s")
+    raise RuntimeError(f"{tid}: no {key} within {timeout} s")
 
 
 def percentile(values: list[float], p: float) -> float:

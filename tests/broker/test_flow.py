@@ -124,3 +124,33 @@ def test_a_claim_published_twice_is_delivered_once(tmp_path, redis_server):
     assert got[0][1] is False
     dispatch(hub, gateway=False)
     assert redis_server.client().xlen("robe:tasks:ada") == 1
+
+
+def test_a_long_running_hub_and_host_wake_on_each_other(tmp_path, redis_server):
+    """What robe run does on each side: start_relay beside the executor on the host,
+    watch_results on the hub, which calls back as soon as a result waits."""
+    import threading
+
+    from robe.broker import start_relay, watch_results
+
+    hub = make_pair(tmp_path, redis_server)
+    woken = threading.Event()
+    watch = watch_results(hub, woken.set)
+    assert watch is not None
+    dispatch(hub, gateway=False)
+    host = join(tmp_path, redis_server)
+    assert watch_results(host, woken.set) is None  # not the hub
+    wizards = this_machine_wizards(host)
+    relay = start_relay(host, wizards)
+    executor = Executor(wizards, Options(scan_interval=0.2))
+    runner = threading.Thread(target=executor.run)
+    runner.start()
+    try:
+        assert woken.wait(20), "the hub was not woken by the host's result"
+    finally:
+        executor.request_stop()
+        runner.join(20)
+        relay.stop()
+        watch.stop()
+    assert monitor(hub).exit_code == 0
+    assert load(hub.wizards[0].queue).get("TASK-1").status.value == "COMPLETE"

@@ -424,3 +424,15 @@ def relay_for(fleet, wizards) -> Relay | None:
     None when none do (then the house folders are the transport, as on one machine)."""
     remote = [w for w in wizards if getattr(fleet, "broker", None) and fleet.via_broker(w)]
     return Relay(fleet, remote) if remote else None
+
+
+def start_relay(fleet, wizards) -> Relay | None:
+    """For a long-running executor on any machine (robe execute, robe run): the started relay
+    for those of ``wizards`` that get their claims through the broker, after archiving what a
+    dead executor of this machine left (call it before the executor first scans work/); None
+    when none do. ``relay.stop()`` at the end sends the last results."""
+    relay = relay_for(fleet, wizards)
+    if relay is not None:
+        relay.prepare_local()
+        relay.start()
+    return relay
