@@ -312,7 +312,9 @@ def status(fleet_path, wizards, as_json):
     Dead     gateway down, executor down
 
     A wizard whose daily budget (or the fleet's) is used up is shown as paused, with when it
-    resumes: it gets no new claims until then.
+    resumes: it gets no new claims until then. With a broker, a wizard of another machine is
+    up while an executor there reports for it, and each machine's executors are listed with
+    their last heartbeat.
     """
     fleet = load_fleet(fleet_path)
     sts = fleet_status(fleet, list(wizards) or None)
