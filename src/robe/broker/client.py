@@ -3,6 +3,7 @@ the fleet's .env (never from fleet.yaml), and every Redis fault turned into one 
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from typing import Callable, TypeVar
@@ -14,6 +15,7 @@ from ..errors import RobeError
 
 PASSWORD_ENV = "ROBE_BROKER_PASSWORD"
 T = TypeVar("T")
+log = logging.getLogger("robe.broker")
 
 
 class BrokerError(RobeError):
@@ -122,3 +124,53 @@ def close_brokers() -> None:
         for b in _cache.values():
             b.close()
         _cache.clear()
+
+
+class BrokerLoop:
+    """A thread that calls ``step()`` until ``stop()``. While the broker is down it says so once
+    (``down()`` gives the sentence), retries with a pause growing to 5 s, and says when the
+    broker is back; a bug in one step is logged and the loop goes on."""
+
+    name = "robe broker loop"
+
+    def __init__(self, broker: Broker):
+        self.broker = broker
+        self.stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._down: str | None = None
+
+    def step(self):
+        raise NotImplementedError
+
+    def down(self, e: BrokerError) -> str:
+        """What to say (once) when the broker stops answering."""
+        return str(e)
+
+    def start(self):
+        self._thread = threading.Thread(target=self.run, name=self.name, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.stopping.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    def run(self) -> None:
+        pause = 0.5
+        while not self.stopping.is_set():
+            try:
+                self.step()
+                pause = 0.5
+                if self._down:
+                    log.warning("%s: the broker at %s is back", self.name, self.broker.where)
+                    self._down = None
+            except BrokerError as e:
+                if not self._down:
+                    log.warning("%s: %s", self.name, self.down(e))
+                self._down = str(e)
+                self.stopping.wait(pause)
+                pause = min(pause * 2, 5.0)
+            except Exception:  # a bug in one pass must not stop the loop
+                log.exception("%s: a pass failed", self.name)
+                self.stopping.wait(1.0)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import threading
 from dataclasses import dataclass, field
 
 from ..clock import stamp
@@ -21,7 +20,7 @@ from ..plumbing import atomic_write, json_bytes, private_dir, read_json
 from ..queue import is_valid_id
 from ..queue.events import append_event
 from . import streams as s
-from .client import Broker, BrokerError, broker_for
+from .client import Broker, BrokerError, BrokerLoop, broker_for
 
 log = logging.getLogger(__name__)
 #: records taken from one wizard's result stream in one monitor run (the rest wait for the next)
@@ -326,60 +325,40 @@ def _read_json(path: str) -> dict | None:
 # --- waking the hub ----------------------------------------------------------------------------
 
 
-class ResultWatch:
+class ResultWatch(BrokerLoop):
     """Calls ``wake()`` whenever results (or takeovers) from other machines wait on the broker
     for ``wizards`` (the hub's wizards that run elsewhere), so that a long-running hub (robe run)
     folds them at once with ``monitor()`` instead of at its next scheduled monitor. ``start()``
-    (a thread), ``stop()``. The broker down: said once, retried with a growing pause."""
+    (a thread), ``stop()``; the broker down: said once, retried with a growing pause."""
+
+    name = "broker result watch"
 
     def __init__(self, b: Broker, wizards, wake, *, block_ms: int = 1000):
-        self.broker = b
+        super().__init__(b)
         self.streams = [s.results(w.name) for w in wizards]
         self.wake = wake
         self.block_ms = block_ms
-        self.stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.last: dict[str, str] = {}
 
-    def start(self) -> "ResultWatch":
-        self._thread = threading.Thread(target=self.run, name="robe broker result watch", daemon=True)
-        self._thread.start()
-        return self
+    def down(self, e: BrokerError) -> str:
+        self.last = {}
+        return f"{e}; results from other machines wait there until it is back"
 
-    def stop(self, timeout: float = 5.0) -> None:
-        self.stopping.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
-
-    def run(self) -> None:
-        b, pause, down = self.broker, 0.5, False
-        last: dict[str, str] = {}
-        while not self.stopping.is_set():
-            try:
-                if not last:  # what waited before the watch began, then only what is new
-                    lengths = b.call("counted results", lambda: [b.redis.xlen(k) for k in self.streams])
-                    last = {k: "$" for k in self.streams}
-                    if any(lengths):
-                        self.wake()
-                resp = b.call("watched results", lambda: b.redis.xread(last, count=100, block=self.block_ms))
-                if down:
-                    log.warning("the broker at %s is back; results from other machines are folded again", b.where)
-                    down, pause = False, 0.5
-                got = False
-                for stream, entries in (resp.items() if isinstance(resp, dict) else resp or []):
-                    entries = entries[0] if entries and isinstance(entries[0], list) else entries
-                    if entries:
-                        last[stream], got = entries[-1][0], True
-                if got:
-                    self.wake()
-            except BrokerError as e:
-                if not down:
-                    log.warning("%s; results from other machines wait there until it is back", e)
-                down, last = True, {}
-                self.stopping.wait(pause)
-                pause = min(pause * 2, 5.0)
-            except Exception:  # a bug in one pass must not stop the watch
-                log.exception("the broker's result watch failed a pass")
-                self.stopping.wait(1.0)
+    def step(self) -> None:
+        b = self.broker
+        if not self.last:  # what waited before the watch (re)started, then only what is new
+            lengths = b.call("counted results", lambda: [b.redis.xlen(k) for k in self.streams])
+            self.last = {k: "$" for k in self.streams}
+            if any(lengths):
+                self.wake()
+        resp = b.call("watched results", lambda: b.redis.xread(self.last, count=100, block=self.block_ms))
+        got = False
+        for stream, entries in (resp.items() if isinstance(resp, dict) else resp or []):
+            entries = entries[0] if entries and isinstance(entries[0], list) else entries
+            if entries:
+                self.last[stream], got = entries[-1][0], True
+        if got:
+            self.wake()
 
 
 def watch_results(fleet, wake) -> ResultWatch | None:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import threading
 import time
 from dataclasses import dataclass
 
@@ -31,7 +30,7 @@ from ..house import ClaimLock, House, positive_int
 from ..plumbing import pid_alive, process_start_ticks, read_json, read_regular
 from ..queue import is_valid_id
 from . import streams as s
-from .client import Broker, BrokerError, broker_for
+from .client import Broker, BrokerError, BrokerLoop, broker_for
 from .hub import ensure_group
 
 log = logging.getLogger("robe.broker")
@@ -64,7 +63,7 @@ def _dead_here(consumer: str, host: str) -> bool:
     return not (pid_alive(pid) and str(process_start_ticks(pid) or 0) == start_s)
 
 
-class Relay:
+class Relay(BrokerLoop):
     """The broker consumer for the wizards of this machine (``wizards``: those whose claims come
     through the broker). ``prepare_local()`` before the executor starts, then ``start()`` (a
     thread) or ``run()``; ``stop()`` to end."""
@@ -76,21 +75,19 @@ class Relay:
         self.wizards = {w.name: w for w in wizards}
         if not self.wizards:
             raise BrokerError("there is no wizard of this machine to run from the broker")
+        super().__init__(broker or broker_for(fleet))
         self.houses = {n: House(w.house, n) for n, w in self.wizards.items()}
-        self.broker = broker or broker_for(fleet)
         self.host = fleet.host
         self.consumer = consumer_name(self.host)
+        self.name = f"broker relay {self.consumer}"
         self.block_ms = block_ms
         shortest = min(w.lease for w in self.wizards.values())
         self.beat_interval = beat_interval or max(0.2, min(5.0, shortest / 4))
         self.takeover_interval = takeover_interval or max(0.2, min(5.0, shortest / 2))
         self.record_interval = record_interval
         self.owned: dict[str, _Owned] = {}
-        self.stopping = threading.Event()
         self.started_at = stamp()
-        self._thread: threading.Thread | None = None
         self._ready = False
-        self._down: str | None = None
         self._last = {"beat": 0.0, "takeover": 0.0, "record": 0.0}
         #: counts for tests and the benchmark
         self.stats = {"received": 0, "finished": 0, "late": 0, "taken_over": 0, "lost": 0}
@@ -124,15 +121,8 @@ class Relay:
         return moved
 
     # -- the loop ---------------------------------------------------------------------------------
-    def start(self) -> "Relay":
-        self._thread = threading.Thread(target=self.run, name=f"robe broker relay {self.consumer}", daemon=True)
-        self._thread.start()
-        return self
-
     def stop(self, timeout: float = 10.0) -> None:
-        self.stopping.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
+        super().stop(timeout)
         try:  # the last results, and no executor record left behind
             if self._ready:
                 self.finish_results()
@@ -141,25 +131,8 @@ class Relay:
         except BrokerError:
             pass
 
-    def run(self) -> None:
-        pause = 0.5
-        while not self.stopping.is_set():
-            try:
-                self.step()
-                pause = 0.5
-                if self._down:
-                    log.warning("broker relay %s: the broker at %s is back", self.consumer, self.broker.where)
-                    self._down = None
-            except BrokerError as e:
-                if not self._down:
-                    log.warning("broker relay %s: %s; running claims go on, results wait in completed/, retrying "
-                                "with a growing pause", self.consumer, e)
-                self._down = str(e)
-                self.stopping.wait(pause)
-                pause = min(pause * 2, 5.0)
-            except Exception:  # a bug in one pass must not stop the relay
-                log.exception("broker relay %s: a pass failed", self.consumer)
-                self.stopping.wait(1.0)
+    def down(self, e: BrokerError) -> str:
+        return f"{e}; running claims go on, results wait in completed/, retrying with a growing pause"
 
     def step(self) -> int:
         """One pass: recover (once), read new claims, send results, heartbeat, take over, report."""
