@@ -221,15 +221,20 @@ def _broker(fleet, active, runs, *, dry_run: bool, err):
         return None
 
 
-def _publish(w, house: House, tid: str, attempt: int, broker) -> None:
-    """Publish the claim on ``tid`` (idempotent: wizard/ID/attempt), with the last attempt a
-    takeover may run it as (within max_attempts, earlier RETRY results costing none)."""
-    record = house.claim_record(tid)
-    if record is None:
-        return
-    retried = sum(1 for k in house.retried_attempts().get(tid, ()) if k < attempt)
-    failures_before = attempt - 1 - retried
-    publish_claims(broker, [(w.name, record, attempt + max(w.max_attempts - failures_before, 1) - 1)])
+def _publish(w, house: House, claims: list[tuple[str, int]], broker) -> None:
+    """Publish the claims (task ID, attempt) in one round trip, each once (wizard/ID/attempt),
+    with the last attempt a takeover may run it as (within max_attempts, RETRY results costing
+    none)."""
+    retried = None  # read from the archive only for a later attempt (it reads every archived result)
+    items = []
+    for tid, attempt in claims:
+        record = house.claim_record(tid)
+        if record is not None:
+            if attempt > 1 and retried is None:
+                retried = house.retried_attempts()
+            failures_before = attempt - 1 - sum(1 for k in (retried or {}).get(tid, ()) if k < attempt)
+            items.append((w.name, record, attempt + max(w.max_attempts - failures_before, 1) - 1))
+    publish_claims(broker, items)
 
 
 def _lock(w, run: WizardRun, fds: list[int], err, note) -> bool:
@@ -368,9 +373,8 @@ def _one_wizard(w, run: WizardRun, candidates, records, held, by_key, *, by, max
     if not dry_run:
         house.sweep_claim_temps()
     if broker is not None:
-        for tid, rec in records.items():
-            if not house.has_result(tid):
-                _publish(w, house, tid, positive_int((rec or {}).get("attempt"), 1), broker)
+        _publish(w, house, [(tid, positive_int((rec or {}).get("attempt"), 1)) for tid, rec in records.items()
+                            if not house.has_result(tid)], broker)
     # Repair: a claim whose task says PENDING (crash between claim and mark, or a stale editor).
     for tid, rec in records.items():
         qpath = rec.get("queue") if rec and isinstance(rec.get("queue"), str) else w.queue
@@ -438,7 +442,7 @@ def _one_wizard(w, run: WizardRun, candidates, records, held, by_key, *, by, max
             continue
         if broker is not None:
             try:
-                _publish(w, house, t.id, c.attempt, broker)
+                _publish(w, house, [(t.id, c.attempt)], broker)
             except BrokerError as e:  # not published: not claimed, and never marked IN_PROGRESS
                 house.remove_claim(t.id)
                 append_event(house.events, t.id, "PENDING", "PENDING", by=by, attempt=c.attempt, event="withdrawn",
