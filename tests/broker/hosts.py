@@ -233,8 +233,11 @@ class HubLoop:
 
     def _loop(self) -> None:
         while not self.stopping.is_set():
-            for rep in (dispatch(self.fleet, gateway=False, err=self.errors.append), monitor(self.fleet)):
-                self.errors += getattr(rep, "errors", [])
+            try:
+                for rep in (dispatch(self.fleet, gateway=False, err=self.errors.append), monitor(self.fleet)):
+                    self.errors += getattr(rep, "errors", [])
+            except Exception as e:  # said in the run's errors; a test then fails on what is left undone
+                self.errors.append(f"the hub's pass failed: {e!r}")
             self.stopping.wait(self.pause)
 
     def start(self) -> "HubLoop":
