@@ -233,6 +233,8 @@ class Relay(BrokerLoop):
             return 0
         record.update(attempt=attempt, wizard=name, message=msg_id, delivered_to=self.consumer,
                       delivered_at=stamp())
+        # The queue is a file on the hub, not here: the executor must not look for it by that path.
+        record["hub_queue"] = record.pop("queue", None)
         if os.path.lexists(house.claim_path(tid)):
             old = house.claim_record(tid) or {}
             if old.get("message") == msg_id and old.get("attempt") == attempt:
