@@ -31,7 +31,7 @@ from robe.dispatch import dispatch
 from robe.fleet.config import load_fleet
 from robe.fleet.homes import ensure_house
 from robe.monitor import monitor
-from robe.queue import load
+from robe.queue import QUIET_S, load
 
 ROBE = os.path.join(os.path.dirname(sys.executable), "robe")
 HEADER = "# Work\n\n| ID | Status | Task | Assignee |\n|----|--------|------|----------|\n"
@@ -311,11 +311,13 @@ def run_hosts(folder: str, *, tasks: int, server: RedisServer | None, hosts=("no
     return run
 
 
-def save_to_start(folder: str, run: Run, *, samples: int, gap: float = 0.3) -> tuple[list[float], list[float]]:
+def save_to_start(folder: str, run: Run, *, samples: int,
+                  gap: float = QUIET_S + 0.5) -> tuple[list[float], list[float]]:
     """Seconds from a task saved in the hub's WORK-QUEUE.md to its agent starting (the
     executor's started_at), and from the hub's claim (claimed_at) to the same start, one task at
     a time on the quiet fleet ``run`` left; the queue is cut back to its header first, so the
-    figure is the way through, not the parse of a big file."""
+    figure is the way through, not the parse of a big file. ``gap`` between saves: longer than
+    robe's quiet window, as a person's saves are (robe marks the file once nobody writes it)."""
     hub = os.path.join(run.hub, "fleet.yaml")
     fleet = load_fleet(hub)
     queue = os.path.join(run.hub, "WORK-QUEUE.md")

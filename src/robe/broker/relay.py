@@ -188,8 +188,8 @@ class Relay(BrokerLoop):
             stream = s.tasks(name)
             ids = []
             for c in dead:
-                entries = b.call("listed pending claims",
-                                 lambda c=c: b.redis.xpending_range(stream, s.EXECUTORS, "-", "+", 10_000, consumername=c))
+                entries = b.call("listed pending claims", lambda c=c: b.redis.xpending_range(
+                    stream, s.EXECUTORS, "-", "+", 10_000, consumername=c))
                 ids += [e["message_id"] for e in entries]
             if ids:
                 self._take(name, "ids", 0, ids)
