@@ -13,7 +13,7 @@ three-host test runs at a smaller size.
   random while they hold claims and one broker restart half-way (--kills 0 --no-restart: no
   such run). After each run the hub's files are audited: every task COMPLETE, folded once,
   every attempt on record.
-- Latency: on the quiet fleet after each run, with the queue cut back to its header, one task
+- Latency: on the quiet fleet after each run, its queue of N COMPLETE tasks kept, one task
   at a time: from the bench's clock just before it appends the row to WORK-QUEUE.md to the
   ``started_at`` the executor on the other machine wrote for the agent (same machine's clock).
 

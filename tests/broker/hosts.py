@@ -315,14 +315,12 @@ def save_to_start(folder: str, run: Run, *, samples: int,
                   gap: float = QUIET_S + 0.5) -> tuple[list[float], list[float]]:
     """Seconds from a task saved in the hub's WORK-QUEUE.md to its agent starting (the
     executor's started_at), and from the hub's claim (claimed_at) to the same start, one task at
-    a time on the quiet fleet ``run`` left; the queue is cut back to its header first, so the
-    figure is the way through, not the parse of a big file. ``gap`` between saves: longer than
-    robe's quiet window, as a person's saves are (robe marks the file once nobody writes it)."""
+    a time on the quiet fleet ``run`` left, appended to its queue (robe will not write over a
+    file that just lost most of its tasks, so it is not cut back). ``gap`` between saves: longer
+    than robe's quiet window, as a person's saves are (robe marks the file once nobody writes it)."""
     hub = os.path.join(run.hub, "fleet.yaml")
     fleet = load_fleet(hub)
     queue = os.path.join(run.hub, "WORK-QUEUE.md")
-    with open(queue, "w") as f:
-        f.write(HEADER)
     names = fleet.names
     fleets = {h: (os.path.join(p, "fleet.yaml"), None) for h, p in run.hosts.items()} if fleet.broker else \
         {h: (hub, [n for n in names if n.startswith(h + "-")]) for h in run.hosts}
