@@ -21,11 +21,13 @@ import os
 from dataclasses import dataclass, field
 from typing import Callable, NamedTuple
 
+from .broker import BrokerError, broker_for, publish_claims, publish_fleet
 from .errors import RobeError
 from .fleet import alerts
+from .fleet.config import read_fleet_text
 from .fleet.gateway import probe, start_gateway
 from .fleet.spend import pauses
-from .house import House, HouseError, new_claim
+from .house import House, HouseError, new_claim, positive_int
 from .plumbing import UnsafePath, host, shown_path
 from .queue import QUIET_S, Change, QueueError, Snapshot, Status, Task, priority_rank, set_statuses
 from .queue.asks import ask_of, is_open
@@ -185,20 +187,64 @@ def dispatch(fleet, wizards=None, *, max_claims: int | None = None, dry_run: boo
             report.wizards.append(run)
             if not dry_run and not _lock(w, run, fds, err, note):
                 continue
-            if gateway and not ensure_gateway(w, dry_run=dry_run, err=err, by=by):
+            # A wizard of another machine: its gateway is that machine's (robe gateway start there).
+            if gateway and _on_this_machine(fleet, w) and not ensure_gateway(w, dry_run=dry_run, err=err, by=by):
                 run.state, run.detail = "gateway-failed", "gateway down and could not be started"
                 continue
             active.append(w)
+        broker = _broker(fleet, active, runs, dry_run=dry_run, err=err)
+        active = [w for w in active if runs[w.name].state != "error"]
         if active:
             files = _read_queues(fleet, active, queues, report, err, note)
             _dispatch_wizards(fleet, active, runs, files, report, by=by, max_claims=max_claims, dry_run=dry_run,
-                              out=out, err=err, note=note, reader=queues)
+                              out=out, err=err, note=note, reader=queues, broker=broker)
         return report
     finally:
         for fd in fds:
             os.close(fd)
         if not dry_run:  # after the locks: a slow webhook never holds up the monitor
             alerts.notify(fleet, [alerts.paused(w.pause) for w in report.wizards if w.pause is not None])
+
+
+def _on_this_machine(fleet, w) -> bool:
+    return not getattr(fleet, "broker", None) or fleet.runs_here(w)
+
+
+def _broker(fleet, active, runs, *, dry_run: bool, err):
+    """The broker, when some of ``active`` get their claims through it (docs/contracts.md, "The
+    broker"); reachable, with the hub's fleet.yaml published on it for 'robe init --join'. When it
+    is down, those wizards get nothing this run ("error": the run exits 1) and nothing of theirs
+    is marked IN_PROGRESS."""
+    remote = [w for w in active if getattr(fleet, "broker", None) and fleet.via_broker(w)]
+    if not remote or dry_run:
+        return None
+    try:
+        b = broker_for(fleet)
+        b.ping()
+        publish_fleet(b, fleet, read_fleet_text(fleet.path))
+        return b
+    except (BrokerError, RobeError) as e:
+        for w in remote:
+            runs[w.name].state, runs[w.name].detail = "error", str(e)
+        err(f"{e}; nothing claimed for {', '.join(w.name for w in remote)} (their work goes through the broker); "
+            "start the broker or check fleet.yaml's broker:, then dispatch again")
+        return None
+
+
+def _publish(w, house: House, claims: list[tuple[str, int]], broker) -> None:
+    """Publish the claims (task ID, attempt) in one round trip, each once (wizard/ID/attempt),
+    with the last attempt a takeover may run it as (within max_attempts, RETRY results costing
+    none)."""
+    retried = None  # read from the archive only for a later attempt (it reads every archived result)
+    items = []
+    for tid, attempt in claims:
+        record = house.claim_record(tid)
+        if record is not None:
+            if attempt > 1 and retried is None:
+                retried = house.retried_attempts()
+            failures_before = attempt - 1 - sum(1 for k in (retried or {}).get(tid, ()) if k < attempt)
+            items.append((w.name, record, attempt + max(w.max_attempts - failures_before, 1) - 1))
+    publish_claims(broker, items)
 
 
 def _lock(w, run: WizardRun, fds: list[int], err, note) -> bool:
@@ -296,7 +342,7 @@ def _candidates(fleet, queues, names, report: DispatchReport, *, by, dry_run, er
 
 
 def _dispatch_wizards(fleet, active, runs, queues: list[_QueueFile], report: DispatchReport, *, by, max_claims,
-                      dry_run, out, err, note, reader: Snapshots) -> None:
+                      dry_run, out, err, note, reader: Snapshots, broker=None) -> None:
     names = {w.name for w in active}
     candidates = _candidates(fleet, queues, names, report, by=by, dry_run=dry_run, err=err)
     held, records = _held_claims(fleet)
@@ -309,9 +355,10 @@ def _dispatch_wizards(fleet, active, runs, queues: list[_QueueFile], report: Dis
         try:
             for m in _one_wizard(w, run, candidates[w.name], records[w.name], held, by_key, by=by,
                                  max_claims=max_claims, dry_run=dry_run, out=out, err=err, note=note,
-                                 asking=asking, pause=paused.get(w.name)):
+                                 asking=asking, pause=paused.get(w.name),
+                                 broker=broker if broker is not None and fleet.via_broker(w) else None):
                 marks.setdefault(m.qf.key, []).append(m)
-        except (QueueError, HouseError, OSError, UnsafePath) as e:
+        except (QueueError, HouseError, OSError, UnsafePath, BrokerError) as e:
             run.state, run.detail = "error", _sentence(e)
             err(f"{w.name}: {run.detail}")
             log.debug("wizard %s: dispatch failed", w.name, exc_info=True)
@@ -333,13 +380,18 @@ def _asking(queues: list[_QueueFile]) -> set[tuple[str, str]]:
 
 
 def _one_wizard(w, run: WizardRun, candidates, records, held, by_key, *, by, max_claims, dry_run,
-                out, err, note, asking: set = frozenset(), pause=None) -> list[_Mark]:
-    """Decide the wizard's repairs and claims, and make the claim files; the markdown comes after."""
+                out, err, note, asking: set = frozenset(), pause=None, broker=None) -> list[_Mark]:
+    """Decide the wizard's repairs and claims, and make the claim files; the markdown comes after.
+    With ``broker`` (the wizard runs on another machine), each claim is published on it, and
+    a claim a crash left unpublished is published now (once: the key is wizard/ID/attempt)."""
     house = House(w.house, w.name)
     house.check()  # a work/ or an archive that leads outside the house: nothing is claimed for it
     todo: list[_Mark] = []
     if not dry_run:
         house.sweep_claim_temps()
+    if broker is not None:
+        _publish(w, house, [(tid, positive_int((rec or {}).get("attempt"), 1)) for tid, rec in records.items()
+                            if not house.has_result(tid)], broker)
     # Repair: a claim whose task says PENDING because a dispatch was cut short between claim
     # and mark. (Once marked, PENDING is a person's cancel: the executor stops the agent.)
     for tid, rec in records.items():
@@ -359,7 +411,9 @@ def _one_wizard(w, run: WizardRun, candidates, records, held, by_key, *, by, max
 
     # Capacity: live claims that have no result yet.
     alive = house.executor().alive
-    live = [tid for tid in records if not house.has_result(tid) and house.claim_live(tid, w.lease, alive)]
+    # (through the broker, a claim is live until the monitor takes its result or takeover in)
+    live = [tid for tid in records if not house.has_result(tid)
+            and (broker is not None or house.claim_live(tid, w.lease, alive))]
     run.live = len(live)
     room = w.max_active - run.live if max_claims is None else min(w.max_active - run.live, max_claims)
     # An ask never waits for a slot its asker holds: a claim that waits on an ask lends its
@@ -404,6 +458,16 @@ def _one_wizard(w, run: WizardRun, candidates, records, held, by_key, *, by, max
             continue
         if not made:
             continue
+        if broker is not None:
+            try:
+                _publish(w, house, [(t.id, c.attempt)], broker)
+            except BrokerError as e:  # not published: not claimed, and never marked IN_PROGRESS
+                house.remove_claim(t.id)
+                append_event(house.events, t.id, "PENDING", "PENDING", by=by, attempt=c.attempt, event="withdrawn",
+                             wizard=w.name, detail=f"the broker could not take the claim: {e}")
+                run.state, run.detail = "error", str(e)
+                err(f"{w.name}: {e}; {t.id} is not claimed and stays PENDING")
+                return todo
         held[(qf.key, t.id)] = w.name
         todo.append(_Mark("claim", w, qf, t.id, claim=c))
         room, ask_room = room - 1, ask_room - 1

@@ -30,6 +30,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from .broker import BrokerError, broker_for, ingest
 from .clock import now as _now
 from .errors import RobeError
 from .fleet import alerts
@@ -155,6 +156,9 @@ class _House:
         self._seen = None
         #: folders whose entries this run moved: fsynced once at the end
         self.touched: set[str] = set()
+        #: the wizard runs on another machine: its claims live while the broker holds them (a
+        #: claim whose executor died is taken over there, and that comes back as a result)
+        self.remote = False
 
     def archived(self) -> dict[str, int]:
         if self._archived is None:
@@ -212,6 +216,8 @@ def _plan_house(h: _House, bare_grace: float, known: dict[str, str]) -> list[_It
             items.append(_Item(RESULT if target else CANCELLED, target=target, expect=_expect(target, rec),
                                detail=detail, result=True, event_kind=kind, result_attempt=res.attempt or attempt,
                                **common))
+            continue
+        if h.remote:
             continue
         lease = _positive(rec.get("lease_s")) or w.lease
         if house.claim_live(tid, lease, False, at=t) or h.executor().alive:
@@ -381,6 +387,7 @@ def monitor(fleet, wizards=None, *, now: _dt.datetime | None = None, bare_grace:
     chosen = [fleet.wizard(n) for n in dict.fromkeys(wizards)] if wizards else list(fleet.wizards)
     by = f"monitor:{host()}:{os.getpid()}"
     fds = []
+    broker: list = []  # [the Broker] once connected, [None] once it failed this run
     try:
         houses: dict[str, _House] = {}
         for w in sorted(chosen, key=lambda x: x.name):  # one order for every monitor: no deadlock
@@ -406,7 +413,11 @@ def monitor(fleet, wizards=None, *, now: _dt.datetime | None = None, bare_grace:
                 report.errors.append(f"{w.name}: {e}")
                 err(report.errors[-1])
                 continue
+            remote = bool(getattr(fleet, "broker", None)) and fleet.via_broker(w)
+            if remote:
+                _take_in(fleet, w, broker, report, by=by, err=err)
             houses[w.name] = _House(w, t, now)
+            houses[w.name].remote = remote
         items: list[_Item] = []
         known = {queue_key(w.queue): w.queue for w in fleet.wizards}
         for h in houses.values():
@@ -440,6 +451,29 @@ def monitor(fleet, wizards=None, *, now: _dt.datetime | None = None, bare_grace:
         # After the locks: a slow webhook never holds up a dispatch.
         alerts.notify(fleet, [alerts.failed(t.wizard, t.task, t.attempt, t.detail) for t in report.transitions
                               if t.to == "FAILED" and t.kind in (RESULT, REAP)])
+
+
+def _take_in(fleet, w, broker: list, report: MonitorReport, *, by, err) -> None:
+    """The results and takeovers other machines sent for ``w``, into its house here (under its
+    dispatch lock, which the run holds). The broker down: said once, and the rest of the run
+    goes on with what is in the houses; the next run takes them in."""
+    if broker and broker[0] is None:
+        return
+    try:
+        if not broker:
+            broker.append(broker_for(fleet))
+        got = ingest(broker[0], [w], by=by)
+    except (BrokerError, RobeError) as e:
+        if not broker:
+            broker.append(None)
+        broker[:] = [None]
+        report.errors.append(f"{e}; results from other machines are not folded this run (they wait on the broker; "
+                             "the next run takes them in)")
+        err(report.errors[-1])
+        return
+    if got.results or got.lost or got.late:
+        log.info("wizard %s: from the broker: %d results, %d takeovers, %d late", w.name, got.results, got.lost,
+                 got.late)
 
 
 def _read_queues(houses, items, reader: Snapshots, default_priority: str) -> dict[str, _QueueFile]:

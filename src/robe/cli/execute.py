@@ -8,8 +8,9 @@ import sys
 import click
 
 from ..api import Fleet
+from ..broker import relay_for, this_machine_wizards
 from ..execute import Executor, Options, install_signal_handlers
-from .common import echo_json, examples, fleet_option, json_option, wizards_option
+from .common import echo_json, examples, fleet_option, json_option, plain_errors, wizards_option
 
 
 @click.command(epilog=examples("robe execute --once", "robe execute -w ezra"))
@@ -28,6 +29,7 @@ from .common import echo_json, examples, fleet_option, json_option, wizards_opti
               help="Keep at most this much of an agent's answer (the rest is cut, and marked).")
 @click.option("--quiet", "-q", is_flag=True, help="Log only warnings and errors.")
 @json_option
+@plain_errors
 def execute(fleet_path, wizards, once, scan_interval, heartbeat_interval, grace, shutdown_grace, output_cap,
             quiet, as_json):
     """Run the wizards' agents on their claims (work/<ID>.active -> completed/<ID>.txt).
@@ -35,16 +37,30 @@ def execute(fleet_path, wizards, once, scan_interval, heartbeat_interval, grace,
     Without --once it runs until SIGTERM or Ctrl-C, waking on each new claim; then it takes no
     new claim, lets a running agent finish for --shutdown-grace seconds, and stops it (its
     claim stays for the monitor).
+
+    With a broker in fleet.yaml, it runs the wizards of this machine (their host:), and takes
+    the claims of those that work away from the hub from the broker, sending their results back.
     """
     fleet = Fleet.load(fleet_path)
-    chosen = [fleet.wizard(n) for n in dict.fromkeys(wizards)] if wizards else list(fleet.wizards)
+    chosen = this_machine_wizards(fleet.config, list(wizards) or None)
     logging.basicConfig(level=logging.WARNING if quiet or as_json else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(message)s")
     opts = Options(scan_interval=scan_interval, heartbeat_interval=heartbeat_interval, grace=grace,
                    shutdown_grace=shutdown_grace, output_cap=output_cap)
     executor = Executor(chosen, opts, default_priority=fleet.config.default_priority)
     install_signal_handlers(executor)
-    outcomes = executor.run(once=once)  # (a result it could not write is logged as one sentence)
+    relay = relay_for(fleet.config, chosen)
+    if relay is not None:
+        relay.prepare_local()  # before the executor looks at work/: what a dead run left is given out again
+        if once:
+            relay.once()
+        else:
+            relay.start()
+    try:
+        outcomes = executor.run(once=once)  # (a result it could not write is logged as one sentence)
+    finally:
+        if relay is not None:
+            relay.stop()
     if not once:
         sys.exit(1 if executor.failures else 0)
     if as_json:

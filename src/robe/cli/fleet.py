@@ -18,9 +18,10 @@ from ..doctor import doctor as run_doctor
 from ..fleet.config import FleetError, load_fleet
 from ..fleet.gateway import gateway_status, start_gateway, stop_gateway
 from ..fleet.spend import budget_text, pauses
-from ..fleet.status import fleet_status, wizard_status
+from ..fleet.status import fleet_status, host_executors, wizard_status
 from ..fleet.model import secret_advice, secret_settings
-from ..fleet.wizards import create_wizard, init_fleet, parse_changes, parse_settings, remove_wizard, set_wizard
+from ..fleet.wizards import (create_wizard, init_fleet, join_fleet, parse_changes, parse_settings, remove_wizard,
+                             set_wizard)
 from .common import complete_wizards, echo_json, examples, fleet_option, json_option, table, wizards_option
 
 AGENT_CHOICE = click.Choice(["hermes", "openai", "command", "echo"])
@@ -102,16 +103,32 @@ def _age(seconds: float) -> str:
 @click.option("--role", help="The first wizard's role, for its SOUL.md.")
 @click.option("--port", type=int, help="The first wizard's port (default: the lowest free one in 8643-8699).")
 @click.option("--no-mcp", is_flag=True, help="Do not list robe's MCP server in a Hermes wizard's config.yaml.")
+@click.option("--join", "join_url", metavar="URL",
+              help="Set this machine up from the hub's fleet on the broker at URL (redis://HOST:6379/0).")
+@click.option("--host", "host_name", metavar="NAME",
+              help="With --join: this machine's name in the fleet (default: $ROBE_HOST, else its hostname).")
 def init(folder, fleet_path, wizard_name, agent, model, base_url, context_length, api_key_env, api_key, role, port,
-         no_mcp):
+         no_mcp, join_url, host_name):
     """Create a fleet: a fleet.yaml, one wizard's house and an example queue.
 
     \b
     On an existing fleet, builds whatever house, home, SOUL.md, config.yaml or .env is
     missing and changes nothing else; run twice, the second run changes nothing.
+    With --join URL, copies the hub's fleet.yaml from the broker and builds the houses of
+    the wizards whose host: is this machine; then 'robe execute' here runs them.
     """
     if folder is None and fleet_path:
         folder = fleet_path if os.path.isdir(fleet_path) else os.path.dirname(os.path.abspath(fleet_path))
+    if join_url:
+        joined = join_fleet(folder, join_url, host=host_name, mcp_command=None if no_mcp else robe_command())
+        fleet = joined.fleet
+        mine = [w.name for w in fleet.wizards if fleet.runs_here(w)]
+        click.echo(f"Joined the fleet of hub {fleet.hub} as {fleet.host}: {fleet.path}")
+        click.echo(f"Wizards of this machine: {', '.join(mine)}")
+        click.echo("Next: 'robe execute' here runs them (or 'robe run', or 'robe cron install').")
+        return
+    if host_name:
+        raise click.UsageError("--host goes with --join")
     key_env, key = model_key(api_key, api_key_env)
     result = init_fleet(folder, wizard=wizard_name, agent=agent, model=model, base_url=base_url, role=role, port=port,
                         mcp_command=None if no_mcp else robe_command(), context_length=context_length,
@@ -382,7 +399,9 @@ def status(fleet_path, wizards, as_json):
     Dead     gateway down, executor down
 
     A wizard whose daily budget (or the fleet's) is used up is shown as paused, with when it
-    resumes: it gets no new claims until then.
+    resumes: it gets no new claims until then. With a broker, a wizard of another machine is
+    up while an executor there reports for it, and each machine's executors are listed with
+    their last heartbeat.
     """
     fleet = load_fleet(fleet_path)
     sts = fleet_status(fleet, list(wizards) or None)
@@ -409,6 +428,24 @@ def status(fleet_path, wizards, as_json):
         click.echo(f"\nrobe run (pid {run['pid']}) reports, as of {run.get('updated_at')}:")
         for e in run["errors"]:
             click.echo("  " + str(e).replace("\n", "\n  "))
+    if fleet.broker:
+        _echo_hosts(fleet)
+
+
+def _echo_hosts(fleet) -> None:
+    """Each machine's executors, from what they last reported to the broker."""
+    hosts, problem = host_executors(fleet)
+    if problem:
+        click.echo(f"Executors on other machines: unknown ({problem})")
+        return
+    if not hosts:
+        where = ", ".join(sorted({w.host for w in fleet.wizards if fleet.via_broker(w)}))
+        click.echo(f"No executor has reported to the broker; run 'robe execute' on {where or 'the hosts'}.")
+        return
+    rows = [[e.host, str(e.pid or "?"), "up" if e.alive else "silent",
+             f"{_age(e.age_s)} ago" if e.age_s is not None else "never", str(len(e.running)), ", ".join(e.wizards)]
+            for e in hosts]
+    click.echo(table(rows, ["HOST", "PID", "EXECUTOR", "HEARTBEAT", "RUNNING", "WIZARDS"]))
 
 
 @click.command(epilog=examples("robe doctor", "robe doctor --json"))

@@ -81,6 +81,8 @@ def check_fleet(fleet_path: str | None = None, cwd: str | None = None) -> list[C
         kind = "ports" if p.key.endswith(".port") else "home"
         checks.append(Check(FAIL, p.key.split(".")[1], kind, f"{p.path}:{p.line}: {p.message}", p.fix))
     for w in fleet.wizards:
+        if fleet.host != fleet.hub and not fleet.runs_here(w):
+            continue  # a joined machine holds only the houses of its own wizards
         checks += check_wizard(fleet, w)
     return checks
 

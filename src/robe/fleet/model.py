@@ -35,11 +35,16 @@ MAX_FLEET_BYTES = 1024 * 1024
 EMPTY: Mapping = MappingProxyType({})
 
 TOP_KEYS = ("root", "codebase", "ports", "default_wizard", "default_priority", "services", "wizards", "routes",
-            "max_open_asks", "budget", "alerts")
+            "max_open_asks", "budget", "alerts", "broker", "hub", "host")
 #: how many unanswered questions one wizard (or person) may have asked at once (robe ask)
 DEFAULT_MAX_OPEN_ASKS = 5
 WIZARD_KEYS = ("role", "port", "house", "home", "queue", "agent", "gateway", "max_active", "max_parallel",
-               "dispatch_floor", "timeout", "lease", "max_attempts", "schedule", "lineage", "relationships", "budget")
+               "dispatch_floor", "timeout", "lease", "max_attempts", "schedule", "lineage", "relationships", "budget",
+               "host")
+#: a machine's name as fleet.yaml's ``host`` and ``hub`` give it (letters, digits, dots, dashes)
+HOST_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}\Z")
+#: the environment variable (or line of the fleet's .env) that holds the broker's password
+BROKER_PASSWORD_ENV = "ROBE_BROKER_PASSWORD"
 AGENT_KEYS = {
     "hermes": ("kind", "model", "provider", "base_url", "context_length", "api_key_env", "config"),
     "openai": ("kind", "model", "base_url", "api_key_env", "context_length", "config"),
@@ -214,6 +219,8 @@ class Wizard(NamedTuple):
     #: line of the wizard's name in fleet.yaml (0 when built in code)
     line: int = 0
     budget: Budget = NO_BUDGET
+    #: the machine that runs this wizard's executor (fleet.yaml ``host``; default: the hub)
+    host: str = ""
 
     @property
     def work_dir(self) -> str:
@@ -267,6 +274,7 @@ class Wizard(NamedTuple):
             "max_active": self.max_active, "max_parallel": self.max_parallel,
             "dispatch_floor": self.dispatch_floor, "timeout": self.timeout, "lease": self.lease,
             "max_attempts": self.max_attempts, "schedule": dict(self.schedule), "budget": self.budget.to_dict(),
+            "host": self.host,
         }
 
 
@@ -286,10 +294,26 @@ class FleetConfig(NamedTuple):
     #: the whole fleet's daily allowance (over it, no wizard gets new claims)
     budget: Budget = NO_BUDGET
     alerts: Alerts = NO_ALERTS
+    #: redis:// or rediss:// URL of the broker that carries claims and results between machines
+    #: (None: the house folders do, on one machine)
+    broker: str | None = None
+    #: the machine that holds the queue files and runs dispatch and monitor
+    hub: str = ""
+    #: this machine's name in the fleet (fleet.yaml ``host``, else $ROBE_HOST, else its hostname)
+    host: str = ""
 
     @property
     def folder(self) -> str:
         return os.path.dirname(self.path)
+
+    def runs_here(self, w: Wizard) -> bool:
+        """Whether this machine runs ``w``'s executor."""
+        return w.host == self.host
+
+    def via_broker(self, w: Wizard) -> bool:
+        """Whether ``w``'s claims and results travel through the broker: a broker is set and the
+        wizard runs on another machine than the hub (the hub's own wizards keep the house files)."""
+        return bool(self.broker) and w.host != self.hub
 
     @property
     def names(self) -> list[str]:

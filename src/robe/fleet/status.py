@@ -12,6 +12,9 @@ import datetime as _dt
 import os
 from dataclasses import dataclass, field
 
+from ..broker import BrokerError, broker_for, executors
+from ..clock import now as _now
+from ..clock import parse_stamp
 from ..house import ActiveClaim, Executor, House
 from ..queue import QueueError, load
 from .gateway import gateway_status
@@ -72,9 +75,66 @@ def queue_counts(w: Wizard, names: set[str] | None = None) -> tuple[dict, str | 
     return {k: v for k, v in q.counts().items() if v}, None
 
 
-def wizard_status(w: Wizard, *, at: _dt.datetime | None = None, pause=None) -> WizardStatus:
+#: an executor on another machine that has not reported to the broker for this long is down
+#: (it reports every 5 s while its relay runs)
+REMOTE_STALE_S = 30.0
+
+
+@dataclass
+class HostExecutor:
+    """An executor process of some machine, as it last reported to the broker."""
+
+    host: str
+    pid: int | None
+    wizards: list
+    heartbeat_at: str
+    age_s: float | None
+    running: list
+
+    @property
+    def alive(self) -> bool:
+        return self.age_s is not None and self.age_s <= REMOTE_STALE_S
+
+    def to_dict(self) -> dict:
+        return {"host": self.host, "pid": self.pid, "wizards": self.wizards, "heartbeat_at": self.heartbeat_at,
+                "age_s": None if self.age_s is None else round(self.age_s, 1), "alive": self.alive,
+                "running": self.running}
+
+
+def host_executors(fleet: FleetConfig, *, at: _dt.datetime | None = None) -> tuple[list[HostExecutor], str | None]:
+    """Every machine's executors as the broker knows them, with the age of their last report;
+    ([], None) without a broker, ([], the sentence) when it cannot be reached."""
+    if not fleet.broker:
+        return [], None
+    try:
+        records = executors(broker_for(fleet))
+    except BrokerError as e:
+        return [], str(e)
+    at = at or _now()
+    out = []
+    for r in records:
+        beat = parse_stamp(r.get("heartbeat_at"))
+        out.append(HostExecutor(str(r.get("host") or "?"), r.get("pid"), list(r.get("wizards") or []),
+                                str(r.get("heartbeat_at") or ""), (at - beat).total_seconds() if beat else None,
+                                list(r.get("running") or [])))
+    return sorted(out, key=lambda e: (e.host, e.pid or 0)), None
+
+
+def _remote_executor(w: Wizard, hosts: list[HostExecutor]) -> Executor:
+    mine = [e for e in hosts if w.name in e.wizards]
+    live = [e for e in mine if e.alive]
+    if live:
+        return Executor(True, live[0].pid, f"executor pid {live[0].pid} on {live[0].host} reported "
+                                           f"{live[0].age_s:.0f} s ago")
+    if mine:
+        return Executor(False, None, f"its executor on {mine[0].host} has not reported for {mine[0].age_s or 0:.0f} s")
+    return Executor(False, None, f"no executor on {w.host} has reported to the broker")
+
+
+def wizard_status(w: Wizard, *, at: _dt.datetime | None = None, pause=None,
+                  hosts: list[HostExecutor] | None = None) -> WizardStatus:
     g = gateway_status(w)
-    ex = executor_liveness(w, at=at)
+    ex = executor_liveness(w, at=at) if hosts is None else _remote_executor(w, hosts)
     up = None if g.state == "none" else g.healthy
     counts, err = queue_counts(w)
     return WizardStatus(w, state_of(up, ex.alive), g, ex, counts, err, active_claims(w, at=at), pause)
@@ -83,4 +143,7 @@ def wizard_status(w: Wizard, *, at: _dt.datetime | None = None, pause=None) -> W
 def fleet_status(fleet: FleetConfig, names: list[str] | None = None, *, at: _dt.datetime | None = None) -> list[WizardStatus]:
     wizards = [fleet.wizard(n) for n in names] if names else list(fleet.wizards)
     paused = pauses(fleet, [w.name for w in wizards], now=at)
-    return [wizard_status(w, at=at, pause=paused.get(w.name)) for w in wizards]
+    remote = [w for w in wizards if fleet.via_broker(w)]
+    hosts = host_executors(fleet, at=at)[0] if remote else []
+    return [wizard_status(w, at=at, pause=paused.get(w.name), hosts=hosts if w in remote else None)
+            for w in wizards]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -18,6 +19,7 @@ from .model import (
     AGENT_KINDS,
     ALERT_KEYS,
     ALERT_KINDS,
+    BROKER_PASSWORD_ENV,
     BUDGET_KEYS,
     DEFAULT_HEALTH,
     DEFAULT_HERMES_GATEWAY,
@@ -26,6 +28,7 @@ from .model import (
     DEFAULT_PRIORITY,
     EMPTY,
     ENV_NAME_RE,
+    HOST_RE,
     NO_ALERTS,
     NO_BUDGET,
     PRIORITIES,
@@ -231,9 +234,59 @@ def parse_fleet(text: str, path: str, problems: list | None = None) -> FleetConf
                      else DEFAULT_MAX_OPEN_ASKS)
     budget = _budget(c, top["budget"][1], "budget") if "budget" in top else NO_BUDGET
     alerts = _alerts(c, top["alerts"][1]) if "alerts" in top else NO_ALERTS
-    return FleetConfig(path=path, root=root_dir, wizards=tuple(wizards), ports=(first, last), codebase=codebase,
+    broker = _broker(c, top["broker"][1]) if "broker" in top else None
+    here = _host(c, top["host"][1], "host") if "host" in top else this_machine()
+    hub = _host(c, top["hub"][1], "hub") if "hub" in top else here
+    placed = []
+    for w in wizards:
+        wn = nodes[w.name][1]
+        hnode = _find_value(c, nodes[w.name], "host") if isinstance(wn, yaml.MappingNode) and any(
+            k.value == "host" for k, _ in wn.value) else None
+        whost = _host(c, hnode, f"wizards.{w.name}.host") if hnode is not None else hub
+        if whost != hub and broker is None:
+            c.fail(hnode, f"wizards.{w.name}.host", f"runs on machine {whost!r}, but the fleet has no broker to carry "
+                   "its work there", "add 'broker: redis://HOST:6379/0' at the top of the file, or remove the host")
+        placed.append(w._replace(host=whost))
+    return FleetConfig(path=path, root=root_dir, wizards=tuple(placed), ports=(first, last), codebase=codebase,
                        default_wizard=default_wizard, default_priority=default_priority, services=tuple(services),
-                       routes=tuple(routes), max_open_asks=max_open_asks, budget=budget, alerts=alerts)
+                       routes=tuple(routes), max_open_asks=max_open_asks, budget=budget, alerts=alerts,
+                       broker=broker, hub=hub, host=here)
+
+
+def this_machine() -> str:
+    """This machine's name in a fleet: $ROBE_HOST, else its hostname."""
+    return os.environ.get("ROBE_HOST") or os.uname().nodename
+
+
+def _host(c: _Checker, node, key: str) -> str:
+    name = c.scalar(node, key, str, "write a machine's name, such as gpu-box")
+    if not HOST_RE.match(name):
+        c.fail(node, key, f"{name!r} is not a machine's name", "use letters, digits, dots and dashes, e.g. gpu-box")
+    return name
+
+
+def _broker(c: _Checker, node) -> str:
+    """``broker: redis://HOST:PORT/DB`` (or ``rediss://``); a password is refused: it belongs in
+    the environment or the fleet's .env, never in a file that is shared and committed."""
+    fix = "write redis://HOST:6379/0 (or rediss:// for TLS)"
+    url = c.scalar(node, "broker", str, fix).strip()
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as e:
+        c.fail(node, "broker", f"{url!r} is not a URL ({e})", fix)
+    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+        c.fail(node, "broker", f"{url!r} is not a redis:// or rediss:// URL with a host", fix)
+    if parts.password is not None:
+        c.fail(node, "broker", "holds a password, and fleet.yaml is no place for one",
+               f"remove it from the URL and set {BROKER_PASSWORD_ENV} in the environment or in the fleet's .env")
+    db = parts.path.strip("/")
+    if db and not db.isdigit():
+        c.fail(node, "broker", f"the database {db!r} is not a number", fix)
+    if parts.query or parts.fragment:
+        c.fail(node, "broker", "has options after '?' or '#', which robe does not read", fix)
+    del port
+    return url
 
 
 def _ports(c: _Checker, node) -> tuple[int, int]:

@@ -14,6 +14,10 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from ..broker.client import Broker, password_for
+from ..broker.hub import joined_fleet
+from ..clock import stamp
+from ..plumbing import atomic_write
 from ..queue import QueueError, load
 from .config import find_fleet_file, load_fleet, read_fleet_text
 from .fleetfile import (
@@ -40,7 +44,7 @@ from .model import (
     secret_settings,
 )
 from .ports import choose_port
-from .validate import parse_fleet
+from .validate import parse_fleet, this_machine
 
 log = logging.getLogger(__name__)
 
@@ -401,6 +405,8 @@ def init_fleet(folder: str | None = None, *, wizard: str = "allegro", agent: str
                          f"NAME {given[0]}=...' (or --api-key - there) for the wizard you mean")
     created: list[str] = []
     for w in fleet.wizards:
+        if fleet.host != fleet.hub and not fleet.runs_here(w):
+            continue  # not the hub: only the houses of this machine's wizards
         created += ensure_house(fleet, w, example_queue=(w.name == (fleet.default_wizard or fleet.names[0])),
                                 mcp_command=mcp_command)
     return InitResult(fleet, created)
@@ -425,4 +431,66 @@ def _new_fleet(folder: str, path: str, wizard: str, agent: str, role, port, mcp_
         created += ensure_house(fleet, w, example_queue=True, mcp_command=mcp_command, model_key=key)
     write_fleet_text(path, text)
     created.insert(0, path)
+    return InitResult(fleet, created)
+
+
+_JOINED_KEYS = ("broker", "hub", "host")
+
+
+def joined_text(hub_text: str, *, url: str, hub: str, host: str, when: str) -> str:
+    """The hub's fleet.yaml as a joining machine keeps it: the same wizards and settings, with
+    ``broker``, ``hub`` and ``host`` (this machine) set at the top."""
+    head = (f"# Joined from the hub {hub} through {url} at {when}. The hub's fleet.yaml decides; run\n"
+            f"# 'robe init --join {url}' again to take its changes.\n")
+    try:
+        root = yaml.compose(hub_text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        root = None
+    if isinstance(root, yaml.MappingNode) and root.flow_style:  # {..} or JSON: no lines to keep, the data is
+        data = yaml.safe_load(hub_text)
+        data = {"broker": url, "hub": hub, "host": host, **{k: v for k, v in data.items() if k not in _JOINED_KEYS}}
+        return head + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    kept = []
+    skipping = False
+    for line in hub_text.splitlines(keepends=True):
+        top = line[:1] not in (" ", "\t", "#", "\n", "\r", "") and ":" in line
+        if top:
+            skipping = line.split(":", 1)[0].strip() in _JOINED_KEYS
+        elif line[:1] not in (" ", "\t"):
+            skipping = False
+        if not skipping:
+            kept.append(line)
+    return head + f"broker: {url}\nhub: {hub}\nhost: {host}\n" + "".join(kept)
+
+
+def join_fleet(folder: str | None, url: str, *, host: str | None = None,
+               mcp_command: list[str] | None = None) -> InitResult:
+    """Set this machine up from the hub's fleet (robe init --join): fleet.yaml copied from the
+    broker, and the houses and homes of the wizards whose ``host`` is this machine. Run again,
+    it takes the hub's changes (the previous fleet.yaml is kept as fleet.yaml.previous)."""
+    folder = os.path.abspath(folder or os.getcwd())
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, FILE_NAME)
+    broker = Broker(url, password_for(folder))
+    try:
+        data = joined_fleet(broker)
+    finally:
+        broker.close()
+    name = host or this_machine()
+    text = joined_text(data["yaml"], url=url, hub=str(data["hub"]), host=name, when=stamp())
+    fleet = parse_fleet(text, path)
+    if not any(fleet.runs_here(w) for w in fleet.wizards):
+        hosts = ", ".join(sorted({w.host for w in fleet.wizards})) or "none"
+        raise FleetError(f"no wizard of the hub's fleet runs on {name!r} (its wizards run on: {hosts}); give a wizard "
+                         f"'host: {name}' in the hub's fleet.yaml, dispatch once there, and join again")
+    created = []
+    if os.path.exists(path):
+        old = read_fleet_text(path)
+        if old != text:
+            atomic_write(path + ".previous", old.encode("utf-8"))
+    write_fleet_text(path, text)
+    created.append(path)
+    for w in fleet.wizards:
+        if fleet.runs_here(w):
+            created += ensure_house(fleet, w, mcp_command=mcp_command)
     return InitResult(fleet, created)
