@@ -154,3 +154,37 @@ def test_a_long_running_hub_and_host_wake_on_each_other(tmp_path, redis_server):
         watch.stop()
     assert monitor(hub).exit_code == 0
     assert load(hub.wizards[0].queue).get("TASK-1").status.value == "COMPLETE"
+
+
+def test_robe_run_on_the_hub_and_on_a_host_carries_a_saved_task_through(tmp_path, redis_server):
+    """Two real robe runs: the hub's dispatches and folds, the host's runs its wizard's agent
+    (its relay beside its executor); a task saved on the hub ends COMPLETE there."""
+    import subprocess
+    import sys
+    import time
+
+    from ..cron.conftest import robe_env, stop, wait_for
+
+    hub = make_pair(tmp_path, redis_server)
+    dispatch(hub, gateway=False)  # publishes the fleet for the join, and claims TASK-1
+    host = join(tmp_path, redis_server)
+    robe = os.path.join(os.path.dirname(sys.executable), "robe")
+    procs = []
+    for f in (hub, host):
+        with open(tmp_path / f"{f.host}.err", "wb") as err:
+            procs.append(subprocess.Popen([robe, "run", "--fleet", f.path, "-q"], stdin=subprocess.DEVNULL,
+                                          stdout=subprocess.DEVNULL, stderr=err, env=robe_env(), cwd=str(tmp_path)))
+    try:
+        hq = hub.wizards[0].queue
+        wait_for(lambda: load(hq).get("TASK-1").status.value == "COMPLETE", 30, what="TASK-1 through the broker")
+        t0 = time.monotonic()
+        with open(hq, "a") as f:
+            f.write("- [ ] TASK-3 P1 PENDING Saved while both run\n")
+        wait_for(lambda: load(hq).get("TASK-3") is not None and load(hq).get("TASK-3").status.value == "COMPLETE",
+                 30, what="TASK-3 through the broker")
+        assert time.monotonic() - t0 < 15
+        # the host dispatched and folded nothing: robe never wrote a queue file there
+        assert not os.path.exists(os.path.join(host.wizards[0].house, "logs", "displaced"))
+    finally:
+        codes = [stop(p) for p in procs]
+    assert codes == [0, 0], [open(tmp_path / f"{n}.err").read()[-2000:] for n in ("hub", "gpu")]

@@ -30,6 +30,7 @@ import traceback
 from dataclasses import dataclass
 
 from ..clock import stamp
+from ..broker import start_relay, this_machine_wizards, watch_results
 from ..cron.schedule import JOBS, Entry, fleet_schedule
 from ..dispatch import dispatch, ensure_gateway
 from ..errors import RobeError
@@ -65,7 +66,15 @@ class Engine:
         #: the wall clock the schedule reads (local time, as cron does); tests pass their own
         self.now = now
         self.options = options or Options()
-        self.wizards = [fleet.wizard(n) for n in dict.fromkeys(wizards)] if wizards else list(fleet.wizards)
+        #: the machine with the queue files (always, without a broker) dispatches and monitors;
+        #: another machine of a fleet with a broker only runs its own wizards' executors
+        self.hub = not fleet.broker or fleet.host == fleet.hub
+        if self.hub:
+            self.wizards = [fleet.wizard(n) for n in dict.fromkeys(wizards)] if wizards else list(fleet.wizards)
+        else:
+            self.wizards = this_machine_wizards(fleet, wizards)
+        #: the wizards whose executors run here (all of them without a broker)
+        self.local = [w for w in self.wizards if not fleet.broker or fleet.runs_here(w)]
         if not self.wizards:
             raise RobeError(f"{fleet.path}: the fleet has no wizards; add one with 'robe wizard create NAME'")
         missing = [w for w in self.wizards if not os.path.isdir(w.house)]
@@ -90,6 +99,8 @@ class Engine:
         self._gateway_at: dict[str, float] = {}
         self.progress = Progress(fleet, self.names, line=self.options.progress)
         self.executor: Executor | None = None
+        self.relay = None         # the broker's consumer for this machine's wizards
+        self.result_watch = None  # on the hub: results of other machines' wizards waiting
         self._exec_thread = None
         self.watch: Watch | None = None
         self._last_dirs = 0.0
@@ -105,7 +116,7 @@ class Engine:
         """Ask for ``job`` of ``wizard`` in ``delay`` seconds (thread-safe; coalesced)."""
         if job not in INLINE:
             self.children.request(wizard, job, delay)
-        else:
+        elif self.hub:  # (another machine of a broker's fleet neither dispatches nor monitors)
             ask(self.jobs.get((wizard, job)), delay, self._lock, self.wake)
 
     def request_stop(self) -> None:
@@ -144,6 +155,8 @@ class Engine:
     # -- the passes
     def _due(self, job: str) -> list[str]:
         """The wizards whose ``job`` pass is due and whose cron lock this process holds."""
+        if not self.hub:
+            return []
         mono = time.monotonic()
         with self._lock:
             due = [n for n in self.names if (st := self.jobs[(n, job)]).due is not None and st.due <= mono]
@@ -226,9 +239,10 @@ class Engine:
                          if n.endswith((".json", ".txt")) and not n.startswith(".")}
             except OSError:
                 continue
-            if found and self.executor is not None:
+            slot = self.executor.slots.get(name) if self.executor is not None else None
+            if found and slot is not None:
                 with self.executor._lock:
-                    found -= self.executor.slots[name].inflight
+                    found -= slot.inflight
             if found and self.jobs[(name, "monitor")].due is None:
                 self.request(name, "monitor")
 
@@ -267,10 +281,11 @@ class Engine:
         for their monitor pass themselves): not one running here, and not folded yet."""
         if not os.path.exists(path):
             return False
-        if self.executor is not None:
+        slot = self.executor.slots.get(wizard) if self.executor is not None else None
+        if slot is not None:
             task_id = os.path.basename(path)[: -len(".json")]
             with self.executor._lock:
-                if task_id in self.executor.slots[wizard].inflight:
+                if task_id in slot.inflight:
                     return False
         return True
 
@@ -310,7 +325,7 @@ class Engine:
             if n in new.names:
                 w = new.wizard(n)
                 self.by_name[n] = w
-                if self.executor is not None:
+                if self.executor is not None and n in self.executor.slots:
                     self.executor.slots[n].wizard = w
                 self.request(n, "dispatch")
         log.info("fleet.yaml reloaded")
@@ -339,7 +354,7 @@ class Engine:
         # cancels on every save; its rescan finds a claim made by anyone else.
         opts = ExecOptions(scan_interval=self.options.exec_scan_interval,
                            shutdown_grace=self.options.exec_shutdown_grace, watch=False)
-        self.executor = Executor(self.wizards, opts, on_result=self._on_result, queues=self.snapshots,
+        self.executor = Executor(self.local, opts, on_result=self._on_result, queues=self.snapshots,
                                  default_priority=self.fleet.default_priority)
         # Alive in logs/executor.json before the first monitor pass: after a kill -9 the file
         # still names the dead run, and the pass would reap the claims this executor is about
@@ -347,6 +362,9 @@ class Engine:
         for slot in self.executor.slots.values():
             slot.house.ensure()
         self.executor.beat()
+        # the broker's consumer for this machine's wizards that get their claims through it
+        # (None without a broker), before the executor first scans work/
+        self.relay = start_relay(self.fleet, self.local)
 
         def body():
             try:
@@ -390,11 +408,14 @@ class Engine:
                 os.makedirs(d, mode=0o700, exist_ok=True)
         self._chosen = len(self.names) != len(self.fleet.wizards)
         self._queue_readers: dict[str, list[str]] = {}
-        for w in self.wizards:
+        for w in self.wizards if self.hub else ():  # the queue files are the hub's
             self._queue_readers.setdefault(os.path.realpath(w.queue), []).append(w.name)
         self.progress.start()
-        if self.options.execute:
+        if self.options.execute and self.local:
             self._start_executor()
+        if self.hub:  # other machines' results, folded as soon as they wait on the broker
+            remote = [w.name for w in self.wizards if self.fleet.via_broker(w)]
+            self.result_watch = watch_results(self.fleet, lambda: [self.request(n, "monitor") for n in remote])
         if self.options.react:
             # completed/ is watched only when the executors run elsewhere (--no-execute): here
             # they say themselves when a result is written
@@ -488,6 +509,9 @@ class Engine:
             self.executor.request_stop()
         if self._exec_thread is not None:
             self._exec_thread.join(self.options.exec_shutdown_grace + 15.0)
+        for part in (self.relay, self.result_watch):  # the relay sends its last results
+            if part is not None:
+                part.stop()
         # what the executors finished while stopping is folded in before robe run ends
         pending = [n for n in self.names if self.jobs[(n, "monitor")].due is not None and (n, "monitor") in self._held]
         if pending:
