@@ -1,9 +1,9 @@
 """What robe run watches, and what each event asks of its loop.
 
 - A WORK-QUEUE.md (its folder is watched: editors replace the file). A finished save (closed
-  after writing, or renamed into place) is read at once and tells the parse cache so
-  (``Snapshots.settled``); a write still going on (modified, not yet closed) is read once the
-  file has been quiet for the cache's quiet time. Robe's own writes are told apart by the
+  after writing, or renamed into place and not written since) is read at once and tells the
+  parse cache so (``Snapshots.settled``); a write still going on (created, modified, not yet
+  closed) is read once the file has been quiet for the cache's quiet time. Robe's own writes are told apart by the
   loop (``Snapshots.own``) and wake no dispatch.
 - ``completed/`` of each wizard: a result another executor (``robe execute``, a cron-started
   one) left there is folded in at once.
@@ -30,6 +30,18 @@ SAVES = [FileCreatedEvent, FileModifiedEvent, FileMovedEvent, FileClosedEvent]
 RESULTS = [FileCreatedEvent, FileMovedEvent, FileClosedEvent]
 
 
+def _renamed_last(path: str) -> bool:
+    """Whether the last thing done to the file at ``path`` was its rename into place: its inode
+    changed (ctime) after its content (mtime). An event is handled a moment after it happened;
+    an editor that began to write the file in place since (mtime = ctime) must not make its
+    half-written text count as a finished save."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return st.st_ctime_ns > st.st_mtime_ns
+
+
 class Watch(FileSystemEventHandler):
     def __init__(self, queues: dict[str, list[str]], completed: dict[str, str], fleet_file: str, snapshots,
                  wake: threading.Event, debounce: float = 0.0):
@@ -53,10 +65,10 @@ class Watch(FileSystemEventHandler):
         kind = event.event_type
         path = os.fsdecode(event.dest_path if kind == "moved" else event.src_path)
         if path in self.queues:
-            if kind in ("closed", "moved", "created"):
+            if kind == "closed" or (kind == "moved" and _renamed_last(path)):
                 self.snapshots.settled(path)
                 self._save(path, self.debounce)
-            elif kind == "modified":
+            else:  # still being written (a file created is empty until written), or unknown
                 self._save(path, self.snapshots.quiet)
             return
         folder, base = os.path.split(path)
