@@ -1,12 +1,12 @@
 """Changes to a queue file through the one writer (robe.queue.store.update): set statuses,
-add a task. Each records what it changed, so the change can be made again on a person's save
+set a priority, add a task. Each records what it changed, so the change can be made again on a person's save
 that lands in the file the write displaced."""
 
 from __future__ import annotations
 
 from typing import Iterable
 
-from .edits import Change, NewTask, Outcome, add_text, apply_changes
+from .edits import Change, NewTask, Outcome, PriorityOutcome, add_text, apply_changes, priority_change
 from .model import ConflictError, Status
 from .store import update
 
@@ -25,6 +25,20 @@ def set_statuses(path: str, changes: list[Change], **kwargs) -> list[Outcome]:
     """Apply several status changes in one locked write; refused ones are reported, not raised."""
     record = [{"set": c.task_id, "status": c.status.value, "expect": [s.value for s in c.expect]} for c in changes]
     return update(path, lambda queue: apply_changes(queue, changes), record=record, **kwargs)
+
+
+def set_priority(path: str, task_id: str, priority: str, *, expect: Iterable[Status | str] = (),
+                 expect_priority: str | None = None, **kwargs) -> PriorityOutcome:
+    """Set one task's priority in the file at ``path`` (only the priority word changes).
+
+    ``expect``: statuses the task must have now; ``expect_priority``: the priority it must have
+    now. Either failing raises ConflictError and nothing is written.
+    """
+    want = tuple(Status(s) for s in expect)
+    record = [{"priority": task_id, "value": priority.upper(), "expect": [s.value for s in want],
+               "expect_priority": expect_priority}]
+    return update(path, lambda queue: priority_change(queue, task_id, priority, want, expect_priority),
+                  record=record, **kwargs)
 
 
 def add_task(path: str, new: NewTask, *, style: str | None = None, **kwargs) -> str:
