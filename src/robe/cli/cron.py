@@ -14,6 +14,7 @@ from ..demo import run_demo
 from ..engine import Options, Runner, install_signal_handlers
 from ..fleet.config import load_fleet
 from .common import echo_json, fleet_option, json_option, wizards_option
+from .dashboard import start_beside_run
 
 
 def systemd_options(f):
@@ -149,7 +150,11 @@ def self_monitor(fleet_path, wizards, services, no_restart, wait, as_json):
               help="Seconds running jobs and agents may finish after SIGTERM/SIGINT.")
 @click.option("--quiet", "-q", is_flag=True, help="Log only warnings and errors.")
 @click.option("--verbose", "-v", is_flag=True, help="Also log every job started and finished.")
-def run(fleet_path, wizards, no_execute, debounce, grace, quiet, verbose):
+@click.option("--dashboard", "dashboard_at", metavar="[HOST:]PORT",
+              help="Also serve the dashboard here (see robe dashboard); loopback unless HOST says otherwise.")
+@click.option("--dashboard-token", envvar="ROBE_DASHBOARD_TOKEN", metavar="T",
+              help="The dashboard's token (or set ROBE_DASHBOARD_TOKEN); needed on any address but loopback.")
+def run(fleet_path, wizards, no_execute, debounce, grace, quiet, verbose, dashboard_at, dashboard_token):
     """Run the whole schedule and every wizard's executor in the foreground (no cron needed).
 
     The executors run in this process; each scheduled job runs as the child process cron
@@ -168,7 +173,16 @@ def run(fleet_path, wizards, no_execute, debounce, grace, quiet, verbose):
                     options=Options(debounce=debounce, grace=grace, execute=not no_execute,
                                     exec_shutdown_grace=grace))
     install_signal_handlers(runner)
-    runner.run()
+    # The dashboard beside the engine (robe run --dashboard): its own thread and event loop,
+    # started before the engine so an unusable address stops robe run at once.
+    web = None
+    if dashboard_at:
+        web = start_beside_run(fleet, dashboard_at, dashboard_token)
+    try:
+        runner.run()
+    finally:
+        if web is not None:
+            web.stop()
 
 
 @click.command()

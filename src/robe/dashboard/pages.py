@@ -1,0 +1,166 @@
+"""What the dashboard's pages show, as plain data: the fleet, one task, the failures, the
+metrics and the charts. Read from the fleet's files through robe's own modules on each
+request; the board and its queue parses are in ``board``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from typing import NamedTuple
+
+from ..api import Fleet
+from ..charts import fleet_charts
+from ..checkpoint import history
+from ..clock import now as _now
+from ..clock import parse_stamp
+from ..house import House
+from ..queue import Status
+from ..queue.events import events_path, read_events
+from ..report import compute_metrics
+from .board import QueueCache
+
+#: the last events shown on a task's page
+TASK_EVENTS = 200
+
+
+class Running(NamedTuple):
+    """A claim in a wizard's work/: what runs, since when."""
+
+    task: str
+    title: str
+    queue: str | None
+    attempt: int | None
+    since: float  # epoch seconds
+    age_s: float
+
+
+def fleet_rows(fleet: Fleet, cache: QueueCache) -> list[dict]:
+    """One row per wizard: the seed's state, gateway, executor, model, port, what it runs."""
+    rows = []
+    for st in fleet.status():
+        w = st.wizard
+        running = []
+        for c in st.claims:
+            card = _card_routed_to(cache, w.name, c.task)
+            since = (_now() - _dt.timedelta(seconds=c.age_s)).timestamp()
+            running.append(Running(c.task, card.title if card else "", card.queue if card else None, c.attempt,
+                                   since, c.age_s))
+        rows.append({"name": w.name, "role": w.role, "state": st.state, "port": w.port,
+                     "agent": w.agent.kind, "model": w.agent.model or "",
+                     "gateway": st.gateway, "executor": st.executor, "counts": st.counts,
+                     "queue_error": st.queue_error, "running": running})
+    return rows
+
+
+def _card_routed_to(cache: QueueCache, wizard: str, task_id: str):
+    for view in cache.views():
+        for c in view.cards:
+            if c.id == task_id and c.wizard == wizard:
+                return c
+    return None
+
+
+def _house_of(fleet: Fleet, name: str | None) -> House | None:
+    if name is None:
+        return None
+    w = fleet.wizard(name)
+    return House(w.house, w.name)
+
+
+def task_page(fleet: Fleet, cache: QueueCache, queue_owner: str, task_id: str) -> dict | None:
+    """A task whole: prompt, attempts with outcome, duration, tokens and cost, the answer, its
+    events and its checkpoint history; None when the queue has no such task."""
+    view, task = cache.find(queue_owner, task_id)
+    if task is None:
+        return None
+    card = next(c for c in view.cards if c.id == task.id)
+    house = _house_of(fleet, card.wizard)
+    attempts, answer, running = [], None, None
+    if house is not None:
+        attempts = [_attempt(r) for r in house.results_of(task.id)]
+        answer = house.read_answer(task.id)
+        if answer is None and attempts:
+            answer = house.read_answer(task.id, attempts[-1]["attempt"]) if attempts[-1]["archived"] else None
+        claim = house.claim_record(task.id) if os.path.lexists(house.claim_path(task.id)) else None
+        if claim is not None:
+            started = parse_stamp(claim.get("claimed_at"))
+            running = {"attempt": claim.get("attempt"), "since": started.timestamp() if started else None}
+    events = _task_events(fleet, view.path, card.wizard, task.id)
+    git_rows = [r for r in history(fleet.config, task.id, [card.wizard] if card.wizard else None)
+                if r["source"] == "git"]
+    return {"task": task, "card": card, "queue": view.path, "attempts": attempts, "answer": answer,
+            "running": running, "events": events[-TASK_EVENTS:], "history": git_rows}
+
+
+def _attempt(r: dict) -> dict:
+    usage = r.get("usage") if isinstance(r.get("usage"), dict) else {}
+    tokens = usage.get("total_tokens")
+    if tokens is None and isinstance(usage.get("input_tokens"), int) and isinstance(usage.get("output_tokens"), int):
+        tokens = usage["input_tokens"] + usage["output_tokens"]
+    cost = usage.get("estimated_cost_usd")
+    return {"attempt": r.get("attempt"), "status": r.get("status") or "?", "error": r.get("error") or "",
+            "exit_code": r.get("exit_code"), "agent": r.get("agent") or "", "started_at": r.get("started_at") or "",
+            "duration_s": r.get("duration_s"), "tokens": tokens if isinstance(tokens, int) else None,
+            "cost": cost if isinstance(cost, (int, float)) else None, "archived": r.get("archived", False)}
+
+
+def _task_events(fleet: Fleet, queue_path: str, wizard: str | None, task_id: str) -> list[dict]:
+    paths = [events_path(queue_path)]
+    if wizard is not None:
+        paths.append(os.path.join(fleet.wizard(wizard).house, "logs", "events.jsonl"))
+    out = []
+    for p in dict.fromkeys(os.path.realpath(p) for p in paths):
+        out += [e for e in read_events(p) if e.get("task") == task_id]
+    out.sort(key=lambda e: str(e.get("ts") or ""))
+    return out
+
+
+def fleet_events(fleet: Fleet) -> list[dict]:
+    """Every event of every house and beside every queue, oldest first (each file once)."""
+    paths = [os.path.join(w.house, "logs", "events.jsonl") for w in fleet.wizards]
+    paths += [events_path(w.queue) for w in fleet.wizards]
+    out = []
+    for p in dict.fromkeys(os.path.realpath(p) for p in paths):
+        for e in read_events(p):
+            t = parse_stamp(e.get("ts"))
+            if t is not None:
+                e["_t"] = t
+                out.append(e)
+    out.sort(key=lambda e: e["_t"])
+    return out
+
+
+def failures(fleet: Fleet, cache: QueueCache) -> list[dict]:
+    """Every FAILED task with the reason: the latest event that set it FAILED (the monitor's
+    result, or a person's cancel), else its latest result's error."""
+    reasons: dict[str, str] = {}
+    for e in fleet_events(fleet):
+        if e.get("to") == Status.FAILED.value and e.get("from") != Status.FAILED.value and e.get("task"):
+            reasons[e["task"]] = e.get("detail") or ""
+    rows = []
+    for view in cache.views():
+        for c in view.cards:
+            if c.status != Status.FAILED.value:
+                continue
+            reason = reasons.get(c.id, "")
+            house = _house_of(fleet, c.wizard)
+            results = house.results_of(c.id) if house is not None else []
+            if not reason and results:
+                reason = results[-1].get("error") or ""
+            rows.append({"card": c, "reason": reason or "(no reason recorded)", "attempts": len(results)})
+    return rows
+
+
+def metrics_and_charts(fleet: Fleet, cache: QueueCache) -> tuple[list[dict], dict[str, str]]:
+    """The seed's success metrics against their targets, and the two charts as SVG text."""
+    return compute_metrics(fleet.config), charts(fleet, cache)
+
+
+def charts(fleet: Fleet, cache: QueueCache) -> dict[str, str]:
+    """``{"throughput": svg, "burndown": svg}`` for the fleet's queues and event logs now."""
+    totals = {s.value: 0 for s in Status}
+    for view in cache.views():
+        for c in view.cards:
+            totals[c.status] += 1
+    return fleet_charts(fleet_events(fleet), totals, _now())
