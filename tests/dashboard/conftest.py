@@ -216,6 +216,64 @@ def unescape(text: str) -> str:
     return html.unescape(text)
 
 
+class Feed:
+    """The live feed (a WebSocket to /live) as a page opens it; wsproto plays the browser."""
+
+    def __init__(self, base: str, *, origin: str | None = "same", cookies: dict | None = None,
+                 host: str | None = None):
+        from wsproto import ConnectionType, WSConnection
+        from wsproto.events import Request
+
+        name, port = base.split("//")[1].rsplit(":", 1)
+        self.sock = socket.create_connection((name, int(port)), timeout=10)
+        self.ws = WSConnection(ConnectionType.CLIENT)
+        headers = []
+        if origin is not None:
+            headers.append(("Origin", base if origin == "same" else origin))
+        if cookies:
+            headers.append(("Cookie", "; ".join(f"{k}={v}" for k, v in cookies.items())))
+        self.sock.sendall(self.ws.send(Request(host=host or f"{name}:{port}", target="/live",
+                                               extra_headers=headers)))
+        self.status = None  # 101 when accepted, else the HTTP status of the refusal
+        self._pending: list = []
+        while self.status is None:
+            for event in self._read():
+                kind = type(event).__name__
+                if kind == "AcceptConnection":
+                    self.status = 101
+                elif kind == "RejectConnection":
+                    self.status = event.status_code
+                else:
+                    self._pending.append(event)
+
+    def _read(self) -> list:
+        data = self.sock.recv(65536)
+        self.ws.receive_data(data or None)
+        return list(self.ws.events())
+
+    def next(self, timeout: float = 10.0) -> dict:
+        """The next message of the feed, as JSON."""
+        self.sock.settimeout(timeout)
+        while True:
+            while self._pending:
+                event = self._pending.pop(0)
+                if type(event).__name__ == "TextMessage":
+                    return json.loads(event.data)
+                if type(event).__name__ == "CloseConnection":
+                    raise AssertionError("the feed was closed")
+            self._pending = self._read()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def feed_status(base: str, **kwargs) -> int:
+    """101 when the live feed opens for this handshake, else the status that refused it."""
+    feed = Feed(base, **kwargs)
+    feed.close()
+    return feed.status
+
+
 # ---------------------------------------------------------------------------------------------
 # The browser
 

@@ -4,7 +4,6 @@ their reasons, the metrics with their charts; and the event stream that makes pa
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import re
@@ -15,7 +14,7 @@ import xml.etree.ElementTree as ET
 from robe.api import Fleet
 from robe.house import House
 
-from .conftest import Client, unescape, write_fleet, write_queue
+from .conftest import Client, Feed, unescape, write_fleet, write_queue
 
 QUEUE = """# Queue
 
@@ -215,38 +214,23 @@ def test_failures_show_their_reasons_and_metrics_their_targets_and_charts(tmp_pa
     assert "COMPLETE 2" in svg and "FAILED 1" in svg
 
 
-def test_the_event_stream_names_what_changed(tmp_path, dashboard):
+def test_the_live_feed_names_what_changed(tmp_path, dashboard):
     fleet = write_fleet(tmp_path, {"ezra": {}})
     ezra = fleet.wizard("ezra")
     write_queue(ezra.queue, "- [ ] TASK-1 P1 PENDING Say hello\n")
     _proc, base = dashboard(fleet)
     c = Client(base)
-    conn = http.client.HTTPConnection(c.host, c.port, timeout=10)
-    conn.request("GET", "/events", headers={"Host": f"{c.host}:{c.port}"})
-    r = conn.getresponse()
-    assert r.status == 200 and r.headers["Content-Type"].startswith("text/event-stream")
-
-    def next_event():
-        lines = []
-        while True:
-            line = r.readline().decode()
-            if line in ("\n", "\r\n", ""):
-                if lines:
-                    return lines
-                continue
-            lines.append(line.rstrip("\n"))
-
-    assert "event: hello" in next_event()
+    feed = Feed(base)
+    assert feed.status == 101 and "hello" in feed.next()
     t0 = time.monotonic()
     write_queue(ezra.queue, "- [ ] TASK-1 P1 BLOCKED Say hello\n")
-    got = next_event()
+    assert "queue" in feed.next()["change"]
     took = time.monotonic() - t0
-    assert got[0] == "event: change" and "queue" in json.loads(got[1][len("data: "):])
-    assert took < 1.0, f"the change reached the stream after {took:.2f} s"
+    assert took < 1.0, f"the change reached the feed after {took:.2f} s"
     with open(os.path.join(ezra.logs_dir, "events.jsonl"), "a") as f:
         f.write('{"ts": "2026-12-01T00:00:00.000Z", "task": "TASK-1"}\n')
-    assert json.loads(next_event()[1][len("data: "):]) == ["events"]
-    conn.close()
-    # The board fragment a page fetches after the change has the new status.
+    assert feed.next() == {"change": ["events"]}
+    feed.close()
+    # The board's live part, as a page fetches it after the change, has the new status.
     page = c.get("/board", **{"X-Robe-Fragment": "1"})[2]
     assert "<html" not in page and cards(page)["TASK-1"]["status"] == "BLOCKED"

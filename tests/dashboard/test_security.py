@@ -12,7 +12,7 @@ import pytest
 from robe.dashboard.security import DashboardError, Guard, is_loopback, parse_address
 
 from ..support import free_port, read
-from .conftest import ROBE, Client, listening, robe_env, write_fleet, write_queue
+from .conftest import ROBE, Client, Feed, feed_status, listening, robe_env, write_fleet, write_queue
 
 TOKEN = "s3cret-token-for-the-tests"
 QUEUE = "- [ ] TASK-1 P1 FAILED Flaky one\n- [ ] TASK-2 P2 PENDING Next one\n"
@@ -77,10 +77,11 @@ def test_with_a_token_every_request_and_action_needs_it(fleet, procs):
     procs([ROBE, "dashboard", "--fleet", fleet.path, "--host", "0.0.0.0", "--port", str(port)],
           env=robe_env(ROBE_DASHBOARD_TOKEN=TOKEN), port=port)
     anon = Client(f"http://127.0.0.1:{port}")
-    for path in ("/", "/board", "/task/ezra/TASK-1", "/events", "/charts/burndown.svg", "/static/dashboard.js"):
+    for path in ("/", "/board", "/task/ezra/TASK-1", "/live", "/charts/burndown.svg", "/static/dashboard.js"):
         status, _, text = anon.get(path)
         assert status == 401 and "needs its token" in text, path
     assert anon.get("/?token=not-the-token-at-all")[0] == 401
+    assert feed_status(anon.base) == 403  # nor the live feed
     # An action without the token is refused and changes nothing.
     status, _ = anon.act({"action": "retry", "queue": "ezra", "task": "TASK-1", "expect": "FAILED"}, csrf="x")
     assert status == 401
@@ -92,6 +93,9 @@ def test_with_a_token_every_request_and_action_needs_it(fleet, procs):
     assert status == 303 and headers["Location"] == "/board?wizard=ezra"
     assert user.cookies["robe_auth"] and TOKEN not in user.cookies["robe_auth"]
     assert user.get("/board?wizard=ezra")[0] == 200
+    feed = Feed(user.base, cookies=user.cookies)
+    assert feed.status == 101 and "hello" in feed.next()
+    feed.close()
     status, answer = user.act({"action": "retry", "queue": "ezra", "task": "TASK-1", "expect": "FAILED"})
     assert status == 200, answer
     assert "- [ ] TASK-1 P1 PENDING Flaky one" in read(fleet.wizard("ezra").queue)
@@ -120,6 +124,10 @@ def test_an_action_from_another_origin_or_without_the_session_token_is_refused(f
     assert read(fleet.wizard("ezra").queue) == QUEUE
     # The same request from the page itself goes through.
     assert c.act(retry)[0] == 200
+    # A WebSocket is not bound by the same-origin rule: the live feed checks the Origin itself.
+    assert feed_status(base, origin="http://evil.example") == 403
+    assert feed_status(base, origin=None) == 403
+    assert feed_status(base) == 101
 
 
 def test_loopback_answers_only_loopback_host_names(fleet, dashboard):
@@ -129,6 +137,7 @@ def test_loopback_answers_only_loopback_host_names(fleet, dashboard):
     status, _, text = c.get("/", Host=f"evil.example:{port}")  # a name rebound to 127.0.0.1
     assert status == 421 and "only to its own address" in text
     assert c.get("/", Host=f"localhost:{port}")[0] == 200
+    assert feed_status(base, host=f"evil.example:{port}", origin=f"http://evil.example:{port}") == 403
 
 
 def test_path_tricks_in_ids_and_names_are_refused(fleet, dashboard, tmp_path):

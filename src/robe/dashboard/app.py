@@ -1,11 +1,15 @@
-"""The dashboard's web application (Starlette): its pages, the live stream, the actions, and
-the gate every request passes (``Gate``: Host names, the token, the session cookie and the
-security headers).
+"""The dashboard's web application (Starlette): its pages, the live feed, the actions, and
+the gate every request passes (``Gate``: Host names, the token, the session cookie, the
+Origin of a WebSocket and the security headers).
 
 Each page is a template whose live part is a template of its own (``<page>_live.html``): a
-page that hears of a change through ``/events`` fetches its URL again with the header
-``X-Robe-Fragment: 1`` and gets that part alone. Fragments are kept per change (the hub's
-version), so twenty open pages cost one rendering per change, not twenty.
+page that hears of a change through its WebSocket (``/live``) fetches its URL again with the
+header ``X-Robe-Fragment: 1`` and gets that part alone. Fragments are kept per change (the
+hub's version), so twenty open pages cost one rendering per change, not twenty.
+
+Why a WebSocket and not server-sent events: a browser opens at most six HTTP/1.1 connections
+to one host, and each event stream holds one for good, so a seventh dashboard tab would never
+load. WebSockets do not count against that limit.
 """
 
 from __future__ import annotations
@@ -24,11 +28,12 @@ import jinja2
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response, \
-    StreamingResponse
-from starlette.routing import Mount, Route
+from starlette.requests import HTTPConnection
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..api import Fleet
 from ..queue import PRIORITIES, ConflictError, QueueError, is_valid_id
@@ -40,8 +45,7 @@ from .security import AUTH_COOKIE, CSRF_HEADER, SESSION_COOKIE, Guard
 
 log = logging.getLogger(__name__)
 HERE = os.path.dirname(os.path.abspath(__file__))
-#: seconds between keep-alive comments on an idle event stream (and checks for shutdown)
-KEEPALIVE = 15.0
+#: seconds between a live feed's checks for the server stopping
 POLL = 1.0
 FRAGMENTS_KEPT = 64
 MAX_ACTION_BYTES = 64 * 1024
@@ -84,7 +88,7 @@ class Dashboard:
             Route("/", self.fleet_page), Route("/board", self.board_page),
             Route("/task/{queue}/{task_id}", self.task_view), Route("/failures", self.failures_page),
             Route("/metrics", self.metrics_page), Route("/charts/{name}.svg", self.chart),
-            Route("/events", self.events), Route("/action", self.action, methods=["POST"]),
+            WebSocketRoute("/live", self.live), Route("/action", self.action, methods=["POST"]),
             Mount("/static", StaticFiles(directory=os.path.join(HERE, "static")), name="static"),
         ]
         self.app = Gate(Starlette(routes=routes, lifespan=self._lifespan), guard)
@@ -105,7 +109,7 @@ class Dashboard:
     def _changed(self, topics: set[str], paths: set[str]) -> None:
         if "queue" in topics:
             for p in paths:
-                self.cache.forget(p)
+                self.cache.refresh(p)
         self.hub.changed(topics)
 
     # -- rendering
@@ -179,30 +183,38 @@ class Dashboard:
         return Response(svgs[name], media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
 
     # -- live
-    async def events(self, request: Request) -> Response:
+    async def live(self, ws: WebSocket) -> None:
+        """The live feed of one open page: ``{"hello": version}``, then ``{"change": [topics]}``
+        after each change. The page sends nothing; what it sends is read only to notice that
+        it went away."""
+        await ws.accept()
         sub = self.hub.subscribe()
+        gone = asyncio.Event()
 
-        async def stream():
+        async def read():
             try:
-                yield f"retry: 1000\nevent: hello\ndata: {self.hub.version}\n\n"
-                quiet = 0.0
-                while not self.stopping.is_set():
-                    topics = await sub.next(POLL)
-                    if topics is None:
-                        break
-                    if topics:
-                        quiet = 0.0
-                        yield f"event: change\ndata: {json.dumps(sorted(topics))}\n\n"
-                    else:
-                        quiet += POLL
-                        if quiet >= KEEPALIVE:
-                            quiet = 0.0
-                            yield ": keep-alive\n\n"
+                while (await ws.receive())["type"] != "websocket.disconnect":
+                    pass
             finally:
-                self.hub.unsubscribe(sub)
+                gone.set()
 
-        return StreamingResponse(stream(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+        reader = asyncio.create_task(read())
+        try:
+            await ws.send_text(json.dumps({"hello": self.hub.version}))
+            while not gone.is_set() and not self.stopping.is_set():
+                topics = await sub.next(POLL)
+                if topics is None:
+                    break
+                if topics and not gone.is_set():
+                    await ws.send_text(json.dumps({"change": sorted(topics)}))
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            pass  # the page went away while we wrote to it
+        finally:
+            self.hub.unsubscribe(sub)
+            reader.cancel()
+            if not gone.is_set():
+                with contextlib.suppress(RuntimeError, OSError):
+                    await ws.close()
 
     # -- actions
     async def action(self, request: Request) -> Response:
@@ -244,6 +256,8 @@ class Gate:
         self.guard = guard
 
     async def __call__(self, scope, receive, send):
+        if scope["type"] == "websocket":
+            return await self._websocket(scope, receive, send)
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         request = Request(scope)
@@ -278,6 +292,22 @@ class Gate:
             await send(message)
 
         await self.app(scope, receive, send_secured)
+
+    async def _websocket(self, scope, receive, send):
+        """A WebSocket is not bound by the same-origin rule: a page of any site could open one
+        to loopback. So the handshake must come from the dashboard's own page (its Origin),
+        to an allowed Host, with the token's cookie when there is a token."""
+        conn = HTTPConnection(scope)
+        g = self.guard
+        host = conn.headers.get("host", "")
+        origin = conn.headers.get("origin", "")
+        same = origin.split("://", 1)[-1].lower() == host.lower() and origin.split("://", 1)[0] in ("http", "https")
+        if not (g.host_allowed(host) and same and g.authorized(conn.cookies.get(AUTH_COOKIE),
+                                                                 conn.headers.get("authorization"))):
+            await receive()  # the websocket.connect message
+            await send({"type": "websocket.close", "code": 1008})  # refused before accept: HTTP 403
+            return
+        await self.app(scope, receive, send)
 
 
 def _security_headers(headers: MutableHeaders) -> None:

@@ -1,10 +1,14 @@
 """The board: every task of the fleet's queue files in a column per status and a lane per
 wizard, filtered by wizard, priority, tag and text, one page at a time.
 
-A queue of 10,000 tasks takes about 200 ms to parse, so the dashboard keeps each queue file's
+A queue of 10,000 tasks takes about 250 ms to parse, so the dashboard keeps each queue file's
 parse (and each task's wizard) while the file is unchanged: its (device, inode, size, mtime)
-is compared on every request, and the file watcher drops the entry when the file changes.
-robe writes a queue by renaming a new file over it, so every write of robe's gives a new inode.
+is compared on every request. When the file watcher sees the file change, it is read again
+at once, before the open pages ask (``refresh``). A file is parsed by one thread at a time; a
+request that comes meanwhile waits for that parse instead of making another. robe writes a
+queue by renaming a new file over it, so each of its writes has a new inode; an editor's save
+changes the mtime (a second save of the same size within the file system's clock tick would
+be missed until the next change).
 """
 
 from __future__ import annotations
@@ -70,24 +74,31 @@ class QueueCache:
         self.files: dict[str, str] = {}  # real path -> the first wizard that reads it
         for w in config.wizards:
             self.files.setdefault(queue_key(w.queue), w.name)
+        self._reading = {key: threading.Lock() for key in self.files}
 
-    def forget(self, path: str | None = None) -> None:
-        """Drop what is kept of ``path`` (every file when None): the watcher saw it change."""
-        with self._lock:
-            if path is None:
-                self._kept.clear()
-            else:
-                self._kept.pop(os.path.realpath(path), None)
+    def refresh(self, path: str) -> None:
+        """Read a queue file that changed again now, on a thread of its own, so the pages that
+        are about to ask find it parsed (or wait for this one parse)."""
+        key = os.path.realpath(path)
+        if key in self.files:
+            threading.Thread(target=self.view, args=(key,), name="robe dashboard parse", daemon=True).start()
 
-    def view(self, key: str) -> QueueView:
-        sig = _signature(key)
+    def _fresh(self, key: str, sig):
         with self._lock:
             kept = self._kept.get(key)
-            if kept is not None and kept[0] == sig and sig is not None:
-                return kept[1]
-        view = self._read(key)
-        with self._lock:
-            self._kept[key] = (sig, view)
+        return kept[1] if kept is not None and sig is not None and kept[0] == sig else None
+
+    def view(self, key: str) -> QueueView:
+        view = self._fresh(key, _signature(key))
+        if view is not None:
+            return view
+        with self._reading[key]:  # one parse of a file at a time; the others wait for it
+            sig = _signature(key)
+            view = self._fresh(key, sig)
+            if view is None:
+                view = self._read(key)
+                with self._lock:
+                    self._kept[key] = (sig, view)
         return view
 
     def views(self) -> list[QueueView]:

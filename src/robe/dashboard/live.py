@@ -1,5 +1,5 @@
 """Live pages: the fleet's files are watched (watchdog), and every open page hears what changed
-through server-sent events, then fetches its own part again.
+through its WebSocket, then fetches its own part again.
 
 A change is named by a topic, so a page refreshes only for what it shows:
 
@@ -35,7 +35,7 @@ _WANTED = ("created", "modified", "moved", "deleted", "closed")
 
 
 class Hub:
-    """The open pages' event streams. ``changed`` may be called from any thread; the rest runs
+    """The open pages' live feeds. ``changed`` may be called from any thread; the rest runs
     on the server's event loop."""
 
     def __init__(self):
@@ -87,14 +87,14 @@ class Hub:
         self._subscribers.discard(s)
 
     def close(self) -> None:
-        """End every stream (the server is stopping); on the event loop."""
+        """End every feed (the server is stopping); on the event loop."""
         self.closed = True
         for s in list(self._subscribers):
             s.push(None)
 
 
 class Subscriber:
-    """One open page's stream: the topics changed since it last heard, and a wake-up."""
+    """One open page's feed: the topics changed since it last heard, and a wake-up."""
 
     def __init__(self):
         self.topics: set[str] = set()
@@ -110,7 +110,7 @@ class Subscriber:
 
     async def next(self, timeout: float) -> set[str] | None:
         """The topics changed since the last call (empty after ``timeout`` seconds of quiet);
-        None once the stream is over."""
+        None once the feed is over."""
         try:
             await asyncio.wait_for(self.event.wait(), timeout)
         except TimeoutError:

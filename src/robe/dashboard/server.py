@@ -49,7 +49,7 @@ def listen(host: str, port: int) -> socket.socket:
 
 def _server(dashboard: Dashboard) -> uvicorn.Server:
     config = uvicorn.Config(dashboard.app, log_config=None, access_log=False, lifespan="on", http="h11",
-                            ws="none", timeout_graceful_shutdown=GRACE, server_header=False)
+                            ws="wsproto", timeout_graceful_shutdown=GRACE, server_header=False)
     return uvicorn.Server(config)
 
 

@@ -1,6 +1,6 @@
 // robe dashboard: live parts of the page, ticking elapsed times, and actions.
-// The server renders every page; this script only (1) listens to /events and fetches the
-// page's live part again when something it shows changed, (2) ticks "running for" times,
+// The server renders every page; this script only (1) listens on the WebSocket /live and
+// fetches the page's live part again when something it shows changed, (2) ticks "running for" times,
 // and (3) sends actions as POSTs with the session's CSRF token, showing the server's answer.
 (function () {
   "use strict";
@@ -26,22 +26,31 @@
   }
 
   function listen() {
-    if (!live || !window.EventSource) return;
+    if (!live || !window.WebSocket) return;
     var topics = (live.getAttribute("data-topics") || "").split(" ");
-    var source = new EventSource("/events");
-    var opened = false;
-    source.addEventListener("hello", function () {
-      if (opened) refresh();  // reconnected: something may have changed meanwhile
-      opened = true;
-      state.setAttribute("data-state", "live");
-    });
-    source.addEventListener("change", function (ev) {
-      var changed = JSON.parse(ev.data);
-      for (var i = 0; i < changed.length; i++) {
-        if (topics.indexOf(changed[i]) >= 0) { refresh(); return; }
-      }
-    });
-    source.addEventListener("error", function () { state.setAttribute("data-state", "reconnecting"); });
+    var opened = false, delay = 500;
+    function connect() {
+      var ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/live");
+      ws.onmessage = function (ev) {
+        var m = JSON.parse(ev.data);
+        if (m.hello !== undefined) {
+          if (opened) refresh();  // reconnected: something may have changed meanwhile
+          opened = true;
+          delay = 500;
+          state.setAttribute("data-state", "live");
+        } else if (m.change) {
+          for (var i = 0; i < m.change.length; i++) {
+            if (topics.indexOf(m.change[i]) >= 0) { refresh(); return; }
+          }
+        }
+      };
+      ws.onclose = function () {
+        state.setAttribute("data-state", "reconnecting");
+        setTimeout(connect, delay);
+        delay = Math.min(delay * 2, 5000);
+      };
+    }
+    connect();
   }
 
   function age(seconds) {
