@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as _dt
 import json
 import logging
 import os
@@ -27,8 +26,7 @@ from urllib.parse import urlencode
 import jinja2
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
-from starlette.requests import Request
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
@@ -74,12 +72,12 @@ def _environment() -> jinja2.Environment:
 class Dashboard:
     """One dashboard over one fleet: its caches, its live hub and its Starlette app."""
 
-    def __init__(self, fleet: Fleet, guard: Guard, *, watch: bool = True):
+    def __init__(self, fleet: Fleet, guard: Guard):
         self.fleet = fleet
         self.guard = guard
         self.cache = QueueCache(fleet.config)
         self.hub = Hub()
-        self.watcher = Watcher(fleet, self._changed) if watch else None
+        self.watcher = Watcher(fleet, self._changed)
         self.stopping = threading.Event()
         self.templates = Jinja2Templates(env=_environment())
         self._fragments: OrderedDict = OrderedDict()
@@ -97,14 +95,12 @@ class Dashboard:
     @contextlib.asynccontextmanager
     async def _lifespan(self, _app):
         self.hub.bind(asyncio.get_running_loop())
-        if self.watcher is not None:
-            self.watcher.start()
+        self.watcher.start()
         try:
             yield
         finally:
             self.hub.close()
-            if self.watcher is not None:
-                self.watcher.stop()
+            self.watcher.stop()
 
     def _changed(self, topics: set[str], paths: set[str]) -> None:
         if "queue" in topics:
@@ -117,7 +113,7 @@ class Dashboard:
         fragment = request.headers.get("x-robe-fragment") == "1"
         context = {**context, "page": page, "read_only": self.guard.read_only, "topics": TOPICS[page],
                    "wizards": self.fleet.config.names, "statuses": STATUSES, "priorities": PRIORITIES,
-                   "fleet_path": self.fleet.path, "now": _dt.datetime.now(_dt.timezone.utc)}
+                   "fleet_path": self.fleet.path}
         if fragment:
             html = self.templates.get_template(f"{page}_live.html").render(context)
             return HTMLResponse(html, headers={"Cache-Control": "no-store"})
