@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -27,6 +28,9 @@ from ..support import read
 from .conftest import ROBE, robe_env, statuses, wait_for, write_fleet, write_queue
 
 RUN_ARGS = ("--debounce", "0.5", "--grace", "2")
+#: Only the jobs the tests are about: a self-monitor at a five-minute mark would start an
+#: executor of its own if it ran while robe run stops (and that one would outlive the test).
+QUIET_SCHEDULE = {"schedule": {"self-monitor": "off", "report": "off", "checkpoint": "off"}}
 #: Records every status the card of one task shows, in order, as the page changes it.
 RECORDER = """
 const sel = arguments[0];
@@ -91,9 +95,9 @@ def shoot(browser, tmp_path, name: str) -> str:
 def test_a_task_goes_pending_in_progress_complete_without_a_reload(tmp_path, browser, robe_run):
     sleeper = tmp_path / "think.py"
     sleeper.write_text("import time; time.sleep(60)\n")
-    fleet = write_fleet(tmp_path, {"ezra": {"role": "Scribe, archivist"},
-                                   "allegro": {"role": "Tempo-and-dispatch"},
-                                   "allegro-primus": {"role": "Student, autonomous",
+    fleet = write_fleet(tmp_path, {"ezra": {"role": "Scribe, archivist", **QUIET_SCHEDULE},
+                                   "allegro": {"role": "Tempo-and-dispatch", **QUIET_SCHEDULE},
+                                   "allegro-primus": {"role": "Student, autonomous", **QUIET_SCHEDULE,
                                                       "agent": {"kind": "command",
                                                                 "argv": [sys.executable, str(sleeper)]}}})
     ezra = fleet.wizard("ezra")
@@ -143,7 +147,7 @@ def test_retry_on_a_failed_task_makes_it_pending_and_it_runs_again(tmp_path, bro
                      "if os.environ['ROBE_ATTEMPT'] == '1':\n"
                      "    print('the model is down', file=sys.stderr); sys.exit(1)\n"
                      "print('done on attempt', os.environ['ROBE_ATTEMPT'])\n")
-    fleet = write_fleet(tmp_path, {"ezra": {"max_attempts": 1,
+    fleet = write_fleet(tmp_path, {"ezra": {"max_attempts": 1, **QUIET_SCHEDULE,
                                             "agent": {"kind": "command", "argv": [sys.executable, str(flaky)]}}})
     ezra = fleet.wizard("ezra")
     write_queue(ezra.queue, "# Queue\n\n- [ ] TASK-1 P1 PENDING Flaky one\n")
@@ -176,27 +180,32 @@ def test_cancel_stops_a_running_command_agent(tmp_path, browser, robe_run):
     pidfile = tmp_path / "agent.pid"
     agent = tmp_path / "agent.py"
     agent.write_text(f"import os, time\nopen({str(pidfile)!r}, 'w').write(str(os.getpid()))\ntime.sleep(120)\n")
-    fleet = write_fleet(tmp_path, {"ezra": {"agent": {"kind": "command", "argv": [sys.executable, str(agent)]}}})
+    fleet = write_fleet(tmp_path, {"ezra": {**QUIET_SCHEDULE,
+                                            "agent": {"kind": "command", "argv": [sys.executable, str(agent)]}}})
     ezra = fleet.wizard("ezra")
     write_queue(ezra.queue, "# Queue\n\n- [ ] TASK-1 P1 PENDING Think for two minutes\n")
     proc, base = robe_run(fleet, *RUN_ARGS)
     wait_for(lambda: pidfile.exists() and pidfile.read_text().strip(), 20, what="the agent to start")
     pid = int(pidfile.read_text())
     assert _alive(pid)
-    open_live(browser, base + "/board")
-    click(browser, card("ezra", "TASK-1") + ' button[data-action="cancel"]')
-    wait_for(lambda: statuses(ezra.queue)["TASK-1"] == "FAILED", 5, 0.01, what="the cancel to reach the file")
-    cancelled = time.monotonic()
-    assert wait_for(lambda: flash(browser), 5, what="the page's message") == "TASK-1: IN_PROGRESS -> FAILED"
-    # Stopping the agent is the executor's job once the file no longer says IN_PROGRESS:
-    # within 2 s of the change (0.5 s more for this test's own polling on a busy machine).
-    wait_for(lambda: not _alive(pid), 2.5, 0.02, what=f"the agent (pid {pid}) to be stopped after the cancel")
-    took = time.monotonic() - cancelled
-    time.sleep(1.5)  # the monitor folds whatever the executor wrote: the person's FAILED stays
-    assert statuses(ezra.queue)["TASK-1"] == "FAILED"
-    assert "cancelled from the dashboard" in read(os.path.join(ezra.logs_dir, "events.jsonl"))
-    assert proc.stop() == 0
-    assert took < 2.5
+    try:
+        open_live(browser, base + "/board")
+        click(browser, card("ezra", "TASK-1") + ' button[data-action="cancel"]')
+        wait_for(lambda: statuses(ezra.queue)["TASK-1"] == "FAILED", 5, 0.01, what="the cancel to reach the file")
+        cancelled = time.monotonic()
+        assert wait_for(lambda: flash(browser), 5, what="the page's message") == "TASK-1: IN_PROGRESS -> FAILED"
+        # Stopping the agent is the executor's job once the file no longer says IN_PROGRESS:
+        # within 2 s of the change (0.5 s more for this test's own polling on a busy machine).
+        wait_for(lambda: not _alive(pid), 2.5, 0.02, what=f"the agent (pid {pid}) to be stopped after the cancel")
+        took = time.monotonic() - cancelled
+        time.sleep(1.5)  # the monitor folds whatever the executor wrote: the person's FAILED stays
+        assert statuses(ezra.queue)["TASK-1"] == "FAILED"
+        assert "cancelled from the dashboard" in read(os.path.join(ezra.logs_dir, "events.jsonl"))
+        assert proc.stop() == 0
+        assert took < 2.5
+    finally:
+        if _alive(pid):  # the agent has its own process group: robe run's may be gone already
+            os.kill(pid, signal.SIGKILL)
 
 
 def events(w) -> list[dict]:
@@ -214,7 +223,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_a_stale_page_gets_the_conflict_message(tmp_path, browser, robe_run):
-    fleet = write_fleet(tmp_path, {"ezra": {}})
+    fleet = write_fleet(tmp_path, {"ezra": {**QUIET_SCHEDULE}})
     ezra = fleet.wizard("ezra")
     write_queue(ezra.queue, "# Queue\n\n- [ ] TASK-1 P1 BLOCKED Wait for the keys\n")
     proc, base = robe_run(fleet, *RUN_ARGS)
