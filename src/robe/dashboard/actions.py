@@ -88,7 +88,7 @@ def perform(fleet: Fleet, data: dict, client: str = "") -> Done:
         raise ActionError(f"unknown action {action!r}; the dashboard knows {', '.join(ACTIONS)}")
     origin = f"from the dashboard ({client})" if client else "from the dashboard"
     if action == "add":
-        return _add(fleet, data, origin)
+        return _add(fleet, data)
     queue = fleet.queue(_wizard(fleet, data, "queue"))
     tid = _task_id(data)
     shown = _shown_status(data)
@@ -108,11 +108,11 @@ def perform(fleet: Fleet, data: dict, client: str = "") -> Done:
     return Done(f"{tid}: {need.value} -> {to.value}", tid)
 
 
-def _add(fleet: Fleet, data: dict, origin: str) -> Done:
+def _add(fleet: Fleet, data: dict) -> Done:
     wizard = _wizard(fleet, data, "wizard")
     title = _text(data, "title", MAX_TITLE).strip()
     priority = _text(data, "priority", 4).upper() or fleet.config.default_priority
     tags = [t.strip().lower() for t in _text(data, "tags", 500).split(",") if t.strip()]
     body = _text(data, "body", MAX_BODY)
     task = fleet.queue(wizard).add(title, priority=priority, assignee=wizard, tags=tags, body=body)
-    return Done(f"{task.id} added to {wizard}'s queue ({origin})", task.id)
+    return Done(f"{task.id} added to {wizard}'s queue", task.id)

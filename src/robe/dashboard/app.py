@@ -88,6 +88,7 @@ class Dashboard:
             Route("/metrics", self.metrics_page), Route("/charts/{name}.svg", self.chart),
             WebSocketRoute("/live", self.live), Route("/action", self.action, methods=["POST"]),
             Mount("/static", StaticFiles(directory=os.path.join(HERE, "static")), name="static"),
+            Route("/favicon.ico", lambda _request: Response(status_code=204)),  # no icon, and no 404 for one
         ]
         self.app = Gate(Starlette(routes=routes, lifespan=self._lifespan), guard)
 
