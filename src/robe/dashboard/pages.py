@@ -97,9 +97,8 @@ def task_page(fleet: Fleet, cache: QueueCache, queue_owner: str, task_id: str) -
     attempts, answer, running = [], None, None
     if house is not None:
         attempts = [_attempt(r) for r in house.results_of(task.id)]
-        answer = house.read_answer(task.id)
-        if answer is None and attempts:
-            answer = house.read_answer(task.id, attempts[-1]["attempt"]) if attempts[-1]["archived"] else None
+        latest = house.latest_answer(task.id)  # the current result's, else the newest archived one
+        answer = latest[1] if latest else None
         claim = house.claim_record(task.id) if os.path.lexists(house.claim_path(task.id)) else None
         if claim is not None:
             started = parse_stamp(claim.get("claimed_at"))
