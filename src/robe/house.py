@@ -471,32 +471,6 @@ class House:
         meta = read_json(self.path(self.completed_archive, task_id, f".{best}.json"))
         return best, self.read_answer(task_id, best) or "", meta
 
-    def results_of(self, task_id: str) -> list[dict]:
-        """Every result of ``task_id`` the house keeps, oldest first: the archived ones
-        (``completed/archive/<ID>.<attempt>.json``, or a bare ``.txt``), then the current one.
-        Each is the outcome as written, with ``attempt`` and ``archived`` set."""
-        self.path(self.completed, task_id, "")  # UnsafePath for anything but a task ID
-        found: dict[int, set[str]] = {}
-        for n in listdir(self.completed_archive):
-            parts = n.split(".")
-            if len(parts) == 3 and parts[0] == task_id and parts[1].isdigit() and parts[2] in ("json", "txt"):
-                found.setdefault(int(parts[1]), set()).add(parts[2])
-
-        def outcome(json_path: str | None) -> dict:
-            if json_path is None:
-                return {"status": COMPLETE}  # a bare answer, as an external agent leaves it
-            return read_json(json_path) or {"status": FAILED, "error": f"{json_path} is not robe's JSON"}
-
-        out = []
-        for attempt in sorted(found):
-            meta = outcome(os.path.join(self.completed_archive, f"{task_id}.{attempt}.json")
-                           if "json" in found[attempt] else None)
-            out.append({**meta, "attempt": attempt, "archived": True})
-        if self.has_result(task_id):
-            meta = outcome(self.outcome_path(task_id) if os.path.lexists(self.outcome_path(task_id)) else None)
-            out.append({**meta, "attempt": positive_int(meta.get("attempt"), 0) or None, "archived": False})
-        return out
-
     def retried_attempts(self) -> dict[str, set[int]]:
         """Per task, the archived attempts that ended in RETRY (exit 75: no failure counted)."""
         out: dict[str, set[int]] = {}

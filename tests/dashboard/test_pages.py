@@ -234,3 +234,23 @@ def test_the_live_feed_names_what_changed(tmp_path, dashboard):
     # The board's live part, as a page fetches it after the change, has the new status.
     page = c.get("/board", **{"X-Robe-Fragment": "1"})[2]
     assert "<html" not in page and cards(page)["TASK-1"]["status"] == "BLOCKED"
+
+
+def test_a_task_page_shows_the_tokens_and_cost_an_agent_reported(tmp_path, dashboard):
+    fleet = write_fleet(tmp_path, {"ezra": {}})
+    ezra = fleet.wizard("ezra")
+    write_queue(ezra.queue, "- [x] TASK-1 P1 COMPLETE Summarise the logs\n")
+    house = House(ezra.house, "ezra")
+    # As the executor writes a Hermes result (usage from its usage file), then the monitor archives it.
+    house.write_result("TASK-1", b"Three errors, all timeouts.\n",
+                       {"id": "TASK-1", "wizard": "ezra", "attempt": 1, "status": "COMPLETE", "exit_code": 0,
+                        "error": None, "agent": "hermes", "started_at": "2026-12-01T10:00:00.000Z",
+                        "finished_at": "2026-12-01T10:00:42.000Z", "duration_s": 42.0, "truncated": False,
+                        "usage": {"model": "qwen2.5:1.5b", "input_tokens": 1200, "output_tokens": 300,
+                                  "estimated_cost_usd": 0.0123}})
+    house.archive_result("TASK-1", 1)
+    _proc, base = dashboard(fleet)
+    page = unescape(Client(base).get("/task/ezra/TASK-1")[2])
+    row = re.search(r"<tr><td>1</td><td class=\"status-complete\">COMPLETE</td>(.*?)</tr>", page, re.S).group(1)
+    assert "<td>42.0 s</td>" in row and "<td>1500</td>" in row and "<td>$0.0123</td>" in row and "hermes" in row
+    assert '<pre class="answer">Three errors, all timeouts.\n</pre>' in page

@@ -15,8 +15,9 @@ from ..checkpoint import history
 from ..clock import now as _now
 from ..clock import parse_stamp
 from ..fleet.gateway import gateway_status
+from ..fleet.spend import spend_of
 from ..fleet.status import active_claims, executor_liveness, state_of
-from ..house import House
+from ..house import House, positive_int
 from ..queue import Status
 from ..queue.events import events_path, read_events
 from ..report import compute_metrics
@@ -96,7 +97,7 @@ def task_page(fleet: Fleet, cache: QueueCache, queue_owner: str, task_id: str) -
     house = _house_of(fleet, card.wizard)
     attempts, answer, running = [], None, None
     if house is not None:
-        attempts = [_attempt(r) for r in house.results_of(task.id)]
+        attempts = [_attempt(r) for r in _outcomes(house, task.id)]
         latest = house.latest_answer(task.id)  # the current result's, else the newest archived one
         answer = latest[1] if latest else None
         claim = house.claim_record(task.id) if os.path.lexists(house.claim_path(task.id)) else None
@@ -110,16 +111,17 @@ def task_page(fleet: Fleet, cache: QueueCache, queue_owner: str, task_id: str) -
             "running": running, "events": events[-TASK_EVENTS:], "history": git_rows}
 
 
+def _outcomes(house: House, task_id: str) -> list[dict]:
+    """The task's results in the house, current and archived, by attempt."""
+    return sorted(house.outcomes(task_id=task_id), key=lambda r: (positive_int(r.get("attempt"), 0),
+                                                                  str(r.get("finished_at") or "")))
+
+
 def _attempt(r: dict) -> dict:
-    usage = r.get("usage") if isinstance(r.get("usage"), dict) else {}
-    tokens = usage.get("total_tokens")
-    if tokens is None and isinstance(usage.get("input_tokens"), int) and isinstance(usage.get("output_tokens"), int):
-        tokens = usage["input_tokens"] + usage["output_tokens"]
-    cost = usage.get("estimated_cost_usd")
+    spent = spend_of(r)  # tokens and cost as robe's spend counts them
     return {"attempt": r.get("attempt"), "status": r.get("status") or "?", "error": r.get("error") or "",
             "exit_code": r.get("exit_code"), "agent": r.get("agent") or "", "started_at": r.get("started_at") or "",
-            "duration_s": r.get("duration_s"), "tokens": tokens if isinstance(tokens, int) else None,
-            "cost": cost if isinstance(cost, (int, float)) else None, "archived": r.get("archived", False)}
+            "duration_s": r.get("duration_s"), "tokens": spent.get("total_tokens"), "cost": spent.get("cost_usd")}
 
 
 def _task_events(fleet: Fleet, queue_path: str, wizard: str | None, task_id: str) -> list[dict]:
@@ -162,7 +164,7 @@ def failures(fleet: Fleet, cache: QueueCache) -> list[dict]:
                 continue
             reason = reasons.get(c.id, "")
             house = _house_of(fleet, c.wizard)
-            results = house.results_of(c.id) if house is not None else []
+            results = _outcomes(house, c.id) if house is not None else []
             if not reason and results:
                 reason = results[-1].get("error") or ""
             rows.append({"card": c, "reason": reason or "(no reason recorded)", "attempts": len(results)})
