@@ -28,20 +28,22 @@ selenium, as the tests do.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from typing import Iterator
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from queue_bench import generate  # noqa: E402
+from run_bench import rss_mib, stop_run as stop  # noqa: E402
 
 TARGETS = {"board_ms": 300.0, "update_p50_ms": 300.0, "pages_mib": 20.0}
 ENV = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "ROBE_DASHBOARD_TOKEN")}
@@ -90,15 +92,6 @@ def start(argv: list[str], folder: str, port: int) -> subprocess.Popen:
             time.sleep(0.05)
 
 
-def stop(p: subprocess.Popen) -> None:
-    p.send_signal(signal.SIGTERM)
-    try:
-        p.wait(60)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait()
-
-
 def get(port: int, path: str, headers: dict | None = None) -> tuple[int, int, float]:
     """(status, bytes, seconds from the request to the last byte) over a new connection."""
     t0 = time.perf_counter()
@@ -118,37 +111,45 @@ def ms(values: list[float]) -> dict:
             "min_ms": round(values[0], 1), "max_ms": round(values[-1], 1), "n": len(values)}
 
 
-def board(runs: int, tasks: int) -> dict:
-    from robe.queue import Status, load, set_status
-
+@contextlib.contextmanager
+def served_queue(tasks: int) -> Iterator[tuple[str, int]]:
+    """A throwaway fleet of three wizards sharing one queue of ``tasks`` tasks, and ``robe
+    dashboard`` serving it: (the queue's path, the port). Stopped and removed afterwards."""
     folder = tempfile.mkdtemp(prefix="robe-dash-bench-")
     try:
-        with open(os.path.join(folder, "WORK-QUEUE.md"), "w") as f:
+        queue = os.path.join(folder, "WORK-QUEUE.md")
+        with open(queue, "w") as f:
             f.write(generate(tasks))
         fleet = write_fleet(folder, "WORK-QUEUE.md")
         port = free_port()
         p = start([ROBE, "dashboard", "--fleet", fleet, "--port", str(port)], folder, port)
-        queue = os.path.join(folder, "WORK-QUEUE.md")
         try:
-            first = get(port, "/board")
-            page, frag, changed = [], [], []
-            for _ in range(runs):
-                status, size, took = get(port, "/board")
-                assert status == 200
-                page.append(took)
-                frag.append(get(port, "/board", {"X-Robe-Fragment": "1"})[2])
-            tid = next(t.id for t in load(queue).tasks if t.status is Status.PENDING)
-            for i in range(runs):
-                new = Status.BLOCKED if i % 2 == 0 else Status.PENDING
-                set_status(queue, tid, new)
-                changed.append(get(port, "/board")[2])
-                time.sleep(0.4)
+            yield queue, port
         finally:
             stop(p)
-        return {"tasks": tasks, "bytes": size, "first_ms": round(first[2] * 1000, 1), "page": ms(page),
-                "fragment": ms(frag), "after_change": ms(changed)}
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def board(runs: int, tasks: int) -> dict:
+    from robe.queue import Status, load, set_status
+
+    with served_queue(tasks) as (queue, port):
+        first = get(port, "/board")
+        page, frag, changed = [], [], []
+        for _ in range(runs):
+            status, size, took = get(port, "/board")
+            assert status == 200
+            page.append(took)
+            frag.append(get(port, "/board", {"X-Robe-Fragment": "1"})[2])
+        tid = next(t.id for t in load(queue).tasks if t.status is Status.PENDING)
+        for i in range(runs):
+            new = Status.BLOCKED if i % 2 == 0 else Status.PENDING
+            set_status(queue, tid, new)
+            changed.append(get(port, "/board")[2])
+            time.sleep(0.4)
+    return {"tasks": tasks, "bytes": size, "first_ms": round(first[2] * 1000, 1), "page": ms(page),
+            "fragment": ms(frag), "after_change": ms(changed)}
 
 
 def chromium():
@@ -194,14 +195,7 @@ def write_status(queue: str, task_id: str, status) -> float:
 def update_latency(runs: int, tasks: int, driver) -> dict:
     from robe.queue import Status, load
 
-    folder = tempfile.mkdtemp(prefix="robe-dash-bench-")
-    try:
-        with open(os.path.join(folder, "WORK-QUEUE.md"), "w") as f:
-            f.write(generate(tasks))
-        fleet = write_fleet(folder, "WORK-QUEUE.md")
-        port = free_port()
-        p = start([ROBE, "dashboard", "--fleet", fleet, "--port", str(port)], folder, port)
-        queue = os.path.join(folder, "WORK-QUEUE.md")
+    with served_queue(tasks) as (queue, port):
         task = next(t for t in load(queue).tasks if t.status is Status.PENDING)
         owner = NAMES[0]
         try:
@@ -228,18 +222,7 @@ def update_latency(runs: int, tasks: int, driver) -> dict:
                 time.sleep(0.3)
         finally:
             driver.get("about:blank")
-            stop(p)
-        return {"tasks": tasks, **ms(times)}
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def rss_mib(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+    return {"tasks": tasks, **ms(times)}
 
 
 def settle(queues: list[str], timeout: float = 60) -> None:

@@ -8,6 +8,7 @@ import shutil
 import socket
 import sys
 import textwrap
+import time
 
 VENV_BIN = os.path.dirname(sys.executable)
 
@@ -32,6 +33,26 @@ def write(path, text: str) -> str:
 def read(path) -> str:
     with open(path, encoding="utf-8") as f:
         return f.read()
+
+
+def wait_for(check, timeout: float, step: float = 0.05, what: str = "the condition"):
+    """``check()``'s first true value, asked every ``step`` seconds; AssertionError naming
+    ``what`` after ``timeout`` seconds."""
+    end = time.monotonic() + timeout
+    while True:
+        v = check()
+        if v:
+            return v
+        if time.monotonic() >= end:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(step)
+
+
+def statuses(path: str) -> dict[str, str]:
+    """{task ID: status word} of the queue file at ``path``."""
+    from robe.queue import load
+
+    return {t.id: t.status.value for t in load(path).tasks}
 
 
 def free_port() -> int:

@@ -9,13 +9,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 from robe.fleet.config import load_fleet
 from robe.fleet.homes import ensure_house
-from ..support import free_port  # noqa: F401  (tests import it from here too)
+from ..support import free_port, statuses, wait_for  # noqa: F401  (tests import them from here too)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROBE = os.path.join(os.path.dirname(sys.executable), "robe")
@@ -45,23 +44,6 @@ def make_fleet(tmp_path, monkeypatch):
         path = write_fleet(tmp_path, wizards or {"ezra": {}}, **top)
         return load_fleet(path)
     return make
-
-
-def wait_for(check, timeout: float, step: float = 0.05, what: str = "the condition"):
-    end = time.monotonic() + timeout
-    while True:
-        v = check()
-        if v:
-            return v
-        if time.monotonic() >= end:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(step)
-
-
-def statuses(path: str) -> dict[str, str]:
-    from robe.queue import load
-
-    return {t.id: t.status.value for t in load(path).tasks}
 
 
 def robe_env(fleet_path: str | None = None, **extra) -> dict:

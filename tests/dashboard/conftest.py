@@ -22,7 +22,7 @@ import pytest
 
 from robe.fleet.config import load_fleet
 from robe.fleet.homes import ensure_house
-from ..support import free_port
+from ..support import free_port, statuses, wait_for  # noqa: F401  (tests import them from here too)
 
 ROBE = os.path.join(os.path.dirname(sys.executable), "robe")
 CHROMIUM = "/usr/bin/chromium"
@@ -54,23 +54,6 @@ def write_queue(path: str, text: str) -> None:
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(text)
     os.replace(tmp, path)
-
-
-def statuses(path: str) -> dict[str, str]:
-    from robe.queue import load
-
-    return {t.id: t.status.value for t in load(path).tasks}
-
-
-def wait_for(check, timeout: float, step: float = 0.05, what: str = "the condition"):
-    end = time.monotonic() + timeout
-    while True:
-        v = check()
-        if v:
-            return v
-        if time.monotonic() >= end:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(step)
 
 
 def robe_env(**extra) -> dict:
