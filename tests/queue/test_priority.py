@@ -155,19 +155,28 @@ def test_queue_set_priority_logs_the_change(tmp_path):
     assert event["detail"] == "priority P2 -> P1: from the dashboard"
 
 
-def test_a_priority_change_is_made_again_on_a_save_that_lands_in_the_file_it_displaced(tmp_path):
+BASE = "# Queue\n\n- [ ] TASK-1 P2 PENDING a\n- [ ] TASK-2 P2 PENDING b\n"
+
+
+@pytest.mark.parametrize("mine, expected", [
+    # The person added a task: robe's priority change is made again on their text.
+    (BASE + "- [ ] TASK-9 P3 PENDING written after robe's write\n",
+     BASE.replace("TASK-1 P2", "TASK-1 P0") + "- [ ] TASK-9 P3 PENDING written after robe's write\n"),
+    # The person set the priority themselves: robe expected P2, so their P3 stays.
+    (BASE.replace("TASK-1 P2", "TASK-1 P3"), BASE.replace("TASK-1 P2", "TASK-1 P3")),
+])
+def test_a_priority_change_is_made_again_on_a_save_that_lands_in_the_file_it_displaced(tmp_path, mine, expected):
     """An editor that held the queue open writes after robe's priority change replaced the file:
-    robe's next write makes the person's text the queue again, with the priority change on it."""
+    robe's next write makes the person's text the queue again, with the priority change made on
+    it where it still expects what it finds."""
     path = str(tmp_path / "WORK-QUEUE.md")
-    base = "# Queue\n\n- [ ] TASK-1 P2 PENDING a\n- [ ] TASK-2 P2 PENDING b\n"
     with open(path, "w") as f:
-        f.write(base)
+        f.write(BASE)
     fd = os.open(path, os.O_WRONLY)  # the editor opened the file before robe's write
     assert set_priority(path, "TASK-1", "P0", expect_priority="P2").changed
-    mine = base + "- [ ] TASK-9 P3 PENDING written after robe's write\n"
     os.ftruncate(fd, 0)
     os.pwrite(fd, mine.encode(), 0)
     os.close(fd)
     time.sleep(0.05)
     set_status(path, "TASK-2", Status.BLOCKED)
-    assert read(path) == mine.replace("TASK-1 P2", "TASK-1 P0").replace("TASK-2 P2 PENDING", "TASK-2 P2 BLOCKED")
+    assert read(path) == expected.replace("TASK-2 P2 PENDING", "TASK-2 P2 BLOCKED")
