@@ -64,6 +64,24 @@ def free_port() -> int:
     return port
 
 
+def fleet_json(root, wizards: dict, **top) -> str:
+    """fleet.yaml in ``root`` written as JSON (JSON is YAML), the houses built; ``wizards``:
+    name -> settings over a free port, the echo agent and no gateway. Returns its path."""
+    from robe.fleet.config import load_fleet
+    from robe.fleet.homes import ensure_house
+
+    doc = {"root": ".", "ports": {"first": 1024, "last": 65535}, **top, "wizards": {}}
+    for name, settings in wizards.items():
+        doc["wizards"][name] = {"port": free_port(), "agent": {"kind": "echo"}, "gateway": None, **settings}
+    path = os.path.join(str(root), "fleet.yaml")
+    with open(path, "w") as f:
+        json.dump(doc, f, indent=1)
+    fleet = load_fleet(path)
+    for w in fleet.wizards:
+        ensure_house(fleet, w)
+    return path
+
+
 def write_fleet(root, wizards: dict, routes=None, default=None, extra: str = "", ports=(20000, 20999)) -> str:
     """fleet.yaml in ``root``; ``wizards`` maps name -> dict of settings (a port from ``ports``
     and the echo agent unless given); ``routes`` is a list of (match, wizard)."""

@@ -3,7 +3,6 @@ the user's real crontab saved and restored, and helpers to wait on real processe
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -13,27 +12,11 @@ import sys
 import pytest
 
 from robe.fleet.config import load_fleet
-from robe.fleet.homes import ensure_house
+from ..support import fleet_json as write_fleet
 from ..support import free_port, statuses, wait_for  # noqa: F401  (tests import them from here too)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROBE = os.path.join(os.path.dirname(sys.executable), "robe")
-
-
-def write_fleet(root, wizards: dict, **top) -> str:
-    """fleet.yaml in ``root`` (JSON is YAML); wizards: name -> settings. Houses are built."""
-    doc = {"root": ".", "ports": {"first": 1024, "last": 65535}, **top, "wizards": {}}
-    for name, settings in wizards.items():
-        entry = {"port": free_port(), "agent": {"kind": "echo"}, "gateway": None}
-        entry.update(settings)
-        doc["wizards"][name] = entry
-    path = os.path.join(str(root), "fleet.yaml")
-    with open(path, "w") as f:
-        json.dump(doc, f, indent=1)
-    fleet = load_fleet(path)
-    for w in fleet.wizards:
-        ensure_house(fleet, w)
-    return path
 
 
 @pytest.fixture

@@ -21,8 +21,7 @@ import time
 import pytest
 
 from robe.fleet.config import load_fleet
-from robe.fleet.homes import ensure_house
-from ..support import free_port, statuses, wait_for  # noqa: F401  (tests import them from here too)
+from ..support import fleet_json, free_port, statuses, wait_for  # noqa: F401  (tests import them from here too)
 
 ROBE = os.path.join(os.path.dirname(sys.executable), "robe")
 CHROMIUM = "/usr/bin/chromium"
@@ -35,17 +34,8 @@ CHROMIUM_ARGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 
 
 def write_fleet(root, wizards: dict, **top):
-    """fleet.yaml in ``root`` (JSON is YAML), houses built; wizards: name -> settings."""
-    doc = {"root": ".", "ports": {"first": 1024, "last": 65535}, **top, "wizards": {}}
-    for name, settings in wizards.items():
-        doc["wizards"][name] = {"port": free_port(), "agent": {"kind": "echo"}, "gateway": None, **settings}
-    path = os.path.join(str(root), "fleet.yaml")
-    with open(path, "w") as f:
-        json.dump(doc, f, indent=1)
-    fleet = load_fleet(path)
-    for w in fleet.wizards:
-        ensure_house(fleet, w)
-    return fleet
+    """The fleet of ``fleet_json`` (fleet.yaml in ``root``, houses built), loaded."""
+    return load_fleet(fleet_json(root, wizards, **top))
 
 
 def write_queue(path: str, text: str) -> None:
