@@ -100,7 +100,13 @@ class Fleet:
         """Run every claim waiting in the wizards' work/ folders with their agents, write the
         results, and return their outcomes (the seed's Hermes side, once)."""
         chosen = [self.wizard(n) for n in wizards] if wizards else list(self.config.wizards)
-        return Executor(chosen, options).run(once=True)
+        return Executor(chosen, options, default_priority=self.config.default_priority).run(once=True)
+
+    def cancel(self, task_id: str, *, reason: str = "", wizard: str | None = None):
+        """Cancel a task: BLOCKED in its queue, and its running agent stopped (robe cancel)."""
+        from .cancel import cancel
+
+        return cancel(self.config, task_id, reason=reason, wizard=wizard)
 
     def monitor(self, wizards: Iterable[str] | None = None, *, now: _dt.datetime | None = None,
                 out: Callable[[str], None] = _quiet, err: Callable[[str], None] = _quiet, **kwargs) -> MonitorReport:

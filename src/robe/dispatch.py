@@ -27,8 +27,9 @@ from .fleet.gateway import probe, start_gateway
 from .fleet.spend import pauses
 from .house import House, HouseError, new_claim
 from .plumbing import UnsafePath, host
-from .queue import Change, QueueError, Snapshot, Status, Task, parse, priority_rank, read_quiet, set_statuses
+from .queue import QUIET_S, Change, QueueError, Snapshot, Status, Task, priority_rank, set_statuses
 from .queue.asks import ask_of, is_open
+from .queue.cache import Snapshots
 from .queue.events import append_event, events_path
 from .routing import NOBODY, UNKNOWN, Router, is_ready, queue_key, ready_tasks
 
@@ -154,13 +155,16 @@ def ensure_gateway(wizard, *, dry_run: bool, err: Callable[[str], None], by: str
 
 def dispatch(fleet, wizards=None, *, max_claims: int | None = None, dry_run: bool = False, gateway: bool = True,
              out: Callable[[str], None] = _quiet, err: Callable[[str], None] = _quiet,
-             note: Callable[[str], None] | None = None) -> DispatchReport:
+             note: Callable[[str], None] | None = None, queues: Snapshots | None = None) -> DispatchReport:
     """One dispatch run for ``wizards`` (names; all of the fleet when None).
 
     ``out`` gets one line per claim, ``err`` the diagnostics, ``note`` (default: ``err``) the
-    routine ones: busy, at capacity, nothing ready. Returns what happened.
+    routine ones: busy, at capacity, nothing ready. ``queues``: the parsed queue files to
+    reuse (robe run keeps one for its life; by default each file is parsed once per run).
+    Returns what happened.
     """
     note = err if note is None else note
+    queues = queues if queues is not None else Snapshots()
     report = DispatchReport(dry_run=dry_run)
     selected = [fleet.wizard(n) for n in dict.fromkeys(wizards)] if wizards else list(fleet.wizards)
     if not selected:
@@ -180,9 +184,9 @@ def dispatch(fleet, wizards=None, *, max_claims: int | None = None, dry_run: boo
                 continue
             active.append(w)
         if active:
-            queues = _read_queues(fleet, active, report, err, note)
-            _dispatch_wizards(fleet, active, runs, queues, report, by=by, max_claims=max_claims, dry_run=dry_run,
-                              out=out, err=err, note=note)
+            files = _read_queues(fleet, active, queues, report, err, note)
+            _dispatch_wizards(fleet, active, runs, files, report, by=by, max_claims=max_claims, dry_run=dry_run,
+                              out=out, err=err, note=note, reader=queues)
         return report
     finally:
         for fd in fds:
@@ -207,7 +211,7 @@ def _lock(w, run: WizardRun, fds: list[int], err, note) -> bool:
     return True
 
 
-def _read_queues(fleet, active, report: DispatchReport, err, note) -> list[_QueueFile]:
+def _read_queues(fleet, active, reader: Snapshots, report: DispatchReport, err, note) -> list[_QueueFile]:
     files: dict[str, _QueueFile] = {}
     for w in fleet.wizards:
         key = queue_key(w.queue)
@@ -221,7 +225,7 @@ def _read_queues(fleet, active, report: DispatchReport, err, note) -> list[_Queu
                 note(f"{', '.join(mine)}: no queue at {qf.path}; nothing to dispatch from it")
             continue
         try:
-            q = parse(read_quiet(qf.path), qf.path, default_priority=fleet.default_priority)
+            q = reader.read(qf.path, fleet.default_priority)
         except QueueError as e:
             report.errors.append(str(e))
             err(str(e))
@@ -280,7 +284,7 @@ def _candidates(fleet, queues, names, report: DispatchReport, *, by, dry_run, er
 
 
 def _dispatch_wizards(fleet, active, runs, queues: list[_QueueFile], report: DispatchReport, *, by, max_claims,
-                      dry_run, out, err, note) -> None:
+                      dry_run, out, err, note, reader: Snapshots) -> None:
     names = {w.name for w in active}
     candidates = _candidates(fleet, queues, names, report, by=by, dry_run=dry_run, err=err)
     held, records = _held_claims(fleet)
@@ -301,7 +305,8 @@ def _dispatch_wizards(fleet, active, runs, queues: list[_QueueFile], report: Dis
             log.debug("wizard %s: dispatch failed", w.name, exc_info=True)
     # One locked write per queue file for every wizard's repairs and claims.
     for key, items in marks.items():
-        _mark(fleet, by_key[key], items, runs, by=by, out=out, err=err)
+        _mark(fleet, by_key[key], items, runs, by=by, out=out, err=err, quiet=reader.quiet_for(by_key[key].path),
+              written=reader.wrote)
 
 
 def _asking(queues: list[_QueueFile]) -> set[tuple[str, str]]:
@@ -323,12 +328,13 @@ def _one_wizard(w, run: WizardRun, candidates, records, held, by_key, *, by, max
     todo: list[_Mark] = []
     if not dry_run:
         house.sweep_claim_temps()
-    # Repair: a claim whose task says PENDING (crash between claim and mark, or a stale editor).
+    # Repair: a claim whose task says PENDING because a dispatch was cut short between claim
+    # and mark. (Once marked, PENDING is a person's cancel: the executor stops the agent.)
     for tid, rec in records.items():
         qpath = rec.get("queue") if rec and isinstance(rec.get("queue"), str) else w.queue
         qf = by_key.get(queue_key(qpath))
         task = qf.by_id.get(tid) if qf else None
-        if task is not None and task.status is Status.PENDING:
+        if task is not None and task.status is Status.PENDING and not (rec or {}).get("marked_at"):
             if dry_run:
                 run.repaired.append(tid)
                 err(f"{w.name}: would repair {tid}: it has a claim but the queue says PENDING")
@@ -441,11 +447,12 @@ def _other_claimant(fleet, wizard, qf: _QueueFile, task_id: str) -> str | None:
     return None
 
 
-def _mark(fleet, qf: _QueueFile, items: list[_Mark], runs, *, by, out, err) -> None:
+def _mark(fleet, qf: _QueueFile, items: list[_Mark], runs, *, by, out, err, quiet: float = QUIET_S,
+          written=None) -> None:
     """Mark claims IN_PROGRESS and repair stale PENDINGs in one write; then report each."""
     changes = [Change(i.task_id, Status.IN_PROGRESS, (Status.PENDING,)) for i in items]
     try:
-        outcomes = set_statuses(qf.path, changes, known=qf.snapshot,
+        outcomes = set_statuses(qf.path, changes, known=qf.snapshot, quiet=quiet, written=written,
                                 parse_kwargs={"default_priority": fleet.default_priority})
     except QueueError as e:
         # The claims stand (they are the truth); the next run repairs the markdown.
@@ -457,7 +464,10 @@ def _mark(fleet, qf: _QueueFile, items: list[_Mark], runs, *, by, out, err) -> N
     for item, o in zip(items, outcomes):
         w = item.wizard
         run = runs[w.name]
-        events = House(w.house, w.name).events
+        house = House(w.house, w.name)
+        events = house.events
+        if o.applied:
+            _note_mark(house, item.task_id, err)
         if item.kind == "repair":
             if o.applied:
                 run.repaired.append(item.task_id)
@@ -472,6 +482,8 @@ def _mark(fleet, qf: _QueueFile, items: list[_Mark], runs, *, by, out, err) -> N
         if o.applied or (o.before is Status.IN_PROGRESS and _other_claimant(fleet, w, qf, c.id) is None):
             # Already IN_PROGRESS with no other claim (a repair beat us to it): the claim is ours.
             # With another claim (routing changed between two runs' reads), the one who marked it keeps it.
+            if not o.applied:
+                _note_mark(house, c.id, err)
             run.claims.append(c)
             out(c.text())  # (its event was written with the claim)
             continue
@@ -481,6 +493,15 @@ def _mark(fleet, qf: _QueueFile, items: list[_Mark], runs, *, by, out, err) -> N
         before = o.before.value if o.before else None
         append_event(events, c.id, before, before, by=by, attempt=c.attempt, event="withdrawn", wizard=w.name,
                      detail=f"the task changed in the queue while it was claimed: {o.reason}")
+
+
+def _note_mark(house: House, task_id: str, err) -> None:
+    """The claim learns that the queue says IN_PROGRESS (house.mark_claim); a failure costs
+    only that a person's PENDING is repaired instead of cancelling the task."""
+    try:
+        house.mark_claim(task_id)
+    except (OSError, UnsafePath) as e:
+        err(f"{house.wizard}: {task_id}: could not note the mark in its claim: {_sentence(e)}")
 
 
 def claimed_ids(fleet, queue_path: str | None = None) -> set[str]:

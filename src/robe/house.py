@@ -45,7 +45,7 @@ from .plumbing import (
     take_lock,
     write_all,
 )
-from .queue import Task, is_valid_id
+from .queue import Status, Task, is_valid_id
 from .queue.asks import ask_of
 
 #: the answer is cut here unless the executor is told otherwise
@@ -56,7 +56,7 @@ MAX_CLAIM_BYTES = 4 * 1024 * 1024
 EXECUTOR_STALE_S = 30.0
 #: a bare completed/<ID>.txt (an external agent's answer) counts once it is this old
 BARE_GRACE_S = 5.0
-COMPLETE, FAILED, RETRY = "COMPLETE", "FAILED", "RETRY"
+COMPLETE, FAILED, RETRY, CANCELLED = "COMPLETE", "FAILED", "RETRY", "CANCELLED"
 _ARCHIVED_CLAIM_RE = re.compile(r"\A([A-Z][A-Z0-9]*-[0-9]+)\.([0-9]{1,9})\.active\Z")
 #: an outcome in completed/ (``<ID>.json``) or in its archive (``<ID>.<attempt>.json``, or
 #: ``<ID>.<attempt>.<n>.json`` when that name was taken)
@@ -85,7 +85,7 @@ class Claim(NamedTuple):
 
 
 class Result(NamedTuple):
-    """A result in completed/: its status (COMPLETE, FAILED or RETRY), the reason, the
+    """A result in completed/: its status (COMPLETE, FAILED, RETRY or CANCELLED), the reason, the
     attempt its outcome names (None for a bare .txt) and the whole outcome."""
 
     status: str
@@ -420,7 +420,7 @@ class House:
             status = str(meta.get("status") or "").upper()
             attempt = positive_int(meta.get("attempt"), 0) or None
             error = meta.get("error") if isinstance(meta.get("error"), str) else ""
-            if status in (COMPLETE, RETRY):
+            if status in (COMPLETE, RETRY, CANCELLED):
                 return Result(status, error, attempt, meta)
             if status != FAILED:
                 error = f"the result says status {meta.get('status')!r}" + (f": {error}" if error else "")
@@ -435,7 +435,7 @@ class House:
         meta = read_json(self.path(self.completed_archive, task_id, f".{attempt}.json"))
         if meta is not None:
             status = str(meta.get("status") or "").upper()
-            return Result(status if status in (COMPLETE, RETRY) else FAILED,
+            return Result(status if status in (COMPLETE, RETRY, CANCELLED) else FAILED,
                           meta.get("error") if isinstance(meta.get("error"), str) else "", attempt, meta)
         if os.path.lexists(self.path(self.completed_archive, task_id, f".{attempt}.txt")):
             return Result(COMPLETE, "", attempt)
@@ -472,13 +472,13 @@ class House:
         return best, self.read_answer(task_id, best) or "", meta
 
     def retried_attempts(self) -> dict[str, set[int]]:
-        """Per task, the archived attempts that ended in RETRY (exit 75: no failure counted)."""
+        """Per task, the archived attempts that count no failure: RETRY (exit 75) and CANCELLED."""
         out: dict[str, set[int]] = {}
         for n in listdir(self.completed_archive):
             parts = n.split(".")
             if len(parts) == 3 and parts[2] == "json" and parts[1].isdigit() and is_valid_id(parts[0]):
                 meta = read_json(os.path.join(self.completed_archive, n))
-                if meta and str(meta.get("status")).upper() == RETRY:
+                if meta and str(meta.get("status")).upper() in (RETRY, CANCELLED):
                     out.setdefault(parts[0], set()).add(int(parts[1]))
         return out
 
@@ -517,11 +517,43 @@ class House:
                 return rec["queue"]
         return None
 
+    # -- marks and cancels
+    def mark_claim(self, task_id: str) -> None:
+        """Note in the claim that the queue says IN_PROGRESS for it now (dispatch's mark was
+        written): from then on a PENDING in the queue is a person's cancel, not a dispatch cut
+        short between claim and mark. Not fsynced: a mark lost in a power cut only makes the
+        next dispatch repair the task instead of cancelling it."""
+        rec = self.claim_record(task_id)
+        if rec is None or rec.get("marked_at"):
+            return
+        rec["marked_at"] = stamp()
+        atomic_write(self.claim_path(task_id), json_bytes(rec), sync=False)
+
+    def cancel_path(self, task_id: str) -> str:
+        return self.path(self.work, task_id, ".cancel")
+
+    def request_cancel(self, task_id: str, reason: str, by: str) -> None:
+        """``work/<ID>.cancel``: the executor running the claim stops its agent (``robe cancel``)."""
+        atomic_write(self.cancel_path(task_id), json_bytes({"id": task_id, "reason": reason, "by": by,
+                                                            "at": stamp()}))
+
+    def cancel_request(self, task_id: str) -> str | None:
+        """The reason of a cancel asked for with ``request_cancel``, or None."""
+        if not os.path.lexists(self.cancel_path(task_id)):
+            return None
+        rec = read_json(self.cancel_path(task_id), 64 * 1024) or {}
+        return rec.get("reason") if isinstance(rec.get("reason"), str) and rec["reason"] else "cancelled"
+
     # -- archives
     def archive_claim(self, task_id: str, attempt: int, sync: bool = True) -> list[str]:
-        """``work/<ID>.active`` (and its heartbeat) to ``work/archive/<ID>.<attempt>.*``."""
+        """``work/<ID>.active`` (and its heartbeat) to ``work/archive/<ID>.<attempt>.*``; a cancel
+        request for it is done with."""
         moved = [_move_keep(self.claim_path(task_id), self.work_archive, f"{task_id}.{attempt}", ".active"),
                  _move_keep(self.heartbeat_path(task_id), self.work_archive, f"{task_id}.{attempt}", ".heartbeat")]
+        try:
+            os.unlink(self.cancel_path(task_id))
+        except FileNotFoundError:
+            pass
         if sync:
             _fsync_dirs(self.work, self.work_archive)
         return [p for p in moved if p]
@@ -540,6 +572,17 @@ class House:
         """``logs/dispatch.lock``: held by a dispatch run, and by the monitor while it moves
         claims; an fd to close when done, or None when another holder kept it."""
         return take_lock(self.dispatch_lock_file, timeout)
+
+
+def cancel_reason(status: Status | None, record: dict | None) -> str | None:
+    """Why a claim's agent must stop, given its task's status in the queue now: BLOCKED or
+    FAILED written by a person, or PENDING once dispatch had marked the task IN_PROGRESS
+    (before the mark, PENDING only means a dispatch was cut short: the next one repairs it)."""
+    if status in (Status.BLOCKED, Status.FAILED):
+        return f"set to {status.value} in the queue"
+    if status is Status.PENDING and record is not None and record.get("marked_at"):
+        return "set back to PENDING in the queue"
+    return None
 
 
 def _same_process(pid, start) -> bool:

@@ -33,10 +33,11 @@ from typing import Callable
 from .clock import now as _now
 from .errors import RobeError
 from .fleet import alerts
-from .house import BARE_GRACE_S, House, HouseError, Result, answer_message, inbox_for
+from .house import BARE_GRACE_S, House, HouseError, Result, answer_message, cancel_reason, inbox_for
 from .plumbing import fsync_dir, host
-from .queue import Change, QueueError, Snapshot, Status, parse, read_quiet, set_statuses
+from .queue import QUIET_S, Change, QueueError, Snapshot, Status, set_statuses
 from .queue.asks import ask_of, question_of
+from .queue.cache import Snapshots
 from .queue.events import append_event, events_path, read_events
 from .routing import Router, queue_key
 
@@ -48,7 +49,7 @@ VANISH_GRACE_S = 600.0
 LOCK_TIMEOUT_S = 30.0
 #: what the monitor writes in the event log's ``event`` key
 RESULT, RETRY, REAP, ORPHAN, VANISHED, LEFT, ARCHIVED = "result", "retry", "reap", "orphan", "vanished", "left", "archived"
-KEPT, RESTORED = "kept", "restored"
+KEPT, RESTORED, CANCELLED = "kept", "restored", "cancelled"
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ class Transition:
 
     def line(self) -> str:
         a = f" (attempt {self.attempt})" if self.attempt else ""
-        if self.kind in (LEFT, ARCHIVED, VANISHED, KEPT):
+        if self.kind in (LEFT, ARCHIVED, VANISHED, KEPT, CANCELLED):
             return f"{self.wizard}: {self.task} {self.kind}{a}: {self.detail}"
         return f"{self.wizard}: {self.task} {self.from_} -> {self.to}{a}: {self.detail}"
 
@@ -98,7 +99,7 @@ class MonitorReport:
 class _Item:
     """A decided transition, before the queue write."""
 
-    kind: str  # RESULT, REAP, ORPHAN, or "folded" (the queue already has it: archive only)
+    kind: str  # RESULT, REAP, ORPHAN, CANCELLED (archive only), or "folded" (the queue already has it: archive only)
     wizard: object  # the Wizard, or None for an orphan nobody's house holds
     task: str
     qkey: str
@@ -120,6 +121,16 @@ class _QueueFile:
     snapshot: Snapshot | None = None
     error: str | None = None
     mtime: float | None = None
+    #: how long it must have been quiet before it is written (0: robe run saw the save end)
+    quiet: float = QUIET_S
+    #: told of robe's own write (Snapshots.wrote)
+    written: object = None
+    _by_id: dict | None = None
+
+    def by_id(self) -> dict:
+        if self._by_id is None:
+            self._by_id = self.snapshot.by_id() if self.snapshot is not None else {}
+        return self._by_id
 
 
 def _quiet(_line: str) -> None:
@@ -198,8 +209,9 @@ def _plan_house(h: _House, bare_grace: float, known: dict[str, str]) -> list[_It
                 continue
             target, kind, detail = _decide(h, tid, attempt, res)
             # (the target too: a run stopped after its write finds it already applied)
-            items.append(_Item(RESULT, target=target, expect=_expect(target), detail=detail, result=True,
-                               event_kind=kind, result_attempt=res.attempt or attempt, **common))
+            items.append(_Item(RESULT if target else CANCELLED, target=target, expect=_expect(target, rec),
+                               detail=detail, result=True, event_kind=kind, result_attempt=res.attempt or attempt,
+                               **common))
             continue
         lease = _positive(rec.get("lease_s")) or w.lease
         if house.claim_live(tid, lease, False, at=t) or h.executor().alive:
@@ -210,14 +222,16 @@ def _plan_house(h: _House, bare_grace: float, known: dict[str, str]) -> list[_It
         why = (f"lease of {lease} s ran out ({t - sign:.0f} s since the last heartbeat) and the executor is gone "
                f"({h.executor().detail})")
         target, kind, detail = _after_failure(h, tid, attempt, why, "reaped")
-        items.append(_Item(REAP, target=target, expect=_expect(target), detail=detail, event_kind=REAP, **common))
+        items.append(_Item(REAP, target=target, expect=_expect(target, rec), detail=detail, event_kind=REAP,
+                           **common))
     for tid in sorted(results - set(h.claims)):
         res = house.read_result(tid, at=t, bare_grace=bare_grace)
         if res is None:
             continue
         attempt = res.attempt or h.archived().get(tid, 1)
         target, kind, detail = _decide(h, tid, attempt, res)
-        items.append(_Item("folded" if house.claim_archived(tid, attempt) else RESULT, w, tid, queue_key(w.queue),
+        folded = "folded" if house.claim_archived(tid, attempt) else RESULT
+        items.append(_Item(folded if target else CANCELLED, w, tid, queue_key(w.queue),
                            w.queue, target, (Status.IN_PROGRESS,), attempt, detail, claim=False, result=True,
                            result_attempt=attempt, event_kind=kind, events=h.events))
     return items
@@ -227,16 +241,54 @@ def _positive(value) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
-def _expect(target: Status) -> tuple[Status, ...]:
-    return tuple(dict.fromkeys((Status.IN_PROGRESS, Status.PENDING, target)))
+def _expect(target: Status | None, claim: dict) -> tuple[Status, ...]:
+    """The statuses a transition to ``target`` may replace: IN_PROGRESS, and PENDING while the
+    dispatcher had not yet marked the claim (once marked, a PENDING is a person's: it stays)."""
+    if target is None:
+        return ()
+    pending = () if claim.get("marked_at") else (Status.PENDING,)
+    return tuple(dict.fromkeys((Status.IN_PROGRESS, *pending, target)))
 
 
-def _decide(h: _House, tid: str, attempt: int, res: Result) -> tuple[Status, str, str]:
+def _decide(h: _House, tid: str, attempt: int, res: Result) -> tuple[Status | None, str, str]:
+    """The status a result gives its task (None: a cancelled attempt leaves the person's), the
+    event and the detail."""
+    if res.status == "CANCELLED":
+        return None, CANCELLED, f"cancelled ({res.error or 'by a person'}); the agent was stopped, no failure counted"
     if res.status == "COMPLETE":
         return Status.COMPLETE, RESULT, "result COMPLETE" if res.attempt else "result COMPLETE (a bare .txt)"
     if res.status == "RETRY":
         return Status.PENDING, RETRY, f"the agent asked to run later ({res.error or 'exit code 75'}); no failure counted"
     return _after_failure(h, tid, attempt, res.error or "no reason given", "result FAILED")
+
+
+def _plan_cancels(houses: dict, items: list[_Item], qfiles: dict, known: dict[str, str]) -> list[_Item]:
+    """Claims without a result whose task a person cancelled in the queue (house.cancel_reason)
+    while no executor of the house is alive to stop them: released (archived), the person's
+    status left as it is, and an agent still running from a dead executor killed."""
+    planned = {(it.wizard.name, it.task) for it in items if it.wizard is not None}
+    out = []
+    for h in houses.values():
+        if h.executor().alive:
+            continue  # the executor sees the cancel itself and writes a CANCELLED result
+        for tid in h.claims:
+            if (h.w.name, tid) in planned or tid in h.results:
+                continue
+            rec = h.house.claim_record(tid) or {}
+            named = rec.get("queue") if isinstance(rec.get("queue"), str) else None
+            qpath = known.get(queue_key(named), h.w.queue) if named else h.w.queue
+            qf = qfiles.get(queue_key(qpath))
+            if qf is None or qf.snapshot is None:
+                continue
+            task = qf.by_id().get(tid)
+            reason = cancel_reason(task.status if task is not None else None, rec)
+            if reason is None:
+                continue
+            attempt = _positive(rec.get("attempt")) or h.archived().get(tid, 0) + 1
+            out.append(_Item(CANCELLED, h.w, tid, queue_key(qpath), qpath, None, (), attempt,
+                             f"cancelled ({reason}) with no executor running it; claim released", claim=True,
+                             event_kind=CANCELLED, events=h.events))
+    return out
 
 
 def _plan_orphans(fleet, selected: set, qfiles: dict, houses: dict, t: float, orphan_grace: float) -> list[_Item]:
@@ -286,8 +338,8 @@ def _restore(h: _House, tid: str, key: str, qpath: str) -> _Item | None:
     if res is None:
         return None
     target, _, _ = _decide(h, tid, attempt, res)
-    if target is Status.PENDING:
-        return None  # attempts remain: the orphan rule sends it back to PENDING, to run again
+    if target in (None, Status.PENDING):
+        return None  # attempts remain (or it was cancelled): the orphan rule sends it back to PENDING
     return _Item(RESTORED, h.w, tid, key, qpath, target, (Status.IN_PROGRESS,), attempt,
                  f"IN_PROGRESS again with no claim, but attempt {attempt} already ended {target.value} (an editor "
                  f"saved a copy from while it ran): {target.value} again, not run twice", event_kind=RESTORED,
@@ -318,9 +370,12 @@ def _last_signs(fleet, qfiles) -> dict[str, float]:
 
 def monitor(fleet, wizards=None, *, now: _dt.datetime | None = None, bare_grace: float = BARE_GRACE_S,
             orphan_grace: float = ORPHAN_GRACE_S, lock_timeout: float = LOCK_TIMEOUT_S,
-            out: Callable[[str], None] = _quiet, err: Callable[[str], None] = _quiet) -> MonitorReport:
-    """One monitor run for ``wizards`` (names; all of the fleet when None)."""
+            out: Callable[[str], None] = _quiet, err: Callable[[str], None] = _quiet,
+            queues: Snapshots | None = None) -> MonitorReport:
+    """One monitor run for ``wizards`` (names; all of the fleet when None). ``queues``: the
+    parsed queue files to reuse (robe run's; by default each file is parsed once per run)."""
     report = MonitorReport()
+    queues = queues if queues is not None else Snapshots()
     now = now or _now()
     t = now.timestamp()
     chosen = [fleet.wizard(n) for n in dict.fromkeys(wizards)] if wizards else list(fleet.wizards)
@@ -360,12 +415,13 @@ def monitor(fleet, wizards=None, *, now: _dt.datetime | None = None, bare_grace:
             except OSError as e:
                 report.errors.append(f"{h.w.name}: {e}")
                 err(report.errors[-1])
-        qfiles = _read_queues(houses, items, report, err)
+        qfiles = _read_queues(houses, items, queues, fleet.default_priority)
         for qf in qfiles.values():
             if qf.error and os.path.lexists(qf.path):  # there, but unreadable: say so (nothing is folded into it)
                 report.errors.append(qf.error)
                 err(qf.error)
         if houses:
+            items += _plan_cancels(houses, items, qfiles, known)
             items += _plan_orphans(fleet, set(houses), qfiles, houses, t, orphan_grace)
         try:
             _apply(items, qfiles, houses, report, by=by, out=out, err=err,
@@ -386,16 +442,16 @@ def monitor(fleet, wizards=None, *, now: _dt.datetime | None = None, bare_grace:
                               if t.to == "FAILED" and t.kind in (RESULT, REAP)])
 
 
-def _read_queues(houses, items, report, err) -> dict[str, _QueueFile]:
+def _read_queues(houses, items, reader: Snapshots, default_priority: str) -> dict[str, _QueueFile]:
     paths = {queue_key(h.w.queue): h.w.queue for h in houses.values()}
     for it in items:
         paths.setdefault(it.qkey, it.qpath)
     out = {}
     for key, path in paths.items():
-        qf = _QueueFile(path, mtime=_mtime(path))
+        qf = _QueueFile(path, mtime=_mtime(path), quiet=reader.quiet_for(path), written=reader.wrote)
         if os.path.exists(path):
             try:
-                qf.snapshot = parse(read_quiet(path), path)
+                qf.snapshot = reader.read(path, default_priority)
             except QueueError as e:
                 qf.error = str(e)
         out[key] = qf
@@ -411,7 +467,8 @@ def _mtime(path: str) -> float | None:
 
 def _write(qf: _QueueFile, changes: list[Change]):
     """One locked write, on the parse this run made while the file is still what it read."""
-    outcomes = set_statuses(qf.path, changes, known=qf.snapshot)
+    outcomes = set_statuses(qf.path, changes, known=qf.snapshot, quiet=qf.quiet, written=qf.written,
+                            parse_kwargs={"default_priority": qf.snapshot.default_priority} if qf.snapshot else None)
     return outcomes, any(o.applied and o.before != o.after for o in outcomes)
 
 
@@ -422,7 +479,7 @@ def _apply(items: list[_Item], qfiles: dict, houses: dict, report: MonitorReport
         by_queue.setdefault(it.qkey, []).append(it)
     for key, group in by_queue.items():
         qf = qfiles[key]
-        writes = [it for it in group if it.kind != "folded"]
+        writes = [it for it in group if it.kind not in ("folded", CANCELLED)]
         outcomes = {}
         if writes:
             if qf.snapshot is None and qf.error is None and not os.path.exists(qf.path):
@@ -465,7 +522,7 @@ def _deliver(it: _Item, o, qf: _QueueFile, houses: dict, inboxes: tuple[dict, st
         return
     if it.kind != "folded" and (o is None or not o.applied):
         return
-    task = qf.snapshot.get(it.task)
+    task = qf.by_id().get(it.task)
     ask = ask_of(task) if task is not None else None
     if ask is None:
         return
@@ -531,6 +588,11 @@ def _finish(it: _Item, o, qf: _QueueFile, houses, report: MonitorReport, *, by, 
         out(tr.line())
 
     target = it.target.value if it.target else None
+    if it.kind == CANCELLED:
+        task = qf.by_id().get(it.task)
+        now = f"; the queue's {task.status.value} stays" if task is not None else ""
+        record(CANCELLED, None, None, it.detail + now)
+        return
     if it.kind == "folded":
         missing = not h.has_event(it.task, it.attempt, target)
         if missing:

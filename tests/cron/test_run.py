@@ -80,11 +80,11 @@ def test_run_end_to_end_with_the_echo_agent(make_fleet, robe_run):
              what="ezra's tasks to be COMPLETE")
     with open(os.path.join(ezra.completed_dir, "archive", "TASK-002.1.txt")) as f:
         assert "echo agent of wizard ezra" in f.read()
-    # the jobs ran as the same children cron runs, with their output in cron.log
-    with open(os.path.join(ezra.logs_dir, "cron.log")) as f:
-        assert "TASK-002" in f.read()
-    with open(os.path.join(ezra.logs_dir, "run.log")) as f:
-        assert "dispatch started" in f.read()
+    # dispatch and monitor ran inside robe run (no child, no cron.log), one line per transition
+    assert not os.path.exists(os.path.join(ezra.logs_dir, "cron.log"))
+    out = output(p)
+    assert "ezra: dispatched TASK-002 (P2) attempt 1" in out
+    assert "ezra: TASK-002 IN_PROGRESS -> COMPLETE (attempt 1)" in out
 
     assert stop(p) == 0
     out = output(p)
@@ -175,7 +175,7 @@ def test_the_clock_runs_each_scheduled_job_as_its_child(make_fleet):
     """The schedule, in-process with a clock that jumps two minutes: the report job fires once."""
     import datetime as dt
 
-    from robe.engine import Options, Runner
+    from robe.engine import Engine, Options
     from robe.cron.schedule import fleet_schedule
 
     off = {j: "off" for j in ("self-monitor", "dispatch", "monitor", "checkpoint")}
@@ -192,7 +192,7 @@ def test_the_clock_runs_each_scheduled_job_as_its_child(make_fleet):
 
     entries = fleet_schedule(fleet)
     assert [(e.job, e.expr) for e in entries] == [("report", "* * * * *")]
-    runner = Runner(fleet, entries=entries, options=Options(execute=False, react=False, kick=False), now=clock)
+    runner = Engine(fleet, entries=entries, options=Options(execute=False, react=False, kick=False), now=clock)
     latest = os.path.join(ezra.house, "reports", "latest.md")
     assert runner.run(until=lambda r: r.idle() and r.jobs[("ezra", "report")].runs >= 1, timeout=30)
     assert os.path.exists(latest)
@@ -204,13 +204,13 @@ def test_the_clock_runs_each_scheduled_job_as_its_child(make_fleet):
 def test_a_burst_of_saves_gives_few_dispatches(make_fleet):
     import threading
 
-    from robe.engine import Options, Runner
+    from robe.engine import Engine, Options
 
     fleet = make_fleet({"ezra": {}})
     ezra = fleet.wizard("ezra")
     with open(ezra.queue, "w") as f:
         f.write("# Queue\n\n")
-    runner = Runner(fleet, entries=[], options=Options(execute=False, kick=False, debounce=0.2))
+    runner = Engine(fleet, entries=[], options=Options(execute=False, kick=False, debounce=0.2))
     t = threading.Thread(target=runner.run, kwargs={"timeout": 30})
     t.start()
     try:
@@ -228,29 +228,56 @@ def test_a_burst_of_saves_gives_few_dispatches(make_fleet):
     assert not t.is_alive()
 
 
-def test_a_wizards_dispatch_and_monitor_take_turns(make_fleet, monkeypatch):
-    """Both take the wizard's dispatch lock; run together, one of them would find it busy."""
-    from robe.engine import Options, Runner
+def test_robe_run_holds_cron_s_locks_while_it_dispatches_in_process(make_fleet):
+    """Dispatch and monitor run in robe run's own loop (one thread: never at once), and it
+    holds each wizard's logs/cron-dispatch.lock and cron-monitor.lock while it runs, so the
+    crontab's 'flock -n' lines find them taken and do nothing."""
+    import threading
+
+    from robe.engine import Engine, Options
 
     fleet = make_fleet({"ezra": {}, "allegro": {}})
     for w in fleet.wizards:
         with open(w.queue, "w") as f:
             f.write("# Queue\n\n" + "".join(task(f"TASK-{i}", w.name) for i in range(1, 4)))
-    overlaps = []
-    real_start = Runner._start
-
-    def start(self, key):
-        partner = {"dispatch": "monitor", "monitor": "dispatch"}.get(key[1])
-        if partner and self.jobs[(key[0], partner)].proc is not None:
-            overlaps.append(key)
-        real_start(self, key)
-
-    monkeypatch.setattr(Runner, "_start", start)
-    runner = Runner(fleet, entries=[], options=Options(exec_scan_interval=0.5))
+    engine = Engine(fleet, entries=[], options=Options(exec_scan_interval=0.5))
 
     def done(r):
         return r.idle() and all(set(statuses(w.queue).values()) == {"COMPLETE"} for w in fleet.wizards)
 
-    assert runner.run(until=done, timeout=60)
-    assert overlaps == []
-    assert runner.jobs[("ezra", "monitor")].runs >= 1 and runner.jobs[("ezra", "dispatch")].runs >= 3
+    held = []
+
+    def body():
+        held.append(engine.run(until=done, timeout=60))
+
+    t = threading.Thread(target=body)
+    t.start()
+    t.join(90)
+    assert held == [True]
+    # the passes were made in this process, not as children
+    assert engine.jobs[("ezra", "dispatch")].runs >= 1 and engine.jobs[("ezra", "monitor")].runs >= 1
+    assert engine.children.running() == []
+    # and the locks are released when it stops
+    for w in fleet.wizards:
+        for job in ("dispatch", "monitor"):
+            fd = os.open(os.path.join(w.logs_dir, f"cron-{job}.lock"), os.O_RDWR)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            finally:
+                os.close(fd)
+
+
+def test_cron_s_lines_find_the_locks_taken_while_robe_run_runs(make_fleet, robe_run):
+    fleet = make_fleet({"ezra": {}})
+    ezra = fleet.wizard("ezra")
+    with open(ezra.queue, "w") as f:
+        f.write("# Queue\n\n" + task("TASK-001", "ezra"))
+    p = robe_run(fleet)
+    wait_for(lambda: statuses(ezra.queue)["TASK-001"] == "COMPLETE", 20, what="TASK-001")
+    fd = os.open(os.path.join(ezra.logs_dir, "cron-dispatch.lock"), os.O_RDWR)
+    try:
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        os.close(fd)
+    assert stop(p) == 0

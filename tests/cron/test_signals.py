@@ -19,8 +19,8 @@ CHILD = textwrap.dedent("""
     from robe.fleet import load_fleet
     fleet = load_fleet(sys.argv[1])
     if sys.argv[2] == "run":
-        from robe.engine import Runner, install_signal_handlers
-        target = Runner(fleet)
+        from robe.engine import Engine, install_signal_handlers
+        target = Engine(fleet)
         install_signal_handlers(target)
         held = target.wake._cond          # the lock wake.wait()/clear() hold
     else:

@@ -50,7 +50,7 @@ def test_claim_content_mode_and_event(tmp_path, dispatch_run):
     assert stat.S_IMODE(os.stat(claim).st_mode) == 0o600
     rec = json.loads(read(claim))
     assert list(rec) == ["id", "title", "priority", "body", "prompt", "wizard", "attempt", "claimed_at",
-                         "claimed_by", "lease_s", "queue"]
+                         "claimed_by", "lease_s", "queue", "marked_at"]
     assert rec["id"] == "TASK-004" and rec["title"] == "Rotate the gateway logs" and rec["priority"] == "P0"
     assert rec["body"] == "the task's body\nas written"
     assert rec["prompt"] == "TASK-004: Rotate the gateway logs\n\nthe task's body\nas written"
@@ -91,19 +91,35 @@ def test_crash_between_claim_and_mark_is_repaired_not_claimed_again(tmp_path, di
     assert json.loads(read(work / "TASK-004.active"))["attempt"] == 1  # untouched
 
 
-def test_stale_editor_save_is_undone_and_nothing_is_dispatched_twice(tmp_path, dispatch_run):
+def test_a_save_that_says_pending_again_cancels_and_nothing_is_dispatched_twice(tmp_path, dispatch_run):
+    """Once dispatch marked a task IN_PROGRESS, a PENDING saved over it is the person's word (a
+    cancel, issue 16), even from an editor's stale buffer: the claim is not repaired, and the
+    task is not claimed again while its claim stands."""
+    from robe.monitor import monitor
+    from robe.fleet import load_fleet
+
     path = setup(tmp_path)
     qpath = tmp_path / "ezra" / "WORK-QUEUE.md"
     stale = read(qpath)  # the person's editor buffer, opened before the dispatch
     assert len(dispatch_run(path).report.claims) == 2
+    assert all(json.loads(read(tmp_path / "ezra" / "work" / f"{t}.active")).get("marked_at")
+               for t in ("TASK-004", "TASK-005"))
     with open(qpath, "w") as f:
         f.write(stale + "\n- [ ] TASK-006 P1 PENDING added in the same save\n")
     run = dispatch_run(path)
     assert run.out == ["ezra: dispatched TASK-006 (P1) attempt 1"]
-    assert sorted(run.report.wizards[0].repaired) == ["TASK-004", "TASK-005"]
+    assert run.report.wizards[0].repaired == []
     assert claims_in(tmp_path / "ezra") == ["TASK-004", "TASK-005", "TASK-006"]
-    assert {t.status.value for t in load(str(qpath)).tasks} == {"IN_PROGRESS"}
+    statuses = {t.id: t.status.value for t in load(str(qpath)).tasks}
+    assert statuses == {"TASK-004": "PENDING", "TASK-005": "PENDING", "TASK-006": "IN_PROGRESS"}
     assert "added in the same save" in read(qpath)
+    # No executor runs them: the monitor releases the two claims, the status stays PENDING ...
+    report = monitor(load_fleet(path), queues=None)
+    assert sorted(t.task for t in report.transitions if t.kind == "cancelled") == ["TASK-004", "TASK-005"]
+    assert claims_in(tmp_path / "ezra") == ["TASK-006"]
+    # ... and the next dispatch runs them again, as attempt 2
+    run = dispatch_run(path)
+    assert sorted(run.out) == ["ezra: dispatched TASK-004 (P0) attempt 2", "ezra: dispatched TASK-005 (P1) attempt 2"]
 
 
 def test_rerun_archives_the_old_result_and_counts_the_attempt(tmp_path, dispatch_run):

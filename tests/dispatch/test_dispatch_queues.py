@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import robe.dispatch
+import robe.queue.cache as cache
 import robe.queue.store as store
 
 from .dispatch_helpers import claims_in, write, write_fleet
@@ -16,7 +16,7 @@ def test_a_shared_queue_is_parsed_once_per_run_and_marked_in_one_write(tmp_path,
         f"- [ ] {'BUG' if i % 3 == 0 else 'TASK'}-{i} P1 PENDING task {i}\n" + ("  - Tags: research\n" if i % 3 == 1 else "")
         for i in range(1, 13)))
     parses, writes = [], []
-    real_parse, real_swap = robe.dispatch.parse, store._swap
+    real_parse, real_swap = cache.parse, store._swap
 
     def counting_parse(*a, **k):
         parses.append(a[1])
@@ -25,7 +25,7 @@ def test_a_shared_queue_is_parsed_once_per_run_and_marked_in_one_write(tmp_path,
     def counting_write(*a, **k):
         writes.append(a[0])
         return real_swap(*a, **k)
-    monkeypatch.setattr(robe.dispatch, "parse", counting_parse)
+    monkeypatch.setattr(cache, "parse", counting_parse)
     monkeypatch.setattr(store, "parse", counting_parse)
     monkeypatch.setattr(store, "_swap", counting_write)
     run = dispatch_run(path)

@@ -148,13 +148,15 @@ def test_a_claim_in_another_house_blocks_the_task(tmp_path, dispatch_run):
     path = write_fleet(tmp_path, wizards, default="allegro")
     write(tmp_path / "WORK-QUEUE.md", "- [ ] TASK-001 P1 PENDING moved between wizards\n  - Assignee: ezra\n")
     assert [c.wizard for c in dispatch_run(path).report.claims] == ["ezra"]
-    # A person's stale editor writes PENDING back and drops the assignee: still one claim, repaired by ezra.
+    # A person's stale editor writes PENDING back and drops the assignee: ezra's claim (marked
+    # IN_PROGRESS once) still holds the task, so allegro does not claim it; the person's PENDING
+    # stays, and asks ezra's executor to cancel the attempt (then it runs again as attempt 2).
     with open(tmp_path / "WORK-QUEUE.md", "w") as f:
         f.write("- [ ] TASK-001 P1 PENDING moved between wizards\n")
     run = dispatch_run(path)
     assert run.report.claims == []
     assert claims_in(tmp_path / "allegro") == [] and claims_in(tmp_path / "ezra") == ["TASK-001"]
-    assert "IN_PROGRESS" in read(tmp_path / "WORK-QUEUE.md")
+    assert "PENDING" in read(tmp_path / "WORK-QUEUE.md")
 
 
 def test_ready_tasks_skips_claimed_tasks_of_this_queue_only(tmp_path, dispatch_run):

@@ -114,6 +114,17 @@ def test_claim_whose_repair_was_pending_still_folds(one_wizard):
     s = one_wizard
     house = s.house()
     s.dispatch()
+    # The crash: the claims never learned that the queue said IN_PROGRESS (no "marked_at"),
+    # and the queue still says PENDING. (A marked claim whose task says PENDING is a person's
+    # cancel instead, tested in tests/monitor/test_cancel.py.)
+    for name in os.listdir(house / "work"):
+        if name.endswith(".active"):
+            path = os.path.join(house / "work", name)
+            with open(path) as f:
+                rec = json.load(f)
+            rec.pop("marked_at", None)
+            with open(path, "w") as f:
+                json.dump(rec, f)
     text = read(s.qpath).replace("IN_PROGRESS", "PENDING")
     write(s.qpath, text)
     write_result(house, "TASK-003")

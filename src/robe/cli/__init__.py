@@ -25,6 +25,7 @@ COMMANDS = {
     "status": "robe.cli.fleet:status",
     "doctor": "robe.cli.fleet:doctor",
     "dispatch": "robe.cli.dispatch:dispatch",
+    "cancel": "robe.cli.dispatch:cancel",
     "execute": "robe.cli.execute:execute",
     "cron": "robe.cli.cron:cron",
     "self-monitor": "robe.cli.cron:self_monitor",

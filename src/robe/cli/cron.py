@@ -11,7 +11,7 @@ from ..cron import crontab as ct
 from ..cron.schedule import fleet_schedule
 from ..cron.selfmonitor import self_monitor as run_self_monitor
 from ..demo import run_demo
-from ..engine import Options, Runner, install_signal_handlers
+from ..engine import Engine, Options, install_signal_handlers
 from ..fleet.config import load_fleet
 from .common import echo_json, fleet_option, json_option, wizards_option
 from .dashboard import start_beside_run
@@ -143,43 +143,62 @@ def self_monitor(fleet_path, wizards, services, no_restart, wait, as_json):
 @click.command()
 @fleet_option
 @wizards_option
-@click.option("--no-execute", is_flag=True, help="Run the schedule only; executors run elsewhere.")
-@click.option("--debounce", type=float, default=0.05, show_default=True, metavar="S",
-              help="Seconds between a file event and the dispatch or monitor it asks for.")
+@click.option("--no-execute", is_flag=True, help="Dispatch and monitor only; executors run elsewhere.")
+@click.option("--debounce", type=float, default=0.0, show_default=True, metavar="S",
+              help="Seconds a finished save waits before its dispatch (a burst of saves gives one).")
 @click.option("--grace", type=float, default=10.0, show_default=True, metavar="S",
               help="Seconds running jobs and agents may finish after SIGTERM/SIGINT.")
+@click.option("--progress/--no-progress", default=None,
+              help="A status line of running/queued/done/failed per wizard and tasks/s "
+                   "[default: on when stderr is a terminal].")
 @click.option("--quiet", "-q", is_flag=True, help="Log only warnings and errors.")
 @click.option("--verbose", "-v", is_flag=True, help="Also log every job started and finished.")
 @click.option("--dashboard", "dashboard_at", metavar="[HOST:]PORT",
               help="Also serve the dashboard here (see robe dashboard); loopback unless HOST says otherwise.")
 @click.option("--dashboard-token", envvar="ROBE_DASHBOARD_TOKEN", metavar="T",
               help="The dashboard's token (or set ROBE_DASHBOARD_TOKEN); needed on any address but loopback.")
-def run(fleet_path, wizards, no_execute, debounce, grace, quiet, verbose, dashboard_at, dashboard_token):
-    """Run the whole schedule and every wizard's executor in the foreground (no cron needed).
+def run(fleet_path, wizards, no_execute, debounce, grace, progress, quiet, verbose, dashboard_at, dashboard_token):
+    """Run the fleet in the foreground: dispatch, execute and fold results the moment they happen.
 
-    The executors run in this process; each scheduled job runs as the child process cron
-    would run (robe dispatch --wizard W, ...), never two of one job for one wizard at once.
-    A saved WORK-QUEUE.md is dispatched at once, a new result is folded in at once. Stop it
-    with Ctrl-C or SIGTERM. Logs go to stderr and each wizard's logs/run.log; the jobs' output
-    to logs/cron.log.
+    Dispatch and monitor run inside this process (under the same per-wizard locks cron's
+    lines take, so cron and robe run never dispatch one wizard at once); agents are child
+    processes. A saved WORK-QUEUE.md is dispatched at once, a result is folded into the file
+    at once, and a running task a person sets to BLOCKED, FAILED or PENDING is cancelled. The
+    report, checkpoint and self-monitor jobs run on the schedule as child processes.
+
+    Each transition is one line on stderr; each queue or fleet.yaml error is printed once with
+    its file:line and hint (robe status shows those still standing). Stop with Ctrl-C or
+    SIGTERM. Logs: stderr and each wizard's logs/run.log; the child jobs' output: logs/cron.log.
+
+    \b
+    Examples:
+      robe run
+      robe run -w ezra -w allegro --progress
+      robe run --no-execute          # executors run elsewhere (robe execute)
+      robe run --dashboard 8650      # and the dashboard on http://127.0.0.1:8650/
     """
-    logging.basicConfig(level=logging.WARNING if quiet else (logging.DEBUG if verbose else logging.INFO),
-                        stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
+    if progress is None:
+        progress = sys.stderr.isatty()
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose else logging.INFO)
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s")
+    fleet = load_fleet(fleet_path)
+    engine = Engine(fleet, list(wizards) or None,
+                    options=Options(debounce=debounce, grace=grace, execute=not no_execute,
+                                    exec_shutdown_grace=grace, progress=progress))
+    handler = engine.progress.handler(fmt) if progress else logging.StreamHandler(sys.stderr)
+    handler.setFormatter(fmt)
+    logging.basicConfig(level=level, handlers=[handler])
     if verbose:
         for noisy in ("watchdog", "robe.execute"):
             logging.getLogger(noisy).setLevel(logging.INFO)
-    fleet = load_fleet(fleet_path)
-    runner = Runner(fleet, list(wizards) or None,
-                    options=Options(debounce=debounce, grace=grace, execute=not no_execute,
-                                    exec_shutdown_grace=grace))
-    install_signal_handlers(runner)
+    install_signal_handlers(engine)
     # The dashboard beside the engine (robe run --dashboard): its own thread and event loop,
     # started before the engine so an unusable address stops robe run at once.
     web = None
     if dashboard_at:
         web = start_beside_run(fleet, dashboard_at, dashboard_token)
     try:
-        runner.run()
+        engine.run()
     finally:
         if web is not None:
             web.stop()

@@ -36,3 +36,33 @@ def dispatch(fleet_path, wizards, max_claims, dry_run, no_gateway, be_quiet, as_
     if as_json:
         echo_json(report.to_dict())
     sys.exit(report.exit_code)
+
+
+@click.command()
+@click.argument("task_id")
+@fleet_option
+@click.option("-w", "--wizard", metavar="NAME", help="The wizard whose queue holds the task (when several do).")
+@click.option("--reason", default="", help="Why: recorded in the events log and the cancelled attempt.")
+@json_option
+def cancel(task_id, fleet_path, wizard, reason, as_json):
+    """Cancel a task: BLOCKED in its queue, and its running agent stopped.
+
+    Only a PENDING or IN_PROGRESS task can be cancelled. When a wizard is running it, its
+    executor stops the agent's process group (SIGTERM, then SIGKILL): within about a second
+    under robe run, at the executor's next rescan otherwise. The attempt is archived as
+    cancelled and the task stays BLOCKED; set it to PENDING to run it again. Setting a running
+    task to BLOCKED, FAILED or PENDING in the file by hand cancels it the same way.
+
+    \b
+    Examples:
+      robe cancel TASK-7
+      robe cancel TASK-7 --reason "wrong repository"
+      robe cancel TASK-7 -w ezra --json
+    """
+    from ..cancel import cancel as cancel_task
+
+    done = cancel_task(load_fleet(fleet_path), task_id, reason=reason, wizard=wizard)
+    if as_json:
+        echo_json(done.to_dict())
+    else:
+        click.echo(done.text())

@@ -42,7 +42,7 @@ def execute(fleet_path, wizards, once, scan_interval, heartbeat_interval, grace,
                         format="%(asctime)s %(levelname)s %(message)s")
     opts = Options(scan_interval=scan_interval, heartbeat_interval=heartbeat_interval, grace=grace,
                    shutdown_grace=shutdown_grace, output_cap=output_cap)
-    executor = Executor(chosen, opts)
+    executor = Executor(chosen, opts, default_priority=fleet.config.default_priority)
     install_signal_handlers(executor)
     outcomes = executor.run(once=once)  # (a result it could not write is logged as one sentence)
     if not once:

@@ -316,6 +316,13 @@ def status(fleet_path, wizards, as_json):
         for c in s.claims:
             attempt = f", attempt {c.attempt}" if c.attempt else ""
             click.echo(f"  {s.wizard.name}: {c.task} claimed {_age(c.age_s)} ago{attempt}")
+    from ..engine.progress import read_run_file
+
+    run = read_run_file(fleet)
+    if run and run.get("errors"):
+        click.echo(f"\nrobe run (pid {run['pid']}) reports, as of {run.get('updated_at')}:")
+        for e in run["errors"]:
+            click.echo("  " + str(e).replace("\n", "\n  "))
 
 
 @click.command()

@@ -15,7 +15,7 @@ import tempfile
 import time
 
 from ..cron.schedule import fleet_schedule, robe_command
-from ..engine import Options, Runner, install_signal_handlers
+from ..engine import Engine, Options, install_signal_handlers
 from ..errors import RobeError
 from ..fleet.config import load_fleet
 from ..fleet.homes import ensure_house
@@ -130,7 +130,7 @@ def run_demo(folder: str | None = None, *, timeout: float = 50.0, echo=print) ->
 
     # The loop only: the report and the checkpoint run once, below, when the queue is drained.
     entries = [e for e in fleet_schedule(fleet) if e.job in ("dispatch", "monitor")]
-    runner = Runner(fleet, entries=entries, options=Options(exec_scan_interval=0.5))
+    runner = Engine(fleet, entries=entries, options=Options(exec_scan_interval=0.5))
     install_signal_handlers(runner)
     met = runner.run(until=until, timeout=timeout)
     if runner.stopping.is_set() and not met:

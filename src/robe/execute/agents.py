@@ -28,7 +28,7 @@ from .usage import AGENT_FILE, HERMES, OPENAI, TaskCap, read_usage_file, spend
 
 #: exit code meaning "rate-limited, run me later" (Hermes' convention, sysexits' EX_TEMPFAIL)
 EXIT_RETRY = 75
-COMPLETE, FAILED, RETRY = "COMPLETE", "FAILED", "RETRY"
+COMPLETE, FAILED, RETRY, CANCELLED = "COMPLETE", "FAILED", "RETRY", "CANCELLED"
 #: environment variables Hermes reads to override a home's api_server settings
 _API_SERVER_ENV = ("API_SERVER_PORT", "API_SERVER_HOST", "API_SERVER_KEY", "API_SERVER_ENABLED")
 _TEMPLATE_RE = re.compile(r"\{(prompt_file|task_id|title|wizard)\}")

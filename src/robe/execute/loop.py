@@ -24,14 +24,16 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Callable
 
 from ..clock import now, stamp
 from ..errors import RobeError
-from ..house import DEFAULT_OUTPUT_CAP, ClaimError, ClaimLock, Heartbeat, House
+from ..house import DEFAULT_OUTPUT_CAP, ClaimError, ClaimLock, Heartbeat, House, cancel_reason
 from ..plumbing import host
-from ..queue import is_valid_id
+from ..queue import DEFAULT_PRIORITY, QueueError, is_valid_id
+from ..queue.cache import Snapshots
 from ..queue.events import append_event
-from .agents import ADAPTERS, COMPLETE, FAILED, AgentRun, Job, build_prompt
+from .agents import ADAPTERS, CANCELLED, COMPLETE, FAILED, AgentRun, Job, build_prompt
 from .usage import with_seconds
 
 log = logging.getLogger("robe.execute")
@@ -82,7 +84,13 @@ class _Slot:
 
 
 class Executor:
-    def __init__(self, wizards, options: Options | None = None):
+    """``on_result(wizard, task_id, outcome)`` is called from the worker thread after each
+    result is written and the claim's lock released (robe run folds it at once); ``queues`` and ``default_priority`` are how
+    the queue files are read to see a running task cancelled there."""
+
+    def __init__(self, wizards, options: Options | None = None, *,
+                 on_result: Callable[[str, str, dict], None] | None = None, queues: Snapshots | None = None,
+                 default_priority: str = DEFAULT_PRIORITY):
         self.options = options or Options()
         self.options.validate()
         if not wizards:
@@ -92,6 +100,12 @@ class Executor:
         self.started_at = stamp()
         self.stopping = threading.Event()  # take no new claim
         self.cancel = threading.Event()    # kill running agents
+        self.on_result = on_result
+        self.queues = queues if queues is not None else Snapshots()
+        self.default_priority = default_priority
+        #: the stop event of each claim running here, and why a person asked to stop it
+        self._running: dict[tuple[str, str], threading.Event] = {}
+        self._cancels: dict[tuple[str, str], str] = {}
         self._lock = threading.Lock()
         #: the latest outcomes written (bounded: an executor may run for months)
         self.outcomes: deque = deque(maxlen=100_000)
@@ -163,6 +177,9 @@ class Executor:
                 log.warning("wizard %s: %s: %s", name, task_id, reason)
                 return self._record(outcome)
 
+            reason = self._cancel_reason(name, task_id)
+            if reason is not None:  # cancelled before its agent started: nothing to stop
+                return self._cancelled(house, name, task_id, claim.attempt, w.agent.kind, reason, b"", started, t0)
             leftover = house.kill_leftover_agent(task_id)
             if leftover:
                 log.warning("wizard %s: %s: killed agent group %d left running by an executor that died",
@@ -174,9 +191,10 @@ class Executor:
                 shutil.rmtree(scratch, ignore_errors=True)
                 os.mkdir(scratch, 0o700)
             heartbeat = Heartbeat(house.heartbeat_path(task_id), opt.heartbeat_interval, stamp(started))
+            stop = self._started(name, task_id)
             with heartbeat:
                 job = Job(claim=claim, wizard=w, house=house, prompt=build_prompt(claim, house), scratch=scratch,
-                          timeout=float(w.timeout), cap=opt.output_cap, grace=opt.grace, cancel=self.cancel,
+                          timeout=float(w.timeout), cap=opt.output_cap, grace=opt.grace, cancel=stop,
                           on_start=lambda pid: heartbeat.begin(agent_pid=pid), retries=opt.retries,
                           backoff=opt.backoff)
                 if w.agent.kind not in PROCESS_AGENTS:
@@ -187,6 +205,11 @@ class Executor:
                 except Exception as e:  # an adapter bug must still leave a reason, not a hung claim
                     log.exception("wizard %s: %s: the %s agent raised", name, task_id, w.agent.kind)
                     run = AgentRun(FAILED, b"", None, f"robe could not run the {w.agent.kind} agent: {e}")
+            reason = self._cancel_reason(name, task_id) if run.cancelled else None
+            if reason is not None:
+                heartbeat.remove()
+                out = run.answer + f"\n[robe: cancelled ({reason}); the agent was stopped]\n".encode()
+                return self._cancelled(house, name, task_id, claim.attempt, w.agent.kind, reason, out, started, t0)
             if run.cancelled:
                 # Shutting down: no result; the claim stays and the monitor reaps it once the
                 # lease is over (no heartbeat left to keep it alive).
@@ -211,9 +234,77 @@ class Executor:
                 log.warning("wizard %s: %s %s: %s", name, task_id, run.status, run.error)
             return self._record(outcome)
         finally:
+            with self._lock:
+                self._running.pop((name, task_id), None)
+                self._cancels.pop((name, task_id), None)
             if scratch:
                 shutil.rmtree(scratch, ignore_errors=True)
             lock.release(remove=done)
+
+    def _cancelled(self, house: House, name: str, task_id: str, attempt: int, agent: str, reason: str,
+                   answer: bytes, started, t0) -> dict | None:
+        """The result of a claim a person cancelled: CANCELLED, with the reason (the monitor
+        archives it and leaves the queue's status as the person wrote it)."""
+        outcome = self._outcome(name, task_id, attempt, agent, CANCELLED, None, reason, started, t0, False)
+        if not self._write_result(house, task_id, answer, outcome):
+            return None
+        self._event(house, task_id, outcome, reason, "cancelled")
+        log.warning("wizard %s: %s cancelled: %s", name, task_id, reason)
+        return self._record(outcome)
+
+    # -- cancelling
+    def _started(self, name: str, task_id: str) -> threading.Event:
+        stop = threading.Event()
+        with self._lock:
+            self._running[(name, task_id)] = stop
+            if self.cancel.is_set() or (name, task_id) in self._cancels:
+                stop.set()
+        return stop
+
+    def _cancel_reason(self, name: str, task_id: str) -> str | None:
+        with self._lock:
+            reason = self._cancels.get((name, task_id))
+        return reason if reason is not None else self.slots[name].house.cancel_request(task_id)
+
+    def cancel_claim(self, name: str, task_id: str, reason: str) -> bool:
+        """Stop the agent running ``task_id`` for wizard ``name`` (its process group: SIGTERM,
+        then SIGKILL), or keep it from starting; its result says CANCELLED with ``reason``.
+        False when this executor does not hold the claim."""
+        key = (name, task_id)
+        with self._lock:
+            if name not in self.slots or task_id not in self.slots[name].inflight:
+                return False
+            first = key not in self._cancels
+            self._cancels[key] = reason
+            stop = self._running.get(key)
+        if stop is not None:
+            if first:
+                log.info("wizard %s: %s: stopping its agent (%s)", name, task_id, reason)
+            stop.set()
+        return True
+
+    def check_cancels(self) -> int:
+        """Cancel every claim held here whose task a person set to BLOCKED, FAILED or back to
+        PENDING in its queue, or that ``robe cancel`` asked to stop; how many were cancelled.
+        The queue files are read only while something runs (and parsed only when changed)."""
+        n = 0
+        for name, slot in self.slots.items():
+            with self._lock:
+                held = [t for t in slot.inflight if (name, t) not in self._cancels]
+            for task_id in held:
+                reason = slot.house.cancel_request(task_id) or self._queue_cancel(slot, task_id)
+                if reason is not None and self.cancel_claim(name, task_id, reason):
+                    n += 1
+        return n
+
+    def _queue_cancel(self, slot: _Slot, task_id: str) -> str | None:
+        rec = slot.house.claim_record(task_id)
+        qpath = rec.get("queue") if rec and isinstance(rec.get("queue"), str) else slot.wizard.queue
+        try:
+            task = self.queues.read(qpath, self.default_priority).by_id().get(task_id)
+        except (QueueError, OSError):
+            return None  # unreadable now: a cancel waits for a file robe can read
+        return cancel_reason(task.status, rec) if task is not None else None
 
     def _write_result(self, house: House, task_id: str, answer: bytes, outcome: dict) -> bool:
         """Write the result; on a full disk (or any write error) say so in one sentence and
@@ -261,8 +352,14 @@ class Executor:
 
     def _run_one(self, name: str, task_id: str) -> None:
         try:
-            if not self.stopping.is_set():
-                self.run_claim(name, task_id)
+            outcome = self.run_claim(name, task_id) if not self.stopping.is_set() else None
+            # Told once the claim's lock is released: what the listener starts (robe run's
+            # monitor, the next dispatch) finds the claim settled.
+            if outcome is not None and self.on_result is not None:
+                try:
+                    self.on_result(name, task_id, outcome)
+                except Exception:  # the result is written; a listener's bug must not stop the worker
+                    log.exception("wizard %s: %s: the result listener failed", name, task_id)
         except OSError as e:  # the disk full, a folder gone: one sentence; the claim stays for the next try
             why = "the disk is full" if e.errno == errno.ENOSPC else (e.strerror or str(e))
             message = f"wizard {name}: {task_id}: could not run it: {why}; the claim stays for the next try"
@@ -274,6 +371,7 @@ class Executor:
         finally:
             with self._lock:
                 self.slots[name].inflight.discard(task_id)
+                self._cancels.pop((name, task_id), None)
 
     def _start_workers(self) -> None:
         for name, slot in self.slots.items():
@@ -340,8 +438,14 @@ class Executor:
 
             def _saw(self, path) -> None:
                 name = os.path.basename(os.fsdecode(path))
-                if name.endswith(".active") and not name.startswith(".") and is_valid_id(name[:-7]):
+                if name.startswith("."):
+                    return
+                if name.endswith(".active") and is_valid_id(name[:-7]):
                     executor.offer(self.name, name[:-7])
+                elif name.endswith(".cancel") and is_valid_id(name[:-7]):
+                    reason = executor.slots[self.name].house.cancel_request(name[:-7])
+                    if reason is not None:
+                        executor.cancel_claim(self.name, name[:-7], reason)
 
             def on_created(self, event):
                 self._saw(event.src_path)
@@ -403,6 +507,7 @@ class Executor:
                         break
                     if time.monotonic() >= next_scan:
                         self.scan()
+                        self.check_cancels()
                         next_scan = time.monotonic() + self.options.scan_interval
                     self._maybe_beat()
             return list(self.outcomes)
@@ -427,6 +532,10 @@ class Executor:
             log.warning("executor %s: agents still running after %g s; stopping them", self.by,
                         self.options.shutdown_grace)
             self.cancel.set()
+            with self._lock:
+                running = list(self._running.values())
+            for stop in running:
+                stop.set()
             self._join_workers(self.options.grace + 5.0)
         if self._observer is not None:
             try:

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 STDERR_CAP = 64 * 1024
+#: seconds between SIGTERM and SIGKILL for a cancelled agent
+CANCEL_KILL_S = 1.0
 
 
 @dataclass
@@ -143,7 +145,9 @@ def run_process(argv: list[str], *, env: dict[str, str], cwd: str, timeout: floa
                     timed_out = now >= deadline
                     cancelled = not timed_out
                     _killpg(pgid, signal.SIGTERM)
-                    kill_at = now + grace
+                    # a cancelled agent (by a person, or after the shutdown's own grace) is
+                    # stopped within CANCEL_KILL_S: the person is waiting for it
+                    kill_at = now + (min(grace, CANCEL_KILL_S) if cancelled else grace)
                 elif kill_at is not None and now >= kill_at:
                     _killpg(pgid, signal.SIGKILL)
                     kill_at = float("inf")

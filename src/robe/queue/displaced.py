@@ -106,7 +106,14 @@ def keep(queue_path: str, displaced_tmp: str) -> tuple[str, list[int]]:
     while os.path.lexists(dst):
         n += 1
         dst = os.path.join(folder, f"{name}.{n}")
-    os.rename(displaced_tmp, dst)
+    # A hard link and an unlink rather than a rename: a rename out of the queue's folder is an
+    # IN_MOVED_FROM without its IN_MOVED_TO there, and watchdog holds every later event of the
+    # folder for half a second waiting for the pair (robe run would see saves late).
+    try:
+        os.link(displaced_tmp, dst)
+        os.unlink(displaced_tmp)
+    except OSError:  # a file system without hard links
+        os.rename(displaced_tmp, dst)
     sig = signature(os.lstat(dst))
     _prune(queue_path)
     return os.path.basename(dst), sig

@@ -340,7 +340,8 @@ def _recover(path: str, parse_kwargs: dict) -> None:
 
 def update(path: str, change: Callable[[Snapshot], tuple[str | None, T]], *, timeout: float = LOCK_TIMEOUT,
            parse_kwargs: dict | None = None, known: Snapshot | None = None, record: list[dict] | None = None,
-           quiet: float = QUIET_S, _hook: Callable[[str], None] | None = None, attempts: int = 5) -> T:
+           quiet: float = QUIET_S, written: Callable[[str, list[int]], None] | None = None,
+           _hook: Callable[[str], None] | None = None, attempts: int = 5) -> T:
     """The one writer path: lock, wait until the file is quiet, read it fresh,
     ``change(snapshot) -> (new_text or None, result)``, swap the new text in.
 
@@ -360,7 +361,8 @@ def update(path: str, change: Callable[[Snapshot], tuple[str | None, T]], *, tim
     ``logs/displaced/`` beside the queue.
 
     ``known``: a snapshot the caller parsed earlier; while the file's bytes are still exactly
-    its text, it is used instead of parsing the file again.
+    its text, it is used instead of parsing the file again. ``written(real_path, signature)``
+    is told of each file this call swapped in (robe run tells its own writes from a person's).
     """
     parse_kwargs = parse_kwargs or {}
     wait_quiet(path, quiet)  # before the lock too, so other robe writers are not kept waiting
@@ -395,6 +397,8 @@ def update(path: str, change: Callable[[Snapshot], tuple[str | None, T]], *, tim
                 adds = sum(1 for c in record or () if "add" in c)
                 displaced.record(target, {"wrote": new_sig, "tasks": len(snapshot.all_ids) + adds,
                                           "change": record or [], "displaced": name, "displaced_sig": sig})
+                if written is not None:
+                    written(target, new_sig)
                 return result
             finally:
                 os.close(fd)

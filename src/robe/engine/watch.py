@@ -1,0 +1,118 @@
+"""What robe run watches, and what each event asks of its loop.
+
+- A WORK-QUEUE.md (its folder is watched: editors replace the file). A finished save (closed
+  after writing, or renamed into place) is read at once and tells the parse cache so
+  (``Snapshots.settled``); a write still going on (modified, not yet closed) is read once the
+  file has been quiet for the cache's quiet time. Robe's own writes are told apart by the
+  loop (``Snapshots.own``) and wake no dispatch.
+- ``completed/`` of each wizard: a result another executor (``robe execute``, a cron-started
+  one) left there is folded in at once.
+- fleet.yaml: reloaded when it changes.
+
+The observer thread only records what it saw and wakes the loop; all the work is the loop's.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+
+from watchdog.events import FileSystemEventHandler
+from watchdog.observers import Observer
+
+log = logging.getLogger("robe.run")
+
+
+class Watch(FileSystemEventHandler):
+    def __init__(self, queues: dict[str, list[str]], completed: dict[str, str], fleet_file: str, snapshots,
+                 wake: threading.Event, debounce: float = 0.0):
+        self.queues = queues          # real queue path -> wizards reading it
+        self.completed = completed    # real completed/ folder -> wizard
+        self.fleet_file = fleet_file  # real path of fleet.yaml
+        self.snapshots = snapshots
+        self.wake = wake
+        self.debounce = debounce
+        self._lock = threading.Lock()
+        self._saves: dict[str, float] = {}  # queue path -> monotonic time to read it
+        self._results: set[tuple[str, str]] = set()  # (wizard, result file)
+        self._fleet = False
+        self.observer: Observer | None = None
+        self._watches: dict[str, object] = {}
+
+    # -- the observer's side
+    def on_any_event(self, event):
+        if event.is_directory:
+            return
+        kind = event.event_type
+        path = os.fsdecode(event.dest_path if kind == "moved" else event.src_path)
+        if path in self.queues:
+            if kind in ("closed", "moved", "created"):
+                self.snapshots.settled(path)
+                self._save(path, self.debounce)
+            elif kind == "modified":
+                self._save(path, self.snapshots.quiet)
+            return
+        folder, base = os.path.split(path)
+        if folder in self.completed:
+            if kind in ("created", "moved", "closed") and not base.startswith(".") and base.endswith(".json"):
+                with self._lock:
+                    self._results.add((self.completed[folder], path))
+                self.wake.set()
+        elif path == self.fleet_file and kind in ("closed", "moved", "created", "modified"):
+            with self._lock:
+                self._fleet = True
+            self.wake.set()
+
+    def _save(self, path: str, delay: float) -> None:
+        t = time.monotonic() + delay
+        with self._lock:
+            self._saves[path] = min(self._saves.get(path, t), t)
+        self.wake.set()
+
+    # -- the loop's side
+    def take(self) -> tuple[list[str], set[tuple[str, str]], bool]:
+        """The queue files whose save is due, the new results in completed/ (wizard, file), and
+        whether fleet.yaml changed; each is handed out once."""
+        mono = time.monotonic()
+        with self._lock:
+            due = [p for p, t in self._saves.items() if t <= mono]
+            for p in due:
+                del self._saves[p]
+            results, self._results = self._results, set()
+            fleet, self._fleet = self._fleet, False
+        return due, results, fleet
+
+    def next_due(self) -> float | None:
+        with self._lock:
+            return min(self._saves.values()) if self._saves else None
+
+    def start(self) -> None:
+        self.observer = Observer()
+        self.observer.daemon = True
+        for folder in sorted({os.path.dirname(q) for q in self.queues} | set(self.completed)
+                             | {os.path.dirname(self.fleet_file)}):
+            self.schedule(folder)
+        self.observer.start()
+
+    def schedule(self, folder: str) -> None:
+        """Watch ``folder`` (again: after it was deleted and recreated)."""
+        old = self._watches.pop(folder, None)
+        if old is not None:
+            try:
+                self.observer.unschedule(old)
+            except (KeyError, OSError):
+                pass
+        try:
+            self._watches[folder] = self.observer.schedule(self, folder, recursive=False)
+        except OSError as e:
+            log.warning("cannot watch %s: %s (the schedule still runs)", folder, e.strerror or e)
+
+    def stop(self) -> None:
+        if self.observer is not None:
+            self.observer.stop()
+            try:
+                self.observer.join(2.0)
+            except RuntimeError:
+                pass

@@ -1,0 +1,122 @@
+"""Parsed queue files, parsed again only when their bytes change.
+
+A cron run reads each queue file once and exits, so it parses every time. ``robe run`` lives
+for days and reads the same files after every result: it keeps one ``Snapshots`` and hands it
+to dispatch and monitor, which then parse a file only when a person (or another robe process)
+changed it. The bytes are compared, not the mtime: a save in the same clock tick with the
+same size is still seen.
+
+It also knows which saves are complete. The reader waits until a file is quiet before it
+trusts it (``store.wait_quiet``: an editor that saves in place writes in pieces); robe run
+sees inotify's close-after-write (or a rename into place) and tells the cache with
+``settled``, so a finished save is read at once instead of two seconds later.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import NamedTuple
+
+from . import displaced
+from .model import DEFAULT_PRIORITY, QueueError, Snapshot
+from .scan import parse
+from .store import QUIET_S, decode, read_bytes, real_path, wait_quiet
+
+
+class _Entry(NamedTuple):
+    default_priority: str
+    snapshot: Snapshot
+
+
+class Snapshots:
+    """Queue files as last parsed, by real path (thread-safe; one parse per distinct content)."""
+
+    def __init__(self, quiet: float = QUIET_S):
+        self.quiet = quiet
+        self._entries: dict[str, _Entry] = {}
+        self._settled: dict[str, list[int]] = {}
+        self._own: dict[str, list[int]] = {}
+        self._lock = threading.Lock()
+        #: why a file could not be read, by real path, until it can be again
+        self.failures: dict[str, str] = {}
+        #: files parsed (not served from memory): robe run's tests and benchmark count them
+        self.parses = 0
+
+    def settled(self, path: str) -> None:
+        """The file at ``path``, as it is now, is a finished save: read it without waiting."""
+        target = real_path(path)
+        try:
+            sig = displaced.signature(os.stat(target))
+        except OSError:
+            return
+        with self._lock:
+            self._settled[target] = sig
+
+    def wrote(self, path: str, sig: list[int]) -> None:
+        """Robe itself (dispatch or monitor with this cache) wrote the file whose signature is
+        ``sig`` (``store.update``'s ``written``)."""
+        with self._lock:
+            self._own[real_path(path)] = sig
+            self._settled[real_path(path)] = sig  # complete: read it without waiting
+
+    def own(self, path: str) -> bool:
+        """The file is, as it stands, the one robe last wrote through this cache: an event
+        about it is robe's own write, not a person's save."""
+        target = real_path(path)
+        with self._lock:
+            sig = self._own.get(target)
+        try:
+            return sig is not None and displaced.signature(os.stat(target)) == sig
+        except OSError:
+            return False
+
+    def quiet_for(self, path: str) -> float:
+        """How long the file must have been quiet before robe trusts it: 0 when it is a
+        finished save (``settled``), else ``quiet``."""
+        target = real_path(path)
+        with self._lock:
+            sig = self._settled.get(target)
+        if sig is not None:
+            try:
+                if displaced.signature(os.stat(target)) == sig:
+                    return 0.0
+            except OSError:
+                pass
+        return self.quiet
+
+    def read(self, path: str, default_priority: str = DEFAULT_PRIORITY) -> Snapshot:
+        """The file's snapshot, once it is quiet; parsed only if its bytes changed since the
+        last read (QueueError as ``store.load`` raises it)."""
+        target = real_path(path)
+        try:
+            wait_quiet(path, self.quiet_for(path))
+            data = read_bytes(path)
+        except QueueError as e:
+            with self._lock:
+                self.failures[target] = str(e)
+            raise
+        with self._lock:
+            self.failures.pop(target, None)
+        with self._lock:
+            hit = self._entries.get(target)
+        # (the text is encoded again rather than kept twice: a 100,000-task queue is 15 MiB)
+        if hit is not None and hit.default_priority == default_priority and hit.snapshot.text.encode("utf-8") == data:
+            return hit.snapshot
+        snapshot = parse(decode(data, path), path, default_priority=default_priority)
+        with self._lock:
+            self.parses += 1
+            self._entries[target] = _Entry(default_priority, snapshot)
+        return snapshot
+
+    def cached(self, path: str) -> Snapshot | None:
+        """The last snapshot read of the file, whatever the file holds now (None: never read)."""
+        with self._lock:
+            hit = self._entries.get(real_path(path))
+        return hit.snapshot if hit is not None else None
+
+    def forget(self, path: str) -> None:
+        with self._lock:
+            self._entries.pop(real_path(path), None)
+            self._settled.pop(real_path(path), None)
+            self._own.pop(real_path(path), None)
