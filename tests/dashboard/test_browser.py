@@ -7,12 +7,15 @@ stopping a running command agent; a stale page's action getting the conflict mes
 fleet and board pages are saved as screenshots in the test's folder (and, when
 ROBE_DASHBOARD_SCREENSHOTS names a folder, there too: that is how docs/ gets its pictures).
 
-``robe run`` runs with ``--debounce 0.5``: it waits half a second after each file event before
-it dispatches or folds, so every state lasts long enough for the test to see it on the page.
+``robe run`` runs with ``--debounce 0.5``: it waits half a second after a person's save before
+it dispatches. It folds an answer into the file the moment it lands, so an echo task is
+IN_PROGRESS in the file for a few milliseconds; the first test holds the wizard's monitor lock
+meanwhile, as a cron ``task-monitor`` run does, so the page has time to show that state.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -23,6 +26,8 @@ import time
 import pytest
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
+
+from robe.cron.crontab import lock_file
 
 from ..support import read
 from .conftest import ROBE, robe_env, statuses, wait_for, write_fleet, write_queue
@@ -108,6 +113,7 @@ def test_a_task_goes_pending_in_progress_complete_without_a_reload(tmp_path, bro
     write_queue(fleet.wizard("allegro").queue, "# Queue\n\n- [ ] TASK-1 P0 PENDING Plan the week\n"
                                                "- [ ] TASK-2 P2 BLOCKED Wait for the keys\n")
     write_queue(fleet.wizard("allegro-primus").queue, "# Queue\n\n- [ ] TASK-1 P1 PENDING Think it over\n")
+    monitor_lock = hold_lock(ezra.house, "monitor")  # as a cron task-monitor that is running
     proc, base = robe_run(fleet, *RUN_ARGS)
     wait_for(lambda: statuses(fleet.wizard("allegro-primus").queue)["TASK-1"] == "IN_PROGRESS", 15,
              what="allegro-primus's task to run")
@@ -118,6 +124,10 @@ def test_a_task_goes_pending_in_progress_complete_without_a_reload(tmp_path, bro
     # A person marks TASK-1 done in their editor; robe run dispatches TASK-2, runs the echo
     # agent and folds the result, and the page follows.
     write_queue(ezra.queue, read(ezra.queue).replace("[ ] TASK-1 P1 BLOCKED", "[x] TASK-1 P1 COMPLETE"))
+    wait_for(lambda: (seen(browser) or [""])[-1] == "IN_PROGRESS", 20, 0.02, what="the card to show IN_PROGRESS")
+    wait_for(lambda: os.path.exists(os.path.join(ezra.completed_dir, "TASK-2.json")), 10,
+             what="the echo agent's answer")
+    os.close(monitor_lock)  # the cron run is over: robe run folds the answer
     wait_for(lambda: (seen(browser) or [""])[-1] == "COMPLETE", 20, 0.02, what="the card to show COMPLETE")
     assert seen(browser) == ["PENDING", "IN_PROGRESS", "COMPLETE"]
     assert browser.execute_script("return window.robeMarker") == "loaded once"  # no reload
@@ -206,6 +216,14 @@ def test_cancel_stops_a_running_command_agent(tmp_path, browser, robe_run):
     finally:
         if _alive(pid):  # the agent has its own process group: robe run's may be gone already
             os.kill(pid, signal.SIGKILL)
+
+
+def hold_lock(house: str, job: str) -> int:
+    """Take a wizard's cron lock for ``job`` as cron's ``flock`` does; closing the descriptor
+    lets it go."""
+    fd = os.open(lock_file(house, job), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
 
 
 def events(w) -> list[dict]:
