@@ -55,11 +55,8 @@ def cancel(fleet, task_id: str, *, reason: str = "", wizard: str | None = None, 
     if len(found) > 1:
         raise RobeError(f"{task_id} is in {len(found)} queues ({', '.join(found)}); say which wizard with -w")
     path = found[0]
-    try:
-        out = Queue(path).set_status(task_id, Status.BLOCKED, expect=(Status.IN_PROGRESS, Status.PENDING),
-                                     reason=f"cancelled: {reason}", by=by)
-    except ConflictError as e:
-        raise RobeError(f"{e} (only a PENDING or IN_PROGRESS task can be cancelled)") from None
+    # The request first, then the queue: an executor that sees the BLOCKED (robe run looks at
+    # once) finds the reason given here. Refused by the queue, the request is taken back.
     holder = None
     for w in fleet.wizards:
         house = House(w.house, w.name)
@@ -68,6 +65,13 @@ def cancel(fleet, task_id: str, *, reason: str = "", wizard: str | None = None, 
         rec = house.claim_record(task_id) or {}
         if queue_key(rec.get("queue") if isinstance(rec.get("queue"), str) else w.queue) == queue_key(path):
             house.request_cancel(task_id, reason, by)
-            holder = w.name
+            holder = house
             break
-    return Cancelled(task_id, path, out.before.value, out.after.value, holder, reason)
+    try:
+        out = Queue(path).set_status(task_id, Status.BLOCKED, expect=(Status.IN_PROGRESS, Status.PENDING),
+                                     reason=f"cancelled: {reason}", by=by)
+    except ConflictError as e:
+        if holder is not None:
+            holder.withdraw_cancel(task_id)
+        raise RobeError(f"{e} (only a PENDING or IN_PROGRESS task can be cancelled)") from None
+    return Cancelled(task_id, path, out.before.value, out.after.value, holder and holder.wizard, reason)

@@ -537,6 +537,12 @@ class House:
         atomic_write(self.cancel_path(task_id), json_bytes({"id": task_id, "reason": reason, "by": by,
                                                             "at": stamp()}))
 
+    def withdraw_cancel(self, task_id: str) -> None:
+        try:
+            os.unlink(self.cancel_path(task_id))
+        except FileNotFoundError:
+            pass
+
     def cancel_request(self, task_id: str) -> str | None:
         """The reason of a cancel asked for with ``request_cancel``, or None."""
         if not os.path.lexists(self.cancel_path(task_id)):

@@ -93,7 +93,8 @@ class Engine:
         self._exec_thread = None
         self.watch: Watch | None = None
         self._last_dirs = 0.0
-        self._checked = False
+        self._looked: dict[str, tuple] = {}
+        self._parses_seen = 0
         self._said: dict[str, float] = {}
         self.recreated: list[str] = []
         #: passes made (the tests and the benchmark count them)
@@ -266,10 +267,13 @@ class Engine:
     # -- what the person should know
     def _check_queues(self) -> None:
         """Each queue file's errors (from its latest parse) or why it cannot be read; the
-        progress prints each once."""
+        progress prints each once. Only files read again since the last look are looked at."""
         for path in self._queue_readers:
             failure = self.snapshots.failures.get(path)
             snap = self.snapshots.cached(path)
+            if self._looked.get(path) == (id(snap), failure):
+                continue
+            self._looked[path] = (id(snap), failure)
             if failure is not None:
                 problems = [failure]
             else:
@@ -321,8 +325,10 @@ class Engine:
 
     # -- the executors
     def _start_executor(self) -> None:
+        # No inotify of its own: this loop hands it every claim it makes (offer) and looks for
+        # cancels on every save; its rescan finds a claim made by anyone else.
         opts = ExecOptions(scan_interval=self.options.exec_scan_interval,
-                           shutdown_grace=self.options.exec_shutdown_grace)
+                           shutdown_grace=self.options.exec_shutdown_grace, watch=False)
         self.executor = Executor(self.wizards, opts, on_result=self._on_result, queues=self.snapshots,
                                  default_priority=self.fleet.default_priority)
 
@@ -374,7 +380,10 @@ class Engine:
         if self.options.execute:
             self._start_executor()
         if self.options.react:
-            self.watch = Watch(self._queue_readers, {os.path.realpath(w.completed_dir): w.name for w in self.wizards},
+            # completed/ is watched only when the executors run elsewhere (--no-execute): here
+            # they say themselves when a result is written
+            results = {} if self.options.execute else {os.path.realpath(w.completed_dir): w.name for w in self.wizards}
+            self.watch = Watch(self._queue_readers, results,
                                os.path.realpath(self.fleet.path), self.snapshots, self.wake, self.options.debounce)
             self.watch.start()
         now = self.now()
@@ -430,11 +439,13 @@ class Engine:
         self._pass("monitor", self._due("monitor"))
         dispatched = self._due("dispatch")
         self._pass("dispatch", dispatched)
-        if saved or not self._checked:
-            self._checked = True
-            self._check_queues()
-        if saved and self.executor is not None:
-            self.executor.check_cancels()  # a running task a person set to BLOCKED, FAILED or PENDING
+        self._check_queues()
+        # A file parsed (not derived from robe's own write) holds someone else's change: a
+        # running task a person set to BLOCKED, FAILED or PENDING is cancelled now. (Looking
+        # at the parses, not at the save's event: a pass may have read the save already.)
+        if self.executor is not None and (saved or self.snapshots.parses != self._parses_seen):
+            self._parses_seen = self.snapshots.parses
+            self.executor.check_cancels()
         self.children.start_due(self.stopping)
         self.progress.draw(*self._status_counts())
 

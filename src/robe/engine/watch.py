@@ -19,10 +19,15 @@ import os
 import threading
 import time
 
-from watchdog.events import FileSystemEventHandler
+from watchdog.events import (FileClosedEvent, FileCreatedEvent, FileModifiedEvent, FileMovedEvent,
+                             FileSystemEventHandler)
 from watchdog.observers import Observer
 
 log = logging.getLogger("robe.run")
+#: the events asked of the kernel (inotify's mask): a folder where robe and its agents write
+#: thousands of files a minute must not cost an event for each open, read and attribute change
+SAVES = [FileCreatedEvent, FileModifiedEvent, FileMovedEvent, FileClosedEvent]
+RESULTS = [FileCreatedEvent, FileMovedEvent, FileClosedEvent]
 
 
 class Watch(FileSystemEventHandler):
@@ -91,13 +96,13 @@ class Watch(FileSystemEventHandler):
     def start(self) -> None:
         self.observer = Observer()
         self.observer.daemon = True
-        for folder in sorted({os.path.dirname(q) for q in self.queues} | set(self.completed)
-                             | {os.path.dirname(self.fleet_file)}):
-            self.schedule(folder)
+        saves = {os.path.dirname(q) for q in self.queues} | {os.path.dirname(self.fleet_file)}
+        for folder in sorted(saves | set(self.completed)):
+            self.schedule(folder, SAVES if folder in saves else RESULTS)
         self.observer.start()
 
-    def schedule(self, folder: str) -> None:
-        """Watch ``folder`` (again: after it was deleted and recreated)."""
+    def schedule(self, folder: str, events=RESULTS) -> None:
+        """Watch ``folder`` for ``events`` (again: after it was deleted and recreated)."""
         old = self._watches.pop(folder, None)
         if old is not None:
             try:
@@ -105,7 +110,7 @@ class Watch(FileSystemEventHandler):
             except (KeyError, OSError):
                 pass
         try:
-            self._watches[folder] = self.observer.schedule(self, folder, recursive=False)
+            self._watches[folder] = self.observer.schedule(self, folder, recursive=False, event_filter=events)
         except OSError as e:
             log.warning("cannot watch %s: %s (the schedule still runs)", folder, e.strerror or e)
 

@@ -16,12 +16,17 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from typing import NamedTuple
 
 from . import displaced
 from .model import DEFAULT_PRIORITY, QueueError, Snapshot
 from .scan import parse
-from .store import QUIET_S, decode, read_bytes, real_path, wait_quiet
+from .store import MAX_WAIT_S, QUIET_S, decode, read_bytes, real_path, wait_quiet
+
+
+#: how often a wait for a quiet file looks whether robe run saw the save finish
+STEP_S = 0.05
 
 
 class _Entry(NamedTuple):
@@ -42,6 +47,8 @@ class Snapshots:
         self.failures: dict[str, str] = {}
         #: files parsed (not served from memory): robe run's tests and benchmark count them
         self.parses = 0
+        #: parses of robe's own writes derived instead of parsed (queue.derive)
+        self.derived = 0
 
     def settled(self, path: str) -> None:
         """The file at ``path``, as it is now, is a finished save: read it without waiting."""
@@ -53,12 +60,17 @@ class Snapshots:
         with self._lock:
             self._settled[target] = sig
 
-    def wrote(self, path: str, sig: list[int]) -> None:
+    def wrote(self, path: str, sig: list[int], snapshot: Snapshot | None = None) -> None:
         """Robe itself (dispatch or monitor with this cache) wrote the file whose signature is
-        ``sig`` (``store.update``'s ``written``)."""
+        ``sig`` (``set_statuses``' ``written``), and ``snapshot`` is its parse when the writer
+        could derive it: the next read then parses nothing."""
+        target = real_path(path)
         with self._lock:
-            self._own[real_path(path)] = sig
-            self._settled[real_path(path)] = sig  # complete: read it without waiting
+            self._own[target] = sig
+            self._settled[target] = sig  # complete: read it without waiting
+            if snapshot is not None:
+                self._entries[target] = _Entry(snapshot.default_priority, snapshot)
+                self.derived += 1
 
     def own(self, path: str) -> bool:
         """The file is, as it stands, the one robe last wrote through this cache: an event
@@ -90,7 +102,7 @@ class Snapshots:
         last read (QueueError as ``store.load`` raises it)."""
         target = real_path(path)
         try:
-            wait_quiet(path, self.quiet_for(path))
+            self._wait_quiet(path)
             data = read_bytes(path)
         except QueueError as e:
             with self._lock:
@@ -108,6 +120,19 @@ class Snapshots:
             self.parses += 1
             self._entries[target] = _Entry(default_priority, snapshot)
         return snapshot
+
+    def _wait_quiet(self, path: str) -> None:
+        """``wait_quiet``, ending as soon as robe run sees the save finish (``settled``) even
+        when that happens during the wait."""
+        end = time.monotonic() + MAX_WAIT_S
+        while True:
+            quiet = self.quiet_for(path)
+            try:
+                wait_quiet(path, quiet, max_wait=STEP_S)
+                return
+            except QueueError:
+                if time.monotonic() >= end:
+                    raise
 
     def cached(self, path: str) -> Snapshot | None:
         """The last snapshot read of the file, whatever the file holds now (None: never read)."""

@@ -82,6 +82,12 @@ def apply_changes(queue: Snapshot, changes: Iterable[Change]) -> tuple[str, list
     A change whose task is missing or whose status is not among its ``expect`` is refused
     (``applied=False`` with the reason); the others still apply.
     """
+    text, outcomes, _ = plan_changes(queue, changes)
+    return text, outcomes
+
+
+def plan_changes(queue: Snapshot, changes: Iterable[Change]) -> tuple[str, list[Outcome], list[tuple[int, int, str]]]:
+    """``apply_changes``, also giving the sorted (start, end, new text) pieces it put in."""
     pieces: list[tuple[int, int, str]] = []
     outcomes = []
     seen = set()
@@ -107,7 +113,7 @@ def apply_changes(queue: Snapshot, changes: Iterable[Change]) -> tuple[str, list
             pieces.extend(_align_cell(queue.text, task, _replacements(task, ch.status)))
             outcomes.append(Outcome(ch.task_id, task.status, ch.status, True))
     pieces.sort(key=lambda p: (p[0], p[1]))
-    return _splice(queue.text, pieces), outcomes
+    return _splice(queue.text, pieces), outcomes, pieces
 
 
 def _splice(text: str, pieces: list[tuple[int, int, str]]) -> str:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from .edits import Change, NewTask, Outcome, PriorityOutcome, add_text, apply_changes, priority_change
+from .derive import after_status_edits
+from .edits import Change, NewTask, Outcome, PriorityOutcome, add_text, plan_changes, priority_change
 from .model import ConflictError, Status
 from .store import update
 
@@ -21,10 +22,23 @@ def set_status(path: str, task_id: str, status: Status | str, *, expect: Iterabl
     return out
 
 
-def set_statuses(path: str, changes: list[Change], **kwargs) -> list[Outcome]:
-    """Apply several status changes in one locked write; refused ones are reported, not raised."""
+def set_statuses(path: str, changes: list[Change], *, written=None, **kwargs) -> list[Outcome]:
+    """Apply several status changes in one locked write; refused ones are reported, not raised.
+
+    ``written(real_path, signature, snapshot)`` is told of the file written, with its parse when
+    it can be derived from the one the change was made on (``derive``; else None)."""
     record = [{"set": c.task_id, "status": c.status.value, "expect": [s.value for s in c.expect]} for c in changes]
-    return update(path, lambda queue: apply_changes(queue, changes), record=record, **kwargs)
+    made = []
+
+    def change(queue):
+        text, outcomes, pieces = plan_changes(queue, changes)
+        made[:] = [(queue, text, pieces, outcomes)]
+        return text, outcomes
+
+    def told(target, sig):
+        written(target, sig, after_status_edits(*made[0]))
+
+    return update(path, change, record=record, written=told if written is not None else None, **kwargs)
 
 
 def set_priority(path: str, task_id: str, priority: str, *, expect: Iterable[Status | str] = (),
