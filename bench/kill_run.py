@@ -213,6 +213,11 @@ def run(tasks: int = 2000, kills: int = 100, wizards: int = 4, max_active: int =
 
         stop_run(p)
         elapsed = time.monotonic() - t_start
+        # robe run's self-monitor job restarts executors it finds down as detached `robe execute`
+        # daemons; any still running now outlived every robe run of this fleet
+        from runlib import end_strays
+
+        strays = end_strays(folder)
         # -- the checks
         statuses: dict[str, tuple[str, str]] = {}
         texts = {}
@@ -295,8 +300,12 @@ def run(tasks: int = 2000, kills: int = 100, wizards: int = 4, max_active: int =
                 "person_retries": who.retries, "results_archived": sum(attempts.values()),
                 "tasks_run_more_than_once": sum(1 for c in attempts.values() if c > 1), "cancelled": cancelled,
                 "bare_results": bare, "lock_files_left": lock_files, "longest_stall_s": _longest_gap(houses),
+                "strays": strays,
                 "problems": problems, "folder": folder if keep else None}
     finally:
+        from runlib import end_strays
+
+        end_strays(folder)
         if not keep:
             shutil.rmtree(folder, ignore_errors=True)
 
@@ -316,7 +325,8 @@ def describe(r: dict) -> str:
             f"{r['person_retries']} re-reads); results archived {r['results_archived']} "
             f"({r['tasks_run_more_than_once']} tasks run more than once, {r['cancelled']} cancelled, "
             f"{r['bare_results']} bare .txt); {r['lock_files_left']} claim .lock files left in work/; "
-            f"longest stall between two transitions {r['longest_stall_s']} s")
+            f"longest stall between two transitions {r['longest_stall_s']} s"
+            + (f"; {len(r['strays'])} process(es) outlived robe run: {r['strays'][:3]}" if r.get("strays") else ""))
     if not r["problems"]:
         return head + "\nOK: every task COMPLETE exactly once, every file parsed after every kill, every edit kept"
     return head + "\nPROBLEMS:\n  " + "\n  ".join(r["problems"])

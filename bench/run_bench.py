@@ -51,7 +51,6 @@ import glob
 import json
 import os
 import random
-import re
 import shutil
 import statistics
 import subprocess
@@ -62,8 +61,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from runlib import (ENV, ROBE, Inotify, append, backdate, cpu_s, epoch, events, mem_mib, start_run,  # noqa: E402
-                    stop_run, summary, tail, threads, write_fleet)
+from runlib import (ENV, ROBE, Inotify, append, backdate, cpu_s, end_strays, epoch, events, mem_mib,  # noqa: E402
+                    start_run, stop_run, summary, tail, threads, write_fleet)
 
 TARGETS = {
     "start_p50": 30.0, "start_p99": 150.0, "complete_p50": 100.0, "complete_p99": 400.0, "big_p50": 200.0,
@@ -211,6 +210,7 @@ def latency_robe(n: int, preload: int = 0, command: bool = False, seed: int = 7)
                            for r in sorted(rows, key=lambda r: r["t0"] - r["t2"])[:3]]}
         return out
     finally:
+        end_strays(folder)
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -271,6 +271,7 @@ def latency_cron(n: int, preload: int = 0, backdate_save: bool = True) -> dict:
                 "complete": summary([r["t2"] - r["t0"] for r in rows]),
                 "process_ms_p50": {j: round(statistics.median(v) * 1000, 1) for j, v in took.items()}}
     finally:
+        end_strays(folder)
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -305,6 +306,7 @@ def latency_bash(n: int, preload: int = 0) -> dict:
         return {"tasks": n, "preload": preload, "start": summary([r["t1"] - r["t0"] for r in rows]),
                 "complete": summary([r["t2"] - r["t0"] for r in rows])}
     finally:
+        end_strays(folder)
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -373,6 +375,7 @@ def throughput_robe(total: int, wizards: int, max_active: int, command: bool = F
                 "queue_writes": sum(_writes(q) for q in queues) - w0, "vm_hwm_mib": round(mem.get("VmHWM", 0), 1),
                 "threads": nthreads}
     finally:
+        end_strays(folder)
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -401,6 +404,7 @@ def throughput_cron(total: int, wizards: int, max_active: int) -> dict:
                 "seconds": round(took, 2), "tasks_per_s": round(total / took, 1),
                 "cpu_ms_per_task": round(cpu * 1000 / total, 1)}
     finally:
+        end_strays(folder)
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -430,6 +434,7 @@ def throughput_bash(total: int, wizards: int) -> dict:
         return {"wizards": wizards, "tasks": total, "complete": done, "seconds": round(took, 2),
                 "tasks_per_s": round(total / took, 1), "cpu_ms_per_task": round(cpu * 1000 / total, 2)}
     finally:
+        end_strays(folder)
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -488,6 +493,7 @@ def memory(wizards: int, tasks: int, probes: int, pending_every: int = 500) -> d
                 "hwm_mib": round(after["VmHWM"], 1), "threads": nthreads, "robe_cpu_s": round(cpu[0], 1),
                 "save_to_complete": summary(lat)}
     finally:
+        end_strays(folder)
         shutil.rmtree(folder, ignore_errors=True)
 
 

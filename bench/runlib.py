@@ -6,6 +6,7 @@ from __future__ import annotations
 import ctypes
 import datetime as _dt
 import json
+import math
 import os
 import select
 import signal
@@ -203,7 +204,7 @@ def pct(values: list[float], q: float) -> float:
     s = sorted(values)
     if not s:
         return float("nan")
-    return s[min(len(s) - 1, max(0, int(round(q * len(s) + 0.5)) - 1))]
+    return s[min(len(s) - 1, max(0, math.ceil(q * len(s)) - 1))]
 
 
 def summary(values: list[float], scale: float = 1000.0) -> dict:
@@ -212,3 +213,41 @@ def summary(values: list[float], scale: float = 1000.0) -> dict:
         return {"n": 0}
     return {"n": len(values), "p50": round(pct(values, 0.5) * scale, 1), "p99": round(pct(values, 0.99) * scale, 1),
             "min": round(min(values) * scale, 1), "max": round(max(values) * scale, 1)}
+
+
+def stray_processes(folder: str) -> list[int]:
+    """Processes whose command line names ``folder``: what the fleet's robe runs left behind
+    (e.g. ``robe execute`` daemons a self-monitor job started, detached in their own session)."""
+    key = os.fsencode(folder)
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit() or int(d) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                if key in f.read():
+                    out.append(int(d))
+        except OSError:
+            pass
+    return out
+
+
+def end_strays(folder: str) -> list[str]:
+    """SIGTERM (then SIGKILL) every process :func:`stray_processes` finds; their command lines."""
+    found = []
+    for pid in stray_processes(folder):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                found.append(f.read().replace(b"\0", b" ").decode(errors="replace").strip())
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            pass
+    end = time.monotonic() + 5
+    while stray_processes(folder) and time.monotonic() < end:
+        time.sleep(0.1)
+    for pid in stray_processes(folder):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    return found

@@ -119,12 +119,8 @@ def alive(pid: int) -> bool:
         return f.read().split()[2] != "Z"
 
 
-def archived_outcome(house_completed: str, tid: str) -> dict:
-    with open(os.path.join(house_completed, "archive", f"{tid}.1.json")) as f:
-        return json.load(f)
-
-
-def test_robe_cancel_stops_the_running_agent_within_two_seconds(make_fleet, robe_run, tmp_path):
+def running_slow_task(make_fleet, robe_run, tmp_path):
+    """robe run with TASK-001's agent (a command sleeping a minute) running."""
     script, pidfile = slow_agent(tmp_path)
     fleet = make_fleet({"ezra": {"agent": {"kind": "command", "argv": [script]}}})
     ezra = fleet.wizard("ezra")
@@ -132,6 +128,16 @@ def test_robe_cancel_stops_the_running_agent_within_two_seconds(make_fleet, robe
         f.write("# Queue\n\n" + task("TASK-001", "ezra"))
     p = robe_run(fleet)
     wait_for(lambda: pidfile.exists() and pidfile.read_text().strip(), 20, what="the agent to start")
+    return fleet, ezra, p, pidfile
+
+
+def archived_outcome(house_completed: str, tid: str) -> dict:
+    with open(os.path.join(house_completed, "archive", f"{tid}.1.json")) as f:
+        return json.load(f)
+
+
+def test_robe_cancel_stops_the_running_agent_within_two_seconds(make_fleet, robe_run, tmp_path):
+    fleet, ezra, p, pidfile = running_slow_task(make_fleet, robe_run, tmp_path)
     pid = int(pidfile.read_text())
     t0 = time.monotonic()
     r = subprocess.run([ROBE, "cancel", "TASK-001", "--fleet", fleet.path, "--reason", "wrong repo"],
@@ -151,13 +157,7 @@ def test_robe_cancel_stops_the_running_agent_within_two_seconds(make_fleet, robe
 
 
 def test_a_person_setting_a_running_task_to_failed_in_the_file_stops_it(make_fleet, robe_run, tmp_path):
-    script, pidfile = slow_agent(tmp_path)
-    fleet = make_fleet({"ezra": {"agent": {"kind": "command", "argv": [script]}}})
-    ezra = fleet.wizard("ezra")
-    with open(ezra.queue, "w") as f:
-        f.write("# Queue\n\n" + task("TASK-001", "ezra"))
-    p = robe_run(fleet)
-    wait_for(lambda: pidfile.exists() and pidfile.read_text().strip(), 20, what="the agent to start")
+    fleet, ezra, p, pidfile = running_slow_task(make_fleet, robe_run, tmp_path)
     wait_for(lambda: statuses(ezra.queue)["TASK-001"] == "IN_PROGRESS", 5, what="IN_PROGRESS in the file")
     pid = int(pidfile.read_text())
     with open(ezra.queue, encoding="utf-8") as f:

@@ -8,6 +8,7 @@ and every note, added task and title change of the person must be in the files a
 """
 
 import os
+import shutil
 import sys
 import time
 
@@ -31,10 +32,12 @@ def kill_run(monkeypatch):
 def test_kill_9_of_robe_run_loses_nothing_and_runs_nothing_twice(kill_run, seed):
     t0 = time.monotonic()
     r = kill_run.run(tasks=200, kills=10, wizards=4, seed=seed, edits=40, pace=(0.1, 0.4), kill_wait=20.0,
-                     timeout=60.0)
+                     timeout=60.0, keep=True)
     took = time.monotonic() - t0
-    print(kill_run.describe(r), f"\n({took:.1f} s)", file=sys.stderr)
+    print(kill_run.describe(r), f"\n({took:.1f} s; the fleet, kept when the test fails: {r['folder']})",
+          file=sys.stderr)
     assert r["kills"] == 10 and r["runs"] == 11
     assert r["kills_with_work_left"] >= 5, "the kills must land while there is work left"
     assert r["notes"] and r["title_edits"] and r["person_tasks"], "the person must have edited meanwhile"
     assert r["problems"] == []
+    shutil.rmtree(r["folder"], ignore_errors=True)

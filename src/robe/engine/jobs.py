@@ -70,6 +70,16 @@ class Job:
     started_at: float = 0.0
 
 
+def ask(st: Job | None, delay: float, lock: threading.Lock, wake: threading.Event) -> None:
+    """Ask for a job in ``delay`` seconds: an earlier ask stands (thread-safe; coalesced)."""
+    if st is None:
+        return
+    t = time.monotonic() + delay
+    with lock:
+        st.due = t if st.due is None else min(st.due, t)
+    wake.set()
+
+
 class Children:
     """The child jobs of robe run, by (wizard, job)."""
 
@@ -83,13 +93,7 @@ class Children:
         self.lock = threading.Lock()
 
     def request(self, wizard: str, job: str, delay: float = 0.0) -> None:
-        st = self.jobs.get((wizard, job))
-        if st is None:
-            return
-        t = time.monotonic() + delay
-        with self.lock:
-            st.due = t if st.due is None else min(st.due, t)
-        self.wake.set()
+        ask(self.jobs.get((wizard, job)), delay, self.lock, self.wake)
 
     def next_due(self) -> float | None:
         with self.lock:

@@ -36,10 +36,11 @@ from ..errors import RobeError
 from ..execute import Executor
 from ..execute import Options as ExecOptions
 from ..fleet.config import load_fleet
+from ..house import BARE_GRACE_S
 from ..monitor import monitor
 from ..queue import Status
 from ..queue.cache import Snapshots
-from .jobs import BUSY_RETRY, INLINE, Children, Job, Options, hold_lock, log
+from .jobs import BUSY_RETRY, INLINE, Children, Job, Options, ask, hold_lock, log
 from .progress import Progress
 from .watch import Watch
 
@@ -105,14 +106,8 @@ class Engine:
         """Ask for ``job`` of ``wizard`` in ``delay`` seconds (thread-safe; coalesced)."""
         if job not in INLINE:
             self.children.request(wizard, job, delay)
-            return
-        st = self.jobs.get((wizard, job))
-        if st is None:
-            return
-        t = time.monotonic() + delay
-        with self._lock:
-            st.due = t if st.due is None else min(st.due, t)
-        self.wake.set()
+        else:
+            ask(self.jobs.get((wizard, job)), delay, self._lock, self.wake)
 
     def request_stop(self) -> None:
         """Stop the loop (from any thread; a signal handler sets ``signalled`` instead)."""
@@ -206,6 +201,9 @@ class Engine:
         if job == "monitor":
             report = monitor(self.fleet, names, queues=self.snapshots, out=self.progress.transition,
                              err=self._err)
+            for name in names:
+                if self._bare_answers(name):  # folded once older than the bare grace (an executor
+                    self.request(name, "monitor", BARE_GRACE_S + 0.2)  # killed mid-result leaves one)
             if report.transitions:
                 # a slot is free, a retry is due, or a task another wizard waits on is done:
                 # every wizard is looked at in the next pass (one parse per queue file)
@@ -221,6 +219,14 @@ class Engine:
         for run in report.wizards:
             if run.state == "busy":  # a hand-run 'robe dispatch' or monitor holds the lock
                 self.request(run.name, "dispatch", BUSY_RETRY)
+
+    def _bare_answers(self, name: str) -> bool:
+        """Whether the wizard's completed/ holds an answer without its outcome (.txt, no .json)."""
+        try:
+            names = set(os.listdir(self.by_name[name].completed_dir))
+        except OSError:
+            return False
+        return any(n.endswith(".txt") and not n.startswith(".") and n[:-4] + ".json" not in names for n in names)
 
     def _gateway_ok(self, name: str) -> bool:
         w = self.by_name[name]
