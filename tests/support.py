@@ -46,6 +46,26 @@ def settle(*paths) -> None:
             os.utime(f, (t, t))
 
 
+def wait_for(check, timeout: float, step: float = 0.05, what: str = "the condition"):
+    """``check()``'s first true value, asked every ``step`` seconds; AssertionError naming
+    ``what`` after ``timeout`` seconds."""
+    end = time.monotonic() + timeout
+    while True:
+        v = check()
+        if v:
+            return v
+        if time.monotonic() >= end:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(step)
+
+
+def statuses(path: str) -> dict[str, str]:
+    """{task ID: status word} of the queue file at ``path``."""
+    from robe.queue import load
+
+    return {t.id: t.status.value for t in load(path).tasks}
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     s = socket.socket()
@@ -53,6 +73,24 @@ def free_port() -> int:
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def fleet_json(root, wizards: dict, **top) -> str:
+    """fleet.yaml in ``root`` written as JSON (JSON is YAML), the houses built; ``wizards``:
+    name -> settings over a free port, the echo agent and no gateway. Returns its path."""
+    from robe.fleet.config import load_fleet
+    from robe.fleet.homes import ensure_house
+
+    doc = {"root": ".", "ports": {"first": 1024, "last": 65535}, **top, "wizards": {}}
+    for name, settings in wizards.items():
+        doc["wizards"][name] = {"port": free_port(), "agent": {"kind": "echo"}, "gateway": None, **settings}
+    path = os.path.join(str(root), "fleet.yaml")
+    with open(path, "w") as f:
+        json.dump(doc, f, indent=1)
+    fleet = load_fleet(path)
+    for w in fleet.wizards:
+        ensure_house(fleet, w)
+    return path
 
 
 def write_fleet(root, wizards: dict, routes=None, default=None, extra: str = "", ports=(20000, 20999)) -> str:

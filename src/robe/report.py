@@ -9,7 +9,8 @@ Where reports go: a report of the whole fleet (or of several wizards) goes to
 ``<fleet root>/reports/``; a report of one wizard (``--wizard NAME``) to that wizard's
 ``<house>/reports/``. Each run writes ``progress-<UTC stamp>.md`` and ``.json`` and replaces
 ``latest.md`` and ``latest.json``; "since the previous report" means since ``latest.json``'s
-``generated_at`` in that folder.
+``generated_at`` in that folder. Beside them go ``progress-<UTC stamp>-throughput.svg`` and
+``-burndown.svg`` (``robe.charts``), which the markdown shows as images.
 
 The report also shows spend (robe.fleet.spend: tokens, cost and agent time per wizard since the
 previous report and today, and who a budget pauses), and writing it sends an alert for each
@@ -28,6 +29,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Callable
 
+from .charts import fleet_charts
 from .clock import now as _now
 from .clock import parse_stamp, stamp
 from .fleet import alerts
@@ -397,15 +399,26 @@ def write_report(fleet, wizards=None, *, now: _dt.datetime | None = None) -> tup
     os.makedirs(folder, mode=0o700, exist_ok=True)
     rep = build_report(fleet, wizards, now=now, since=_previous(folder))
     name = f"progress-{now.astimezone(_dt.timezone.utc).strftime('%Y%m%dT%H%M%SZ')}"
+    rep, svgs = _with_charts(fleet, wizards, rep, name, now)
     js = (json.dumps(rep.data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     md = rep.markdown.encode("utf-8")
     paths = []
-    for fname, data in ((f"{name}.md", md), (f"{name}.json", js), ("latest.md", md), ("latest.json", js)):
+    for fname, data in ((f"{name}.md", md), (f"{name}.json", js), *svgs, ("latest.md", md), ("latest.json", js)):
         p = os.path.join(folder, fname)
         atomic_write(p, data, mode=0o600)
         paths.append(p)
     alert_missed_metrics(fleet, rep.data["metrics"], wizards)
     return rep, paths
+
+
+def _with_charts(fleet, wizards, rep: Report, name: str, now: _dt.datetime) -> tuple[Report, list]:
+    """The report with its charts section, and the (file name, SVG bytes) to write beside it."""
+    charts = fleet_charts(_events(fleet, _chosen(fleet, wizards)), rep.data["totals"], now)
+    files = {kind: f"{name}-{kind}.svg" for kind in charts}
+    md = rep.markdown + "\n## Charts\n\n" + "\n\n".join(
+        f"![{label}]({files[kind]})" for kind, label in (("throughput", "Tasks finished"),
+                                                         ("burndown", "The queue by status"))) + "\n"
+    return Report(md, {**rep.data, "charts": files}), [(files[k], svg.encode("utf-8")) for k, svg in charts.items()]
 
 
 def deliver_report(rep: Report, *, deliver: str | None = None, webhook: str | None = None,

@@ -3,38 +3,20 @@ the user's real crontab saved and restored, and helpers to wait on real processe
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 from robe.fleet.config import load_fleet
-from robe.fleet.homes import ensure_house
-from ..support import free_port  # noqa: F401  (tests import it from here too)
+from ..support import fleet_json as write_fleet
+from ..support import free_port, statuses, wait_for  # noqa: F401  (tests import them from here too)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROBE = os.path.join(os.path.dirname(sys.executable), "robe")
-
-
-def write_fleet(root, wizards: dict, **top) -> str:
-    """fleet.yaml in ``root`` (JSON is YAML); wizards: name -> settings. Houses are built."""
-    doc = {"root": ".", "ports": {"first": 1024, "last": 65535}, **top, "wizards": {}}
-    for name, settings in wizards.items():
-        entry = {"port": free_port(), "agent": {"kind": "echo"}, "gateway": None}
-        entry.update(settings)
-        doc["wizards"][name] = entry
-    path = os.path.join(str(root), "fleet.yaml")
-    with open(path, "w") as f:
-        json.dump(doc, f, indent=1)
-    fleet = load_fleet(path)
-    for w in fleet.wizards:
-        ensure_house(fleet, w)
-    return path
 
 
 @pytest.fixture
@@ -45,23 +27,6 @@ def make_fleet(tmp_path, monkeypatch):
         path = write_fleet(tmp_path, wizards or {"ezra": {}}, **top)
         return load_fleet(path)
     return make
-
-
-def wait_for(check, timeout: float, step: float = 0.05, what: str = "the condition"):
-    end = time.monotonic() + timeout
-    while True:
-        v = check()
-        if v:
-            return v
-        if time.monotonic() >= end:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(step)
-
-
-def statuses(path: str) -> dict[str, str]:
-    from robe.queue import load
-
-    return {t.id: t.status.value for t in load(path).tasks}
 
 
 def robe_env(fleet_path: str | None = None, **extra) -> dict:

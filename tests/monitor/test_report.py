@@ -38,9 +38,9 @@ def test_report_counts_periods_running_failures_and_metrics(tmp_path):
     s = Setup(tmp_path, fleet, qpath)
     t0 = dt.datetime.now(UTC)
     rep, paths = write_report(s.fleet(), now=t0)
-    assert [os.path.basename(p) for p in paths] == [f"progress-{t0.strftime('%Y%m%dT%H%M%SZ')}.md",
-                                                    f"progress-{t0.strftime('%Y%m%dT%H%M%SZ')}.json",
-                                                    "latest.md", "latest.json"]
+    name = f"progress-{t0.strftime('%Y%m%dT%H%M%SZ')}"
+    assert [os.path.basename(p) for p in paths] == [f"{name}.md", f"{name}.json", f"{name}-throughput.svg",
+                                                    f"{name}-burndown.svg", "latest.md", "latest.json"]
     assert os.path.dirname(paths[0]) == str(tmp_path / "reports")
     assert rep.data["totals"]["PENDING"] == 3 and rep.data["since"] is None
     run_some(s)

@@ -41,6 +41,7 @@ COMMANDS = {
     "inbox": "robe.cli.ask:inbox",
     "mcp": "robe.cli.mcp:mcp",
     "spend": "robe.cli.spend:spend",
+    "dashboard": "robe.cli.dashboard:dashboard",
 }
 
 

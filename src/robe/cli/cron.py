@@ -14,6 +14,7 @@ from ..demo import run_demo
 from ..engine import Engine, Options, install_signal_handlers
 from ..fleet.config import load_fleet
 from .common import echo_json, examples, fleet_option, json_option, wizards_option
+from .dashboard import start_beside_run
 
 
 def systemd_options(f):
@@ -139,7 +140,7 @@ def self_monitor(fleet_path, wizards, services, no_restart, wait, as_json):
         sys.exit(1)
 
 
-@click.command(epilog=examples("robe run", "robe run -w ezra -v"))
+@click.command(epilog=examples("robe run", "robe run -w ezra --progress --dashboard 8650"))
 @fleet_option
 @wizards_option
 @click.option("--no-execute", is_flag=True, help="Dispatch and monitor only; executors run elsewhere.")
@@ -152,7 +153,11 @@ def self_monitor(fleet_path, wizards, services, no_restart, wait, as_json):
                    "[default: on when stderr is a terminal].")
 @click.option("--quiet", "-q", is_flag=True, help="Log only warnings and errors.")
 @click.option("--verbose", "-v", is_flag=True, help="Also log every job started and finished.")
-def run(fleet_path, wizards, no_execute, debounce, grace, progress, quiet, verbose):
+@click.option("--dashboard", "dashboard_at", metavar="[HOST:]PORT",
+              help="Also serve the dashboard here (see robe dashboard); loopback unless HOST says otherwise.")
+@click.option("--dashboard-token", envvar="ROBE_DASHBOARD_TOKEN", metavar="T",
+              help="The dashboard's token (or set ROBE_DASHBOARD_TOKEN); needed on any address but loopback.")
+def run(fleet_path, wizards, no_execute, debounce, grace, progress, quiet, verbose, dashboard_at, dashboard_token):
     """Run the fleet in the foreground: dispatch, execute and fold results the moment they happen.
 
     Dispatch and monitor run inside this process (under the same per-wizard locks cron's
@@ -164,12 +169,7 @@ def run(fleet_path, wizards, no_execute, debounce, grace, progress, quiet, verbo
     Each transition is one line on stderr; each queue or fleet.yaml error is printed once with
     its file:line and hint (robe status shows those still standing). Stop with Ctrl-C or
     SIGTERM. Logs: stderr and each wizard's logs/run.log; the child jobs' output: logs/cron.log.
-
-    \b
-    Examples:
-      robe run
-      robe run -w ezra -w allegro --progress
-      robe run --no-execute          # executors run elsewhere (robe execute)
+    With --dashboard [HOST:]PORT it also serves the dashboard (see robe dashboard).
     """
     if progress is None:
         progress = sys.stderr.isatty()
@@ -186,7 +186,16 @@ def run(fleet_path, wizards, no_execute, debounce, grace, progress, quiet, verbo
         for noisy in ("watchdog", "robe.execute"):
             logging.getLogger(noisy).setLevel(logging.INFO)
     install_signal_handlers(engine)
-    engine.run()
+    # The dashboard beside the engine (robe run --dashboard): its own thread and event loop,
+    # started before the engine so an unusable address stops robe run at once.
+    web = None
+    if dashboard_at:
+        web = start_beside_run(fleet, dashboard_at, dashboard_token)
+    try:
+        engine.run()
+    finally:
+        if web is not None:
+            web.stop()
 
 
 @click.command(epilog=examples("robe demo", "robe demo --dir /tmp/robe-demo"))

@@ -18,11 +18,11 @@ from __future__ import annotations
 from typing import Iterable
 
 from .crosscheck import disagreements
-from .edits import NewTask, Outcome
+from .edits import NewTask, Outcome, PriorityOutcome
 from .events import append_event, events_path, person
 from .model import DEFAULT_PRIORITY, ConflictError, Problem, Snapshot, Status, Task
 from .store import load
-from .writes import add_task, set_status
+from .writes import add_task, set_priority, set_status
 
 
 def _statuses(value) -> tuple[Status, ...]:
@@ -106,4 +106,19 @@ class Queue:
         if out.reason != "unchanged":
             append_event(events_path(self.path), task_id, out.before.value, out.after.value, by=by or person(),
                          detail=reason, manual=by is None)
+        return out
+
+    def set_priority(self, task_id: str, priority: str, *, expect=None, expect_priority: str | None = None,
+                     reason: str = "", by: str | None = None) -> PriorityOutcome:
+        """Set a task's priority (only the priority word changes, or one is written where none was).
+
+        ``expect``: a status (or several) the task must have now; ``expect_priority``: the
+        priority it must have now. Either failing raises ConflictError and nothing is written.
+        The change is logged like a status change, with ``event: "priority"``.
+        """
+        out = set_priority(self.path, task_id, priority, expect=_statuses(expect), expect_priority=expect_priority)
+        if out.changed:
+            detail = f"priority {out.before} -> {out.after}" + (f": {reason}" if reason else "")
+            append_event(events_path(self.path), task_id, out.status.value, out.status.value, by=by or person(),
+                         detail=detail, event="priority", manual=by is None)
         return out

@@ -4,6 +4,8 @@ applies them to files through the one writer).
 A status change rewrites only the status word (and a list task's checkbox: ``[x]`` for
 COMPLETE, ``[ ]`` otherwise; and the padding of a table cell, so columns stay aligned).
 Writing a status where none was written is the only structural edit. Every other byte stays.
+A priority change likewise rewrites only the priority word, or writes one where none was
+written (a ``Priority:`` field, the word after a list task's ID, an empty table cell).
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ from __future__ import annotations
 import re
 from typing import Iterable, NamedTuple
 
-from .blocks import pipe_inner, row_cells, split_lines
+from .blocks import BLANK, ITEM, indent_of, pipe_inner, row_cells, split_cells, split_lines
 from .checks import next_free_id
-from .model import PRIORITIES, QueueError, Snapshot, Status, Task, is_valid_id
-from .scan import parse
+from .model import (PRIORITIES, STATUS_ALIASES, STATUS_WORDS, ConflictError, QueueError, Snapshot, Status, Task,
+                    is_valid_id, parse_priority)
+from .scan import CHECKBOX_RE, ID_AT_START, Text, field_block, first_word, inline_words, parse
 
 
 class Change(NamedTuple):
@@ -294,3 +297,155 @@ def add_text(queue: Snapshot, new: NewTask, style: str | None = None, task_id: s
         raise QueueError(f"robe could not add the task cleanly to {queue.path} (the file's layout around its last "
                          "task is unusual); nothing was changed. Add it by hand or use --style section")
     return text, tid
+
+
+# --- priority ------------------------------------------------------------------------------
+
+
+class PriorityOutcome(NamedTuple):
+    """What a priority change did: the priority before and after, and the task's status."""
+
+    task_id: str
+    before: str
+    after: str
+    status: Status
+    changed: bool
+
+
+def _field_piece(tx: Text, fields: list, priority: str) -> tuple[int, int, str] | None:
+    """The piece that rewrites the ``Priority:`` field the scanner reads (the last one), or
+    None when the task has no such field."""
+    found = [f for f in fields if f.key.lower() == "priority"]
+    if not found:
+        return None
+    f = found[-1]
+    if not f.value:  # "- Priority:" with nothing after it
+        glued = tx.lines[f.line][:f.value_start - tx.offsets[f.line]].endswith(":")
+        return f.value_start, f.value_start, (" " if glued else "") + priority
+    w = first_word(f.value)
+    if w is None:
+        return None
+    return f.value_start + w[1], f.value_start + w[2], priority
+
+
+def _section_piece(tx: Text, task: Task, priority: str) -> tuple[int, int, str]:
+    idx = next(i for i, h in enumerate(tx.top) if h.start == task.line - 1)
+    h = tx.top[idx]
+    fields, _ = field_block(tx, h.end + 1, tx.block_end(idx) + 1, 4)
+    piece = _field_piece(tx, fields, priority)
+    if piece is not None:
+        return piece
+    nl = tx.newline
+    if fields:  # a new field line before the first one, in its style (marker, indent, bold)
+        first = fields[0]
+        at = tx.offsets[first.line]
+        return at, at, first.prefix + "Priority" + first.sep.rstrip() + " " + priority + nl
+    # As a status is written where none was: a field line right under the heading.
+    gap = h.end + 1 < len(tx.lines) and tx.kinds[h.end + 1] != BLANK
+    lead = "" if h.end + 1 < len(tx.lines) else nl
+    at = tx.line_end(h.end)
+    return at, at, lead + "- Priority: " + priority + nl + (nl if gap else "")
+
+
+def _list_piece(tx: Text, task: Task, priority: str) -> tuple[int, int, str]:
+    item = tx.items[task.line - 1]
+    if item.last > item.line:
+        fields, _ = field_block(tx, item.line + 1, item.last + 1, item.content_col + 4)
+        nested = fields and tx.kinds[fields[0].line] == ITEM and any(
+            indent_of(tx.lines[f.line])[0] < item.content_col for f in fields)
+        piece = None if nested else _field_piece(tx, fields, priority)
+        if piece is not None:  # a field under the item wins over a word on it, as the scanner reads
+            return piece
+    s, base, cstart = tx.lines[item.line], tx.offsets[item.line], item.content_start
+    content = s[cstart:]
+    cb = CHECKBOX_RE.match(content)
+    m = ID_AT_START.match(content, cb.end() if cb else 0)
+    for word, ws, we, wrapped, _end in inline_words(content, m.end()):
+        up = word.upper()
+        if parse_priority(word):
+            return base + cstart + ws, base + cstart + we, priority
+        if not (up in STATUS_WORDS and (wrapped or word == up)) and not (wrapped and up in STATUS_ALIASES):
+            break
+    glued = m.end() < len(content) and not content[m.end()].isspace() and content[m.end()] not in ":\u2014\u2013"
+    at = base + cstart + m.end()
+    return at, at, f" {priority} " if glued else f" {priority}"
+
+
+def _table_piece(tx: Text, task: Task, priority: str) -> tuple[int, int, str]:
+    row = task.line - 1
+    table = next(t for t in tx.blocks.tables if row in t.rows)
+    if "priority" not in table.columns:
+        raise QueueError(f"{task.id} is a row of a table without a Priority column; add the column to the "
+                         "table (a cell in every row) to give its tasks priorities")
+    s = tx.lines[row]
+    spans = split_cells(s, *table.inner[row]) if table.pipe else row_cells(s, False)
+    a, b = spans[table.columns.index("priority")]
+    cell = s[a:b]
+    lead = len(cell) - len(cell.lstrip())
+    v = cell.strip()
+    if v:
+        w = first_word(v)
+        start, end = a + lead + w[1], a + lead + w[2]
+    else:
+        start = end = a + min(lead, 1)
+    new_cell = cell[: start - a] + priority + cell[end - a:]
+    grow = len(new_cell) - len(cell)
+    if grow > 0:  # keep the column's width where the cell has spare trailing spaces
+        trail = len(new_cell) - len(new_cell.rstrip(" "))
+        cut = min(grow, max(trail - 1, 0))
+        new_cell = new_cell[: len(new_cell) - cut] if cut else new_cell
+    return tx.offsets[row] + a, tx.offsets[row] + b, new_cell
+
+
+def priority_text(queue: Snapshot, task: Task, priority: str) -> str:
+    """The queue's text with ``task``'s priority written as ``priority`` and nothing else
+    changed; QueueError (nothing written) when that cannot be done cleanly."""
+    tx = Text(queue.text, queue.path)
+    piece = {"section": _section_piece, "list": _list_piece, "table": _table_piece}[task.style](tx, task, priority)
+    text = _splice(queue.text, [piece])
+    _check_priority(queue, text, task, priority)
+    return text
+
+
+def _check_priority(queue: Snapshot, text: str, task: Task, priority: str) -> None:
+    """The edited text must read as before, but for the one task's priority."""
+    before = parse(queue.text, queue.path, default_priority=queue.default_priority)
+    after = parse(text, queue.path, default_priority=queue.default_priority)
+    now = after.by_id()
+    for t in before.tasks:
+        u = now.get(t.id)
+        same = u is not None and (u.title, u.status, u.assignee, u.depends, u.tags, u.fields, u.style) == (
+            t.title, t.status, t.assignee, t.depends, t.tags, t.fields, t.style)
+        if same and t.id == task.id:
+            same = u.priority == priority and u.priority_written and u.body == t.body
+        elif same:
+            same = u.priority == t.priority and (t.line <= task.line <= t.end_line or u.body == t.body)
+        if not same:
+            raise QueueError(f"robe could not change {task.id}'s priority cleanly in {queue.path} (the file's "
+                             f"layout around line {task.line} is unusual); nothing was changed. Edit it by hand")
+    if len(after.tasks) != len(before.tasks):
+        raise QueueError(f"robe could not change {task.id}'s priority cleanly in {queue.path}; nothing was changed")
+
+
+def priority_change(queue: Snapshot, task_id: str, priority: str, expect: Iterable[Status] = (),
+                    expect_priority: str | None = None) -> tuple[str | None, PriorityOutcome]:
+    """The text of ``queue`` with ``task_id``'s priority set to ``priority`` (None when it has that
+    very priority written already), and what changed. ConflictError when the task is not there,
+    its status is not among ``expect`` (if any) or its priority is not ``expect_priority``."""
+    priority = priority.upper()
+    if priority not in PRIORITIES:
+        raise QueueError(f"unknown priority '{priority}'; use P0 (most urgent) to P3")
+    want = tuple(Status(s) for s in expect)
+    task = queue.get(task_id)
+    if task is None:
+        why = "it has errors (see robe queue validate)" if task_id in queue.all_ids else "it is not in the queue"
+        raise ConflictError(f"{task_id} cannot be changed: {why}")
+    if want and task.status not in want:
+        raise ConflictError(f"{task_id} is {task.status.value} now, not {' or '.join(s.value for s in want)}; "
+                            "nothing was changed")
+    if expect_priority and task.priority != expect_priority.upper():
+        raise ConflictError(f"{task_id}'s priority is {task.priority} now, not {expect_priority.upper()}; "
+                            "nothing was changed")
+    unchanged = task.priority == priority and task.priority_written
+    out = PriorityOutcome(task_id, task.priority, priority, task.status, not unchanged)
+    return (None if unchanged else priority_text(queue, task, priority)), out

@@ -20,7 +20,7 @@ from typing import Callable, Iterator, TypeVar
 
 from ..plumbing import exchange, flock_wait, fsync_dir, write_all
 from . import displaced
-from .edits import Change, NewTask, add_text, apply_changes
+from .edits import Change, NewTask, add_text, apply_changes, priority_change
 from .events import append_event, events_path
 from .model import LockTimeout, QueueError, Snapshot, Status
 from .scan import parse
@@ -294,6 +294,13 @@ def _reapply(snapshot: Snapshot, changes: list[dict], parse_kwargs: dict) -> tup
         if "set" in c:
             change = Change(c["set"], Status(c["status"]), tuple(Status(s) for s in c.get("expect") or ()))
             text, _ = apply_changes(snap, [change])
+        elif "priority" in c:
+            try:
+                expect = [Status(x) for x in c.get("expect") or ()]
+                changed, _ = priority_change(snap, c["priority"], c["value"], expect, c.get("expect_priority"))
+            except (QueueError, TypeError, ValueError):
+                continue
+            text = changed or text
         elif "add" in c and c.get("id") not in snap.all_ids:
             try:
                 new = NewTask(**c["add"])
@@ -341,9 +348,10 @@ def update(path: str, change: Callable[[Snapshot], tuple[str | None, T]], *, tim
     ``change`` must compute its new text from the snapshot it is given (never from an earlier
     read) and raise ConflictError when its precondition does not hold there. When it returns
     None as the text, nothing is written. Returns ``change``'s result. ``record`` describes
-    the change as data (``{"set": ID, "status": S, "expect": [...]}`` or ``{"add": {...},
-    "id": ID, "style": S}``), so it can be made again on a person's save that lands in the
-    file this write displaces (``_recover``).
+    the change as data (``{"set": ID, "status": S, "expect": [...]}``, ``{"priority": ID,
+    "value": P, "expect": [...], "expect_priority": P}`` or ``{"add": {...}, "id": ID, "style":
+    S}``), so it can be made again on a person's save that lands in the file this write
+    displaces (``_recover``).
 
     A person's editor does not take robe's lock. So robe waits until the file is quiet before
     it reads (``wait_quiet``), compares the file with what it read just before the swap, and

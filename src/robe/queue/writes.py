@@ -1,5 +1,5 @@
 """Changes to a queue file through the one writer (robe.queue.store.update): set statuses,
-add a task. Each records what it changed, so the change can be made again on a person's save
+set a priority, add a task. Each records what it changed, so the change can be made again on a person's save
 that lands in the file the write displaced."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from .derive import after_status_edits
-from .edits import Change, NewTask, Outcome, add_text, plan_changes
+from .edits import Change, NewTask, Outcome, PriorityOutcome, add_text, plan_changes, priority_change
 from .model import ConflictError, Status
 from .store import update
 
@@ -39,6 +39,20 @@ def set_statuses(path: str, changes: list[Change], *, written=None, **kwargs) ->
         written(target, sig, after_status_edits(*made[0]))
 
     return update(path, change, record=record, written=told if written is not None else None, **kwargs)
+
+
+def set_priority(path: str, task_id: str, priority: str, *, expect: Iterable[Status | str] = (),
+                 expect_priority: str | None = None, **kwargs) -> PriorityOutcome:
+    """Set one task's priority in the file at ``path`` (only the priority word changes).
+
+    ``expect``: statuses the task must have now; ``expect_priority``: the priority it must have
+    now. Either failing raises ConflictError and nothing is written.
+    """
+    want = tuple(Status(s) for s in expect)
+    record = [{"priority": task_id, "value": priority.upper(), "expect": [s.value for s in want],
+               "expect_priority": expect_priority}]
+    return update(path, lambda queue: priority_change(queue, task_id, priority, want, expect_priority),
+                  record=record, **kwargs)
 
 
 def add_task(path: str, new: NewTask, *, style: str | None = None, **kwargs) -> str:
