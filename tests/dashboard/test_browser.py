@@ -174,7 +174,9 @@ def test_retry_on_a_failed_task_makes_it_pending_and_it_runs_again(tmp_path, bro
     # ... and it runs again, as attempt 2, and the page follows.
     wait_for(lambda: statuses(ezra.queue)["TASK-1"] == "COMPLETE", 20, what="attempt 2 to COMPLETE")
     wait_for(lambda: (seen(browser) or [""])[-1] == "COMPLETE", 10, what="the card to show COMPLETE")
-    assert seen(browser)[0] == "FAILED" and "PENDING" in seen(browser)
+    # (the page may never show PENDING: robe run dispatches a retried task within milliseconds,
+    # before the page's next update; the events above and below record that it was PENDING)
+    assert seen(browser)[0] == "FAILED" and seen(browser).index("COMPLETE") > 0
     changes = [(e["from"], e["to"], e.get("event"), e.get("attempt")) for e in events(ezra)]
     retried = changes.index(("FAILED", "PENDING", None, None))
     assert ("PENDING", "IN_PROGRESS", "dispatch", 2) in changes[retried:]

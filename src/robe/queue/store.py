@@ -374,8 +374,14 @@ def update(path: str, change: Callable[[Snapshot], tuple[str | None, T]], *, tim
             wait_quiet(path, quiet)
             fd, data = _open_checked(path)
             try:
-                snapshot = (known if known is not None and data == known.text.encode("utf-8")
-                            else parse(decode(data, path), path, **parse_kwargs))
+                same = known is not None and data == known.text.encode("utf-8")
+                if known is not None and not same and quiet < QUIET_S:
+                    # The caller saw a finished save (quiet < QUIET_S), but the file changed
+                    # since: an editor may be writing it in place right now. Wait as for any
+                    # save robe did not see end, then read it again.
+                    quiet = QUIET_S
+                    continue
+                snapshot = known if same else parse(decode(data, path), path, **parse_kwargs)
                 new_text, result = change(snapshot)
                 if new_text is None or new_text == snapshot.text:
                     return result
