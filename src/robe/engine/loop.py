@@ -411,11 +411,7 @@ class Engine:
         for w in self.wizards if self.hub else ():  # the queue files are the hub's
             self._queue_readers.setdefault(os.path.realpath(w.queue), []).append(w.name)
         self.progress.start()
-        if self.options.execute and self.local:
-            self._start_executor()
-        if self.hub:  # other machines' results, folded as soon as they wait on the broker
-            remote = [w.name for w in self.wizards if self.fleet.via_broker(w)]
-            self.result_watch = watch_results(self.fleet, lambda: [self.request(n, "monitor") for n in remote])
+        # watching first: once logs/executor.json says robe run is up, a save is seen
         if self.options.react:
             # completed/ is watched only when the executors run elsewhere (--no-execute): here
             # they say themselves when a result is written
@@ -423,6 +419,11 @@ class Engine:
             self.watch = Watch(self._queue_readers, results,
                                os.path.realpath(self.fleet.path), self.snapshots, self.wake, self.options.debounce)
             self.watch.start()
+        if self.options.execute and self.local:
+            self._start_executor()
+        if self.hub:  # other machines' results, folded as soon as they wait on the broker
+            remote = [w.name for w in self.wizards if self.fleet.via_broker(w)]
+            self.result_watch = watch_results(self.fleet, lambda: [self.request(n, "monitor") for n in remote])
         now = self.now()
         crons = [_Cron(e, e.next_after(now)) for e in self.entries]
         log.info("robe run: %d wizard(s) (%s), %d scheduled job(s)%s", len(self.names), ", ".join(self.names),
