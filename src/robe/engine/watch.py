@@ -1,9 +1,10 @@
 """What robe run watches, and what each event asks of its loop.
 
 - A WORK-QUEUE.md (its folder is watched: editors replace the file). A finished save (closed
-  after writing, or renamed into place and not written since) is read at once and tells the
-  parse cache so (``Snapshots.settled``); a write still going on (created, modified, not yet
-  closed) is read once the file has been quiet for the cache's quiet time. Robe's own writes are told apart by the
+  after writing, or renamed into place) is read at once and tells the parse cache so
+  (``Snapshots.settled``); a write still going on (created, modified, not yet closed) is read
+  once the file has been quiet for the cache's quiet time. robe's own writes are settled by the
+  writer, not by their events. Robe's own writes are told apart by the
   loop (``Snapshots.own``) and wake no dispatch.
 - ``completed/`` of each wizard: a result another executor (``robe execute``, a cron-started
   one) left there is folded in at once.
@@ -30,16 +31,14 @@ SAVES = [FileCreatedEvent, FileModifiedEvent, FileMovedEvent, FileClosedEvent]
 RESULTS = [FileCreatedEvent, FileMovedEvent, FileClosedEvent]
 
 
-def _renamed_last(path: str) -> bool:
-    """Whether the last thing done to the file at ``path`` was its rename into place: its inode
-    changed (ctime) after its content (mtime). An event is handled a moment after it happened;
-    an editor that began to write the file in place since (mtime = ctime) must not make its
-    half-written text count as a finished save."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return False
-    return st.st_ctime_ns > st.st_mtime_ns
+def _robes_temp(src, queue: str) -> bool:
+    """Whether a rename over ``queue`` came from robe's own writer (its temp file is
+    ``.<name>.<pid>.<n>.tmp`` beside it: robe.queue.store). robe's writes are settled by the
+    writer itself, and only while the file is still what it wrote (``Snapshots.wrote``): the
+    event, handled a moment later, must not make an editor's in-place save begun meanwhile count
+    as finished."""
+    name = os.path.basename(os.fsdecode(src))
+    return name.startswith(f".{os.path.basename(queue)}.") and name.endswith(".tmp")
 
 
 class Watch(FileSystemEventHandler):
@@ -65,7 +64,7 @@ class Watch(FileSystemEventHandler):
         kind = event.event_type
         path = os.fsdecode(event.dest_path if kind == "moved" else event.src_path)
         if path in self.queues:
-            if kind == "closed" or (kind == "moved" and _renamed_last(path)):
+            if kind == "closed" or (kind == "moved" and not _robes_temp(event.src_path, path)):
                 self.snapshots.settled(path)
                 self._save(path, self.debounce)
             else:  # still being written (a file created is empty until written), or unknown
