@@ -67,6 +67,8 @@ class Watch(FileSystemEventHandler):
             if kind == "closed" or (kind == "moved" and not _robes_temp(event.src_path, path)):
                 self.snapshots.settled(path)
                 self._save(path, self.debounce)
+            elif kind == "moved":  # robe's writer (this or another robe process): read at once;
+                self._save(path, self.debounce)  # the read knows robe's writes (displaced index)
             else:  # still being written (a file created is empty until written), or unknown
                 self._save(path, self.snapshots.quiet)
             return
