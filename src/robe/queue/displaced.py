@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 
 from ..clock import stamp
@@ -45,20 +46,42 @@ def signature(st: os.stat_result) -> list[int]:
     return [st.st_ino, st.st_size, st.st_mtime_ns]
 
 
+#: what ``entries`` read of each index so far, by its path: (device, inode, bytes read,
+#: entries). The index only grows by whole lines until it is trimmed (a new inode), so a
+#: read parses just the lines appended since: robe run writes a queue many times a second.
+_read: dict[str, tuple[int, int, int, tuple[dict, ...]]] = {}
+_read_lock = threading.Lock()
+
+
 def entries(queue_path: str) -> list[dict]:
     """The index, oldest first; a torn or foreign line is skipped."""
-    out = []
+    path = index_of(queue_path)
     try:
-        with open(index_of(queue_path), encoding="utf-8", errors="replace") as f:
-            for line in f:
-                try:
-                    e = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(e, dict):
-                    out.append(e)
+        f = open(path, "rb")
     except FileNotFoundError:
-        pass
+        with _read_lock:
+            _read.pop(path, None)
+        return []
+    with f:
+        st = os.fstat(f.fileno())
+        with _read_lock:
+            hit = _read.get(path)
+        if hit is not None and hit[:2] == (st.st_dev, st.st_ino) and hit[2] <= st.st_size:
+            done, out = hit[2], list(hit[3])
+        else:
+            done, out = 0, []
+        f.seek(done)
+        data = f.read()
+    end = data.rfind(b"\n") + 1  # a line still being appended is read next time
+    for line in data[:end].splitlines():
+        try:
+            e = json.loads(line.decode("utf-8", "replace"))
+        except ValueError:
+            continue
+        if isinstance(e, dict):
+            out.append(e)
+    with _read_lock:
+        _read[path] = (st.st_dev, st.st_ino, done + end, tuple(out))
     return out
 
 
@@ -147,11 +170,15 @@ def landed(queue_path: str, queue_mtime: float) -> list[dict]:
     oldest first, each with the robe writes made since (``after``: their changes)."""
     all_entries = entries(queue_path)
     recovered = {e["recovered"] for e in all_entries if "recovered" in e}
+    try:
+        kept = set(os.listdir(folder_of(queue_path)))  # (only the newest KEEP versions are)
+    except FileNotFoundError:
+        return []
     out = []
     now = time.time()
     for i, e in enumerate(all_entries):
         name = e.get("displaced")
-        if not name or name in recovered or not isinstance(e.get("displaced_sig"), list):
+        if not name or name not in kept or name in recovered or not isinstance(e.get("displaced_sig"), list):
             continue
         path = os.path.join(folder_of(queue_path), name)
         try:
