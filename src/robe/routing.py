@@ -65,11 +65,12 @@ def fits(match: dict, task: Task) -> bool:
 class Router:
     """Routes the tasks of one queue file."""
 
-    def __init__(self, fleet, queue_path: str):
+    def __init__(self, fleet, queue_path: str, owners: list[str] | None = None):
+        """``owners``: the wizards that read ``queue_path``, when the caller knows them."""
         self.names = frozenset(w.name for w in fleet.wizards)
         self.routes = tuple(fleet.routes)
         self.default = fleet.default_wizard if fleet.default_wizard in self.names else None
-        owners = readers(fleet, queue_path)
+        owners = readers(fleet, queue_path) if owners is None else owners
         self.owner = owners[0] if len(owners) == 1 else None
 
     def route(self, task: Task) -> Routing:
