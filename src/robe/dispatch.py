@@ -28,7 +28,7 @@ from .fleet.config import read_fleet_text
 from .fleet.gateway import probe, start_gateway
 from .fleet.spend import pauses
 from .house import House, HouseError, new_claim, positive_int
-from .plumbing import UnsafePath, host, shown_path
+from .plumbing import UnsafePath, fsync_dir, host, shown_path
 from .queue import QUIET_S, Change, QueueError, Snapshot, Status, Task, priority_rank, set_statuses
 from .queue.asks import ask_of, is_open
 from .queue.cache import Snapshots
@@ -301,6 +301,7 @@ def _held_claims(fleet) -> tuple[dict, dict]:
     """Claims in every house: {(queue key, ID): wizard} and, per wizard, {ID: claim record}."""
     held: dict[tuple[str, str], str] = {}
     records: dict[str, dict[str, dict | None]] = {}
+    keys: dict[str, str] = {}  # (the claims of a house name the same few queue files)
     for w in fleet.wizards:
         house = House(w.house, w.name)
         recs = records[w.name] = {}
@@ -308,7 +309,8 @@ def _held_claims(fleet) -> tuple[dict, dict]:
             rec = recs[tid] = house.claim_record(tid)
             # A hand-made or unreadable trigger (the seed's `touch`) belongs to the house's own queue.
             qpath = rec.get("queue") if rec and isinstance(rec.get("queue"), str) else w.queue
-            held[(queue_key(qpath), tid)] = w.name
+            key = keys.get(qpath) or keys.setdefault(qpath, queue_key(qpath))
+            held[(key, tid)] = w.name
     return held, records
 
 
@@ -316,7 +318,7 @@ def _candidates(fleet, queues, names, report: DispatchReport, *, by, dry_run, er
     """Per wizard, the PENDING tasks routed to it, as (task, queue file); unroutable ones reported."""
     per_wizard: dict[str, list[tuple[Task, _QueueFile]]] = {n: [] for n in names}
     for qf in queues:
-        router = Router(fleet, qf.path)
+        router = Router(fleet, qf.path, qf.readers)
         for t in qf.snapshot.tasks:
             if t.status is not Status.PENDING:
                 continue
@@ -373,8 +375,10 @@ def _asking(queues: list[_QueueFile]) -> set[tuple[str, str]]:
     out = set()
     for qf in queues:
         for t in qf.snapshot.tasks:
+            if not t.fields or not is_open(t):
+                continue
             a = ask_of(t)
-            if a is not None and a.task and is_open(t):
+            if a is not None and a.task:
                 out.add((a.asked_by, a.task))
     return out
 
@@ -450,13 +454,14 @@ def _one_wizard(w, run: WizardRun, candidates, records, held, by_key, *, by, max
                 break
             continue
         try:
-            made = _claim(w, house, t, qf, c, attempts, by=by, err=err)
+            # (through a broker the claim is published at once: made durable first)
+            record = _claim(w, house, t, qf, c, attempts, by=by, err=err, sync_folder=broker is not None)
         except (HouseError, OSError, UnsafePath) as e:  # a problem with one task's files: that task waits
             if isinstance(e, OSError) and e.errno in _WHOLE_DISK:
                 raise  # not this task's: the whole wizard stops, with one sentence
             err(f"{w.name}: {t.id}: {_sentence(e)}; skipped, the other tasks go on")
             continue
-        if not made:
+        if record is None:
             continue
         if broker is not None:
             try:
@@ -469,31 +474,36 @@ def _one_wizard(w, run: WizardRun, candidates, records, held, by_key, *, by, max
                 err(f"{w.name}: {e}; {t.id} is not claimed and stays PENDING")
                 return todo
         held[(qf.key, t.id)] = w.name
-        todo.append(_Mark("claim", w, qf, t.id, claim=c))
+        todo.append(_Mark("claim", w, qf, t.id, claim=c, record=record))
         room, ask_room = room - 1, ask_room - 1
         if ask_room <= 0:
             break
     if not found:
         note(f"{w.name}: nothing ready to dispatch")
+    if any(m.kind == "claim" for m in todo):
+        fsync_dir(house.work)  # every claim of the run on disk before the queue says IN_PROGRESS
     return todo
 
 
-def _claim(w, house: House, t: Task, qf: _QueueFile, c: Claimed, attempts: dict, *, by, err) -> bool:
+def _claim(w, house: House, t: Task, qf: _QueueFile, c: Claimed, attempts: dict, *, by, err,
+           sync_folder: bool = False) -> dict | None:
     """Make the claim on ``t`` (archiving the result of a re-run first) and log it at once: the
-    event is written even if this run is killed before it marks the task IN_PROGRESS."""
+    event is written even if this run is killed before it marks the task IN_PROGRESS. The
+    claim's record, or None when it could not be made. (The folder is fsynced once for all the
+    claims of the run, before the queue says IN_PROGRESS: ``_one_wizard``.)"""
     if c.rerun:
         moved = house.archive_result(t.id, house.result_attempt(t.id, max(attempts.get(t.id, 0), 1)))
         append_event(house.events, t.id, "PENDING", "PENDING", by=by, attempt=c.attempt - 1 or None, event="rerun",
                      wizard=w.name, detail="set back to PENDING after a result: earlier result archived",
                      archived=[os.path.relpath(p, house.root) for p in moved])
     record = new_claim(t, wizard=w.name, attempt=c.attempt, lease_s=w.lease, queue=qf.path)
-    if not house.create_claim(record):
+    if not house.create_claim(record, sync_folder=sync_folder):
         err(f"{w.name}: cannot claim {t.id} from {qf.path}: work/{t.id}.active already exists "
             "(a claim on a task of the same ID from another queue); it waits")
-        return False
+        return None
     append_event(house.events, c.id, "PENDING", "IN_PROGRESS", by=by, attempt=c.attempt, event="dispatch",
                  wizard=w.name, detail=f"claimed by {w.name}" + (" (re-run)" if c.rerun else ""), priority=c.priority)
-    return True
+    return record
 
 
 #: errors of the file system itself, not of one task's files
@@ -537,13 +547,14 @@ def _mark(fleet, qf: _QueueFile, items: list[_Mark], runs, *, by, out, err, quie
             ids = ", ".join(i.task_id for i in items if i.wizard.name == name)
             err(f"{name}: could not mark {ids} IN_PROGRESS in {qf.path}: {e}; the next run repairs the queue")
         return
+    houses = {}
     for item, o in zip(items, outcomes):
         w = item.wizard
         run = runs[w.name]
-        house = House(w.house, w.name)
+        house = houses.get(w.name) or houses.setdefault(w.name, House(w.house, w.name))
         events = house.events
         if o.applied:
-            _note_mark(house, item.task_id, err)
+            _note_mark(house, item.task_id, err, item.record)
         if item.kind == "repair":
             if o.applied:
                 run.repaired.append(item.task_id)
@@ -559,11 +570,11 @@ def _mark(fleet, qf: _QueueFile, items: list[_Mark], runs, *, by, out, err, quie
             # Already IN_PROGRESS with no other claim (a repair beat us to it): the claim is ours.
             # With another claim (routing changed between two runs' reads), the one who marked it keeps it.
             if not o.applied:
-                _note_mark(house, c.id, err)
+                _note_mark(house, c.id, err, item.record)
             run.claims.append(c)
             out(c.text())  # (its event was written with the claim)
             continue
-        House(w.house, w.name).remove_claim(c.id)
+        house.remove_claim(c.id)
         run.withdrawn.append(c.id)
         err(f"{w.name}: withdrew the claim on {c.id}: {o.reason}")
         before = o.before.value if o.before else None
@@ -571,11 +582,11 @@ def _mark(fleet, qf: _QueueFile, items: list[_Mark], runs, *, by, out, err, quie
                      detail=f"the task changed in the queue while it was claimed: {o.reason}")
 
 
-def _note_mark(house: House, task_id: str, err) -> None:
+def _note_mark(house: House, task_id: str, err, record: dict | None = None) -> None:
     """The claim learns that the queue says IN_PROGRESS (house.mark_claim); a failure costs
     only that a person's PENDING is repaired instead of cancelling the task."""
     try:
-        house.mark_claim(task_id)
+        house.mark_claim(task_id, record)
     except (OSError, UnsafePath) as e:
         err(f"{house.wizard}: {task_id}: could not note the mark in its claim: {_sentence(e)}")
 
@@ -628,7 +639,7 @@ def fleet_tasks(fleet, wizard_name: str | None = None, *, err: Callable[[str], N
     out: list[Routed] = []
     for qf in _read_queues(fleet, list(fleet.wizards), Snapshots(), DispatchReport(dry_run=True), err, err,
                           _quiet):
-        router = Router(fleet, qf.path)
+        router = Router(fleet, qf.path, qf.readers)
         for t in qf.snapshot.tasks:
             who = router.route(t).wizard
             if wizard_name is None or who == wizard_name:

@@ -204,9 +204,10 @@ class House:
         return sorted(n[:-7] for n in listdir(self.work)
                       if n.endswith(".active") and not n.startswith(".") and is_valid_id(n[:-7]))
 
-    def create_claim(self, record: dict) -> bool:
+    def create_claim(self, record: dict, sync_folder: bool = True) -> bool:
         """Create ``work/<ID>.active`` holding ``record``, atomically with its content (a temp
-        file linked to the claim's name); False if a claim already exists."""
+        file linked to the claim's name); False if a claim already exists. ``sync_folder=False``:
+        the caller fsyncs work/ itself, once for several claims."""
         target = self.claim_path(record["id"])
         private_dir(self.work)
         tmp = inside(self.work, f".{record['id']}.active.{os.getpid()}.tmp")
@@ -222,7 +223,8 @@ class House:
             return False
         finally:
             os.unlink(tmp)
-        fsync_dir(self.work)
+        if sync_folder:
+            fsync_dir(self.work)
         return True
 
     def remove_claim(self, task_id: str) -> None:
@@ -524,12 +526,15 @@ class House:
         return None
 
     # -- marks and cancels
-    def mark_claim(self, task_id: str) -> None:
+    def mark_claim(self, task_id: str, record: dict | None = None) -> None:
         """Note in the claim that the queue says IN_PROGRESS for it now (dispatch's mark was
         written): from then on a PENDING in the queue is a person's cancel, not a dispatch cut
         short between claim and mark. Not fsynced: a mark lost in a power cut only makes the
-        next dispatch repair the task instead of cancelling it."""
-        rec = self.claim_record(task_id)
+        next dispatch repair the task instead of cancelling it. ``record``: the claim's content
+        when the caller has it (it just wrote it)."""
+        if record is not None and not os.path.lexists(self.claim_path(task_id)):
+            return  # (released meanwhile: never made again)
+        rec = dict(record) if record is not None else self.claim_record(task_id)
         if rec is None or rec.get("marked_at"):
             return
         rec["marked_at"] = stamp()

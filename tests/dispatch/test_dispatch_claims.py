@@ -155,8 +155,8 @@ def test_rerun_never_overwrites_an_archive(tmp_path, dispatch_run):
 def _edit_after_claim(monkeypatch, qpath, old, new):
     real = House.create_claim
 
-    def claim_then_person_edits(self, record):
-        made = real(self, record)
+    def claim_then_person_edits(self, record, **kw):
+        made = real(self, record, **kw)
         text = read(qpath)
         with open(qpath, "w") as f:
             f.write(text.replace(old, new))
@@ -215,8 +215,8 @@ def test_two_wizards_that_read_different_routings_never_both_keep_a_task(tmp_pat
     qpath = write(tmp_path / "WORK-QUEUE.md", "- [ ] TASK-001 P1 PENDING moved\n")
     real = House.create_claim
 
-    def meanwhile(self, record):
-        made = real(self, record)
+    def meanwhile(self, record, **kw):
+        made = real(self, record, **kw)
         real(House(str(tmp_path / "ezra")), dict(record, wizard="ezra"))
         with open(qpath, "w") as f:
             f.write("- [ ] TASK-001 P1 IN_PROGRESS moved\n")
