@@ -80,7 +80,7 @@ def atomic_write(path: str, data: bytes, *, mode: int = 0o600, sync: bool = True
 
 def json_bytes(data) -> bytes:
     """``data`` as the JSON robe writes in its files (one value, a newline at the end)."""
-    return (json.dumps(data, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+    return (json.dumps(data, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 _RENAME_EXCHANGE = 2
