@@ -21,6 +21,7 @@ import json
 import os
 import re
 import signal
+import stat
 import threading
 import time
 from typing import NamedTuple
@@ -33,7 +34,6 @@ from .plumbing import (
     fsync_dir,
     host,
     inside,
-    is_inside,
     json_bytes,
     listdir,
     mtime,
@@ -167,8 +167,14 @@ class House:
     def check(self) -> None:
         """HouseError when a folder robe writes in (or the event log) is a link or leads outside
         the house: a symlinked work/ or completed/ could point robe's writes anywhere."""
+        # The root is a real path and each folder is looked at after its parent, so a folder
+        # that is no link is inside the house: one lstat each.
         for d in (self.work, self.completed, self.logs, self.scratch, self.work_archive, self.completed_archive):
-            if os.path.lexists(d) and (os.path.islink(d) or not is_inside(os.path.realpath(d), self.root)):
+            try:
+                link = stat.S_ISLNK(os.lstat(d).st_mode)
+            except FileNotFoundError:
+                continue
+            if link:
                 raise HouseError(f"{d} is a link (or leads outside the house of wizard {self.wizard}); "
                                  "make it a plain folder inside the house")
         if os.path.islink(self.events):

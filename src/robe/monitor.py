@@ -201,11 +201,10 @@ def _plan_house(h: _House, bare_grace: float, known: dict[str, str]) -> list[_It
     results = set(h.results)
     for tid in h.claims:
         rec = house.claim_record(tid) or {}
-        named = rec.get("queue") if isinstance(rec.get("queue"), str) else None
         # The claim names its queue file; one that is not a queue of this fleet is never written.
-        qpath = known.get(queue_key(named), w.queue) if named else w.queue
+        qkey, qpath = _queue_of(rec, w, known)
         attempt = _positive(rec.get("attempt")) or h.archived().get(tid, 0) + 1
-        common = dict(wizard=w, task=tid, qkey=queue_key(qpath), qpath=qpath, attempt=attempt, claim=True,
+        common = dict(wizard=w, task=tid, qkey=qkey, qpath=qpath, attempt=attempt, claim=True,
                       events=h.events)
         if tid in results:
             res = house.read_result(tid, at=t, bare_grace=bare_grace)
@@ -241,6 +240,17 @@ def _plan_house(h: _House, bare_grace: float, known: dict[str, str]) -> list[_It
                            w.queue, target, (Status.IN_PROGRESS,), attempt, detail, claim=False, result=True,
                            result_attempt=attempt, event_kind=kind, events=h.events))
     return items
+
+
+def _queue_of(claim: dict, w, known: dict[str, str]) -> tuple[str, str]:
+    """The key and path of the queue file a claim names when it is one of the fleet's (``known``:
+    key -> path), else of the house's own queue."""
+    named = claim.get("queue") if isinstance(claim.get("queue"), str) else None
+    if named:
+        key = named if named in known else queue_key(named)  # (claims name the real path: a key)
+        if key in known:
+            return key, known[key]
+    return queue_key(w.queue), w.queue
 
 
 def _positive(value) -> int:
@@ -281,9 +291,8 @@ def _plan_cancels(houses: dict, items: list[_Item], qfiles: dict, known: dict[st
             if (h.w.name, tid) in planned or tid in h.results:
                 continue
             rec = h.house.claim_record(tid) or {}
-            named = rec.get("queue") if isinstance(rec.get("queue"), str) else None
-            qpath = known.get(queue_key(named), h.w.queue) if named else h.w.queue
-            qf = qfiles.get(queue_key(qpath))
+            qkey, qpath = _queue_of(rec, h.w, known)
+            qf = qfiles.get(qkey)
             if qf is None or qf.snapshot is None:
                 continue
             task = qf.by_id().get(tid)
@@ -291,7 +300,7 @@ def _plan_cancels(houses: dict, items: list[_Item], qfiles: dict, known: dict[st
             if reason is None:
                 continue
             attempt = _positive(rec.get("attempt")) or h.archived().get(tid, 0) + 1
-            out.append(_Item(CANCELLED, h.w, tid, queue_key(qpath), qpath, None, (), attempt,
+            out.append(_Item(CANCELLED, h.w, tid, qkey, qpath, None, (), attempt,
                              f"cancelled ({reason}) with no executor running it; claim released", claim=True,
                              event_kind=CANCELLED, events=h.events))
     return out
@@ -311,10 +320,11 @@ def _plan_orphans(fleet, selected: set, qfiles: dict, houses: dict, t: float, or
     for key, qf in qfiles.items():
         if qf.snapshot is None:
             continue
-        router = Router(fleet, qf.path)
+        router = None
         for task in qf.snapshot.tasks:
             if task.status is not Status.IN_PROGRESS or task.id in held:
                 continue
+            router = router or Router(fleet, qf.path)
             r = router.route(task)
             w = next((x for x in fleet.wizards if x.name == r.wizard), None)
             if w is None or w.name not in selected:

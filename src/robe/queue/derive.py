@@ -44,13 +44,17 @@ def after_status_edits(old: Snapshot, new_text: str, pieces: list[tuple[int, int
     def span(sp):
         return None if sp is None else (shift(sp[0]), shift(sp[1]))
 
-    # A task's offsets lie in its own block: one that ends above the first piece keeps them.
+    # A task's offsets lie in its own block: one that ends above the first piece keeps them,
+    # one that starts below the last moves by the whole difference.
     first_line = old.text.count("\n", 0, starts[0]) + 1 if pieces else None
+    last_line = old.text.count("\n", starts[0], starts[-1]) + first_line if pieces else None
 
     def moved(task):
         if first_line is None or task.end_line < first_line:
             return task
         e = task.edit
+        if task.line > last_line:
+            return task._replace(edit=_plus_all(e, total)) if total else task
         offsets = _offsets(e)
         if not offsets:
             return task
@@ -60,8 +64,7 @@ def after_status_edits(old: Snapshot, new_text: str, pieces: list[tuple[int, int
             d = ends[k - 1] if k else 0
             if not d:
                 return task
-            return task._replace(edit=Edit(_plus(e.status_span, d), None if e.insert_at is None else e.insert_at + d,
-                                           e.insert_template, _plus(e.checkbox_span, d), _plus(e.cell_span, d)))
+            return task._replace(edit=_plus_all(e, d))
         return task._replace(edit=Edit(span(e.status_span), None if e.insert_at is None else shift(e.insert_at),
                                        e.insert_template, span(e.checkbox_span), span(e.cell_span)))
 
@@ -156,6 +159,12 @@ def _offsets(e: Edit) -> list[int]:
 
 def _plus(sp, d: int):
     return None if sp is None else (sp[0] + d, sp[1] + d)
+
+
+def _plus_all(e: Edit, d: int) -> Edit:
+    """``e`` with every offset moved by ``d``."""
+    return Edit(_plus(e.status_span, d), None if e.insert_at is None else e.insert_at + d, e.insert_template,
+                _plus(e.checkbox_span, d), _plus(e.cell_span, d))
 
 
 def _count_before(starts: list[int], pieces, x: int) -> int:
