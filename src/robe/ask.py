@@ -3,7 +3,7 @@
 An ask is a task in the target wizard's queue, tagged ``ask`` and carrying who asked
 (``robe.queue.asks``). It is dispatched and run like any task. When the monitor folds its
 result (COMPLETE, or FAILED for good), it writes the answer to the asker's inbox
-(``robe.house.Inbox``: ``<house>/inbox/`` for a wizard, ``<root>/inbox/`` for a person);
+(``robe.inbox.Inbox``: ``<house>/inbox/`` for a wizard, ``<root>/inbox/`` for a person);
 ``wait`` watches that inbox. ``robe ask``, ``robe inbox`` and the MCP server's
 ``ask_wizard`` and ``inbox`` tools all come here.
 
@@ -31,7 +31,8 @@ from typing import Callable
 from .clock import stamp
 from .errors import RobeError
 from .fleet.model import FleetConfig
-from .house import COMPLETE, House, Inbox, answer_message, inbox_for
+from .house import COMPLETE, House
+from .inbox import Inbox, answer_message, inbox_for
 from .queue import PRIORITIES, QueueError, Snapshot, is_valid_id, load
 from .queue.api import Queue
 from .queue.asks import ASK_TAG, Ask, ask_of, body_for, clean, fields_for, is_label, is_open, title_for

@@ -34,7 +34,8 @@ from .broker import BrokerError, broker_for, ingest
 from .clock import now as _now
 from .errors import RobeError
 from .fleet import alerts
-from .house import BARE_GRACE_S, House, HouseError, Result, answer_message, cancel_reason, inbox_for
+from .house import BARE_GRACE_S, House, HouseError, Result, cancel_reason
+from .inbox import answer_message, inbox_for
 from .plumbing import fsync_dir, host
 from .queue import QUIET_S, Change, QueueError, Snapshot, Status, set_statuses
 from .queue.asks import ask_of, question_of

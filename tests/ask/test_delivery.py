@@ -13,7 +13,8 @@ import pytest
 from robe import ask as asking
 from robe.api import Fleet
 from robe.ask import AskTimeout
-from robe.house import House, Inbox
+from robe.house import House
+from robe.inbox import Inbox
 from robe.queue import Status, load
 
 from .conftest import make_fleet
