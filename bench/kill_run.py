@@ -49,7 +49,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
-from runlib import ENV, ROBE, backdate, events, save, start_run  # noqa: E402,F401
+from runlib import ENV, ROBE, backdate, count_complete, events, save, start_run  # noqa: E402,F401
 
 
 def _line(tid: str, n: int) -> str:
@@ -126,14 +126,6 @@ def _load_ids(q: str) -> Counter:
     return Counter(t.id for t in snap.tasks)
 
 
-def _complete_count(queues: list[str]) -> int:
-    n = 0
-    for q in queues:
-        with open(q, "rb") as f:
-            n += f.read().count(b" COMPLETE ")
-    return n
-
-
 def run(tasks: int = 2000, kills: int = 100, wizards: int = 4, max_active: int = 4, seed: int = 1,
         person: bool = True, command: bool = True, timeout: float = 900.0, log=None, keep: bool = False,
         pace: tuple[float, float] = (2.0, 4.0), edits: int | None = None, kill_wait: float = 60.0) -> dict:
@@ -178,7 +170,7 @@ def run(tasks: int = 2000, kills: int = 100, wizards: int = 4, max_active: int =
                 who.start()
             time.sleep(rng.uniform(0, 0.3))
             end = time.monotonic() + kill_wait
-            while _complete_count(queues) < threshold and p.poll() is None and time.monotonic() < end:
+            while count_complete(queues) < threshold and p.poll() is None and time.monotonic() < end:
                 time.sleep(0.005)
             time.sleep(rng.uniform(0, 0.05))
             if p.poll() is not None:
@@ -186,7 +178,7 @@ def run(tasks: int = 2000, kills: int = 100, wizards: int = 4, max_active: int =
             else:
                 os.kill(p.pid, signal.SIGKILL)
             p.wait()
-            done = _complete_count(queues)
+            done = count_complete(queues)
             at_kill.append(done)
             for q in queues:
                 try:
@@ -207,7 +199,7 @@ def run(tasks: int = 2000, kills: int = 100, wizards: int = 4, max_active: int =
         p = start_run(fleet, folder, houses[0], wait=False)
         runs += 1
         end = time.monotonic() + timeout
-        while _complete_count(queues) < len(expected) and time.monotonic() < end and p.poll() is None:
+        while count_complete(queues) < len(expected) and time.monotonic() < end and p.poll() is None:
             time.sleep(0.05)
         time.sleep(0.5)  # the last monitor writes its archive moves after the queue write
         from runlib import stop_run

@@ -61,8 +61,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from runlib import (ENV, ROBE, Inotify, append, backdate, cpu_s, end_strays, epoch, events, mem_mib,  # noqa: E402
-                    start_run, stop_run, summary, tail, threads, write_fleet)
+from runlib import (ENV, ROBE, Inotify, append, backdate, count_complete, cpu_s, end_strays, epoch, events,  # noqa: E402
+                    mem_mib, start_run, stop_run, summary, tail, threads, write_fleet)
 
 TARGETS = {
     "start_p50": 30.0, "start_p99": 150.0, "complete_p50": 100.0, "complete_p99": 400.0, "big_p50": 200.0,
@@ -320,14 +320,6 @@ def _writes(queue: str) -> int:
     return sum(1 for e in displaced.entries(os.path.realpath(queue)) if "wrote" in e)
 
 
-def _count_complete(queues: list[str]) -> int:
-    n = 0
-    for q in queues:
-        with open(q, "rb") as f:
-            n += f.read().count(b" COMPLETE ")
-    return n
-
-
 def _tput_fleet(folder: str, wizards: int, max_active: int, agent: dict | None):
     names = [f"wizard-{i}" for i in range(wizards)]
     fleet = write_fleet(folder, names, agent=agent, max_active=max_active)
@@ -358,9 +350,9 @@ def throughput_robe(total: int, wizards: int, max_active: int, command: bool = F
             t0 = time.time()
             _write_all(queues, total)
             end = time.monotonic() + 900
-            while _count_complete(queues) < total:
+            while count_complete(queues) < total:
                 if time.monotonic() > end or p.poll() is not None:
-                    raise SystemExit(f"throughput: only {_count_complete(queues)} of {total} COMPLETE; see {folder}")
+                    raise SystemExit(f"throughput: only {count_complete(queues)} of {total} COMPLETE; see {folder}")
                 time.sleep(0.02)
             c1 = cpu_s(p.pid)
             mem = mem_mib(p.pid)
@@ -390,10 +382,10 @@ def throughput_cron(total: int, wizards: int, max_active: int) -> dict:
         _write_all(queues, total)
         rounds = 0
         cpu = 0.0
-        while _count_complete(queues) < total:
+        while count_complete(queues) < total:
             rounds += 1
             if rounds > total:
-                raise SystemExit(f"cron throughput: stuck at {_count_complete(queues)} of {total}; see {folder}")
+                raise SystemExit(f"cron throughput: stuck at {count_complete(queues)} of {total}; see {folder}")
             for argv in steps:
                 before = os.times()
                 subprocess.run(argv, env=env, cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -429,7 +421,7 @@ def throughput_bash(total: int, wizards: int) -> dict:
             pr.wait()
         took = time.time() - t0
         after = os.times()
-        done = _count_complete(queues)
+        done = count_complete(queues)
         cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
         return {"wizards": wizards, "tasks": total, "complete": done, "seconds": round(took, 2),
                 "tasks_per_s": round(total / took, 1), "cpu_ms_per_task": round(cpu * 1000 / total, 2)}

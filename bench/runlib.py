@@ -251,3 +251,12 @@ def end_strays(folder: str) -> list[str]:
         except OSError:
             pass
     return found
+
+
+def count_complete(queues: list[str]) -> int:
+    """Tasks COMPLETE in these queue files (the bench's task lines: ``... RUN-n COMPLETE ...``)."""
+    n = 0
+    for q in queues:
+        with open(q, "rb") as f:
+            n += f.read().count(b" COMPLETE ")
+    return n

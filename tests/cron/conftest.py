@@ -116,3 +116,18 @@ def crontab_bytes() -> bytes:
 
 def set_crontab(data: bytes) -> None:
     subprocess.run(["crontab", "-"], input=data, check=True)
+
+
+@pytest.fixture
+def ezra_fleet(make_fleet):
+    """``ezra_fleet(tasks="")``: a fleet of one wizard, ezra, whose queue holds ``tasks``
+    (markdown) under ``# Queue``; returns (fleet, ezra)."""
+
+    def make(tasks: str = ""):
+        fleet = make_fleet({"ezra": {}})
+        ezra = fleet.wizard("ezra")
+        with open(ezra.queue, "w") as f:
+            f.write("# Queue\n\n" + tasks)
+        return fleet, ezra
+
+    return make

@@ -40,11 +40,8 @@ class Running:
         assert not self.thread.is_alive()
 
 
-def test_robe_s_own_writes_wake_no_dispatch_and_a_result_is_folded_at_once(make_fleet):
-    fleet = make_fleet({"ezra": {}})
-    ezra = fleet.wizard("ezra")
-    with open(ezra.queue, "w") as f:
-        f.write("# Queue\n\n")
+def test_robe_s_own_writes_wake_no_dispatch_and_a_result_is_folded_at_once(ezra_fleet):
+    fleet, ezra = ezra_fleet()
     with Running(fleet) as engine:
         time.sleep(0.5)
         before = dict(engine.passes)
@@ -176,11 +173,8 @@ def test_a_person_setting_a_running_task_to_failed_in_the_file_stops_it(make_fle
     assert "TASK-001 cancelled" in output(p)
 
 
-def test_a_queue_error_is_said_once_with_its_line_and_robe_status_shows_it(make_fleet, robe_run):
-    fleet = make_fleet({"ezra": {}})
-    ezra = fleet.wizard("ezra")
-    with open(ezra.queue, "w") as f:
-        f.write("# Queue\n\n" + task("TASK-001", "ezra"))
+def test_a_queue_error_is_said_once_with_its_line_and_robe_status_shows_it(ezra_fleet, robe_run):
+    fleet, ezra = ezra_fleet(task("TASK-001", "ezra"))
     p = robe_run(fleet)
     wait_for(lambda: statuses(ezra.queue)["TASK-001"] == "COMPLETE", 20, what="TASK-001")
     append(ezra.queue, "- [ ] TASK-001 PENDING the same ID again\n  Assignee: ezra\n")  # line 5: a duplicate
@@ -205,11 +199,8 @@ def test_a_queue_error_is_said_once_with_its_line_and_robe_status_shows_it(make_
     assert stop(p) == 0
 
 
-def test_a_broken_fleet_yaml_is_said_once_and_the_last_good_one_kept(make_fleet, robe_run):
-    fleet = make_fleet({"ezra": {}})
-    ezra = fleet.wizard("ezra")
-    with open(ezra.queue, "w") as f:
-        f.write("# Queue\n\n")
+def test_a_broken_fleet_yaml_is_said_once_and_the_last_good_one_kept(ezra_fleet, robe_run):
+    fleet, ezra = ezra_fleet()
     p = robe_run(fleet)
     with open(fleet.path, encoding="utf-8") as f:
         good = f.read()

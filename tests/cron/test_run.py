@@ -114,13 +114,10 @@ def test_a_wizard_whose_agent_does_not_exist_fails_its_tasks_and_the_others_go_o
     assert stop(p) == 0
 
 
-def test_a_deleted_work_folder_is_recreated(make_fleet, robe_run):
+def test_a_deleted_work_folder_is_recreated(ezra_fleet, robe_run):
     import shutil
 
-    fleet = make_fleet({"ezra": {}})
-    ezra = fleet.wizard("ezra")
-    with open(ezra.queue, "w") as f:
-        f.write("# Queue\n\n" + task("TASK-001", "ezra"))
+    fleet, ezra = ezra_fleet(task("TASK-001", "ezra"))
     p = robe_run(fleet)
     wait_for(lambda: statuses(ezra.queue)["TASK-001"] == "COMPLETE", 20, what="TASK-001")
     shutil.rmtree(ezra.work_dir)
@@ -134,12 +131,9 @@ def test_a_deleted_work_folder_is_recreated(make_fleet, robe_run):
     assert stop(p) == 0
 
 
-def test_robe_run_never_runs_a_job_that_cron_is_running(make_fleet, robe_run):
+def test_robe_run_never_runs_a_job_that_cron_is_running(ezra_fleet, robe_run):
     """Both take logs/cron-<job>.lock: while cron's dispatch holds it, robe run waits."""
-    fleet = make_fleet({"ezra": {}})
-    ezra = fleet.wizard("ezra")
-    with open(ezra.queue, "w") as f:
-        f.write("# Queue\n\n")
+    fleet, ezra = ezra_fleet()
     fd = os.open(os.path.join(ezra.logs_dir, "cron-dispatch.lock"), os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(fd, fcntl.LOCK_EX)  # as 'flock -n' does for a dispatch cron started
     try:
@@ -200,15 +194,12 @@ def test_the_clock_runs_each_scheduled_job_as_its_child(make_fleet):
     assert runner.jobs[("ezra", "dispatch")].runs == 0
 
 
-def test_a_burst_of_saves_gives_few_dispatches(make_fleet):
+def test_a_burst_of_saves_gives_few_dispatches(ezra_fleet):
     import threading
 
     from robe.engine import Engine, Options
 
-    fleet = make_fleet({"ezra": {}})
-    ezra = fleet.wizard("ezra")
-    with open(ezra.queue, "w") as f:
-        f.write("# Queue\n\n")
+    fleet, ezra = ezra_fleet()
     runner = Engine(fleet, entries=[], options=Options(execute=False, kick=False, debounce=0.2))
     t = threading.Thread(target=runner.run, kwargs={"timeout": 30})
     t.start()
@@ -266,11 +257,8 @@ def test_robe_run_holds_cron_s_locks_while_it_dispatches_in_process(make_fleet):
                 os.close(fd)
 
 
-def test_cron_s_lines_find_the_locks_taken_while_robe_run_runs(make_fleet, robe_run):
-    fleet = make_fleet({"ezra": {}})
-    ezra = fleet.wizard("ezra")
-    with open(ezra.queue, "w") as f:
-        f.write("# Queue\n\n" + task("TASK-001", "ezra"))
+def test_cron_s_lines_find_the_locks_taken_while_robe_run_runs(ezra_fleet, robe_run):
+    fleet, ezra = ezra_fleet(task("TASK-001", "ezra"))
     p = robe_run(fleet)
     wait_for(lambda: statuses(ezra.queue)["TASK-001"] == "COMPLETE", 20, what="TASK-001")
     fd = os.open(os.path.join(ezra.logs_dir, "cron-dispatch.lock"), os.O_RDWR)
