@@ -11,7 +11,7 @@ from ..cron import crontab as ct
 from ..cron.schedule import fleet_schedule
 from ..cron.selfmonitor import self_monitor as run_self_monitor
 from ..demo import run_demo
-from ..engine import SWITCH_INTERVAL_S, Engine, Options, install_signal_handlers
+from ..engine import Engine, Options, install_signal_handlers
 from ..fleet.config import load_fleet
 from .common import echo_json, examples, fleet_option, json_option, wizards_option
 from .dashboard import start_beside_run
@@ -186,10 +186,6 @@ def run(fleet_path, wizards, no_execute, debounce, grace, progress, quiet, verbo
         for noisy in ("watchdog", "robe.execute"):
             logging.getLogger(noisy).setLevel(logging.INFO)
     install_signal_handlers(engine)
-    # The loop thread does a file operation every few hundred microseconds and gives up the
-    # GIL at each; with the executors' threads busy it then waits up to the switch interval
-    # (5 ms by default) to get it back. 0.5 ms: ~10% more tasks a second (bench/README.md).
-    sys.setswitchinterval(SWITCH_INTERVAL_S)
     # The dashboard beside the engine (robe run --dashboard): its own thread and event loop,
     # started before the engine so an unusable address stops robe run at once.
     web = None

@@ -26,6 +26,6 @@ per wizard and tasks per second.
 """
 
 from .jobs import Options
-from .loop import SWITCH_INTERVAL_S, Engine, install_signal_handlers
+from .loop import Engine, install_signal_handlers
 
-__all__ = ["Engine", "Options", "SWITCH_INTERVAL_S", "install_signal_handlers"]
+__all__ = ["Engine", "Options", "install_signal_handlers"]

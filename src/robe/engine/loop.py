@@ -45,8 +45,6 @@ from .progress import Progress
 from .watch import Watch
 
 TICK = 0.5
-#: robe run's GIL switch interval (sys.setswitchinterval; see robe.cli.cron)
-SWITCH_INTERVAL_S = 0.0005
 #: seconds between two checks of a wizard's gateway (a dispatch pass does not probe it each time)
 GATEWAY_EVERY_S = 30.0
 #: seconds before the same diagnostic of a pass is printed again
