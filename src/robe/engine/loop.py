@@ -239,10 +239,7 @@ class Engine:
                          if n.endswith((".json", ".txt")) and not n.startswith(".")}
             except OSError:
                 continue
-            slot = self.executor.slots.get(name) if self.executor is not None else None
-            if found and slot is not None:
-                with self.executor._lock:
-                    found -= slot.inflight
+            found -= self._inflight(name)
             if found and self.jobs[(name, "monitor")].due is None:
                 self.request(name, "monitor")
 
@@ -279,15 +276,15 @@ class Engine:
     def _foreign(self, wizard: str, path: str) -> bool:
         """A result in completed/ that another executor left (this process's executors ask
         for their monitor pass themselves): not one running here, and not folded yet."""
-        if not os.path.exists(path):
-            return False
+        return os.path.exists(path) and os.path.basename(path)[: -len(".json")] not in self._inflight(wizard)
+
+    def _inflight(self, wizard: str) -> set[str]:
+        """IDs this process's executor is running for ``wizard`` (it reports their results)."""
         slot = self.executor.slots.get(wizard) if self.executor is not None else None
-        if slot is not None:
-            task_id = os.path.basename(path)[: -len(".json")]
-            with self.executor._lock:
-                if task_id in slot.inflight:
-                    return False
-        return True
+        if slot is None:
+            return set()
+        with self.executor._lock:
+            return set(slot.inflight)
 
     # -- what the person should know
     def _check_queues(self) -> None:
