@@ -326,10 +326,11 @@ class _Reader:
         self.skip_to = -1  # lines up to here belong to a table read whole
         self.last_nb = self.nb_before = -1
 
-    def read(self) -> Blocks:
-        for i, s in enumerate(self.lines):
+    def read(self, first: int = 0) -> Blocks:
+        lines = self.lines
+        for i in range(first, len(lines)):
             if i > self.skip_to:
-                self.kind(i, s)
+                self.kind(i, lines[i])
         for item in self.stack:
             item.last = self.last_nb
         return self.out
@@ -518,6 +519,11 @@ class _Reader:
         return True
 
 
-def read_blocks(lines: list[str]) -> Blocks:
-    """Pass 1: the kind of each line, the list items, the headings and the tables."""
-    return _Reader(lines).read()
+def read_blocks(lines: list[str], first: int = 0) -> Blocks:
+    """Pass 1: the kind of each line, the list items, the headings and the tables.
+
+    ``first``: read from this line on, as if the text began there (lines above are BLANK). The
+    result is the whole text's from there only when line ``first`` is a top-level ATX heading
+    of the whole text's pass 1: such a line closes every open block, and nothing above it
+    looks past it (``robe.queue.scan.reparse``)."""
+    return _Reader(lines).read(first)

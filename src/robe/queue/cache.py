@@ -120,7 +120,9 @@ class Snapshots:
         # (the text is encoded again rather than kept twice: a 100,000-task queue is 15 MiB)
         if hit is not None and hit.default_priority == default_priority and hit.snapshot.text.encode("utf-8") == data:
             return hit.snapshot
-        snapshot = parse(decode(data, path), path, default_priority=default_priority)
+        # (a person's save is read from the last heading above what it changed: scan.parse)
+        snapshot = parse(decode(data, path), path, default_priority=default_priority,
+                         after=hit.snapshot if hit is not None else None)
         with self._lock:
             self.parses += 1
             self._entries[target] = _Entry(default_priority, snapshot)

@@ -7,7 +7,7 @@ from .model import DEFAULT_PRIORITY, Problem, Snapshot, Task
 
 
 def judge(tasks: list[Task], bad: set[int], problems: list[Problem], *, text: str, path: str, newline: str,
-          default_priority: str = DEFAULT_PRIORITY, known_assignees=None) -> Snapshot:
+          default_priority: str = DEFAULT_PRIORITY, known_assignees=None, basis=None) -> Snapshot:
     """The parse of a whole text: ``tasks`` in line order, ``bad`` the id() of those their own
     problems leave out; the checks across tasks leave out more and add their problems."""
     ids = [t.id for t in tasks]
@@ -39,7 +39,8 @@ def judge(tasks: list[Task], bad: set[int], problems: list[Problem], *, text: st
     problems.sort(key=lambda p: (p.line, p.code))
     return Snapshot(path, text, tuple(t for t in tasks if id(t) not in bad), tuple(problems),
                     bom=text.startswith("\ufeff"), newline=newline, all_ids=all_ids,
-                    rejected=tuple(t for t in tasks if id(t) in bad), default_priority=default_priority)
+                    rejected=tuple(t for t in tasks if id(t) in bad), default_priority=default_priority,
+                    basis=basis)
 
 
 def _duplicates(tasks: list[Task], bad: set[int], problems: list[Problem], path: str, all_ids) -> None:

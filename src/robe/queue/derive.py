@@ -112,8 +112,12 @@ def after_status_edits(old: Snapshot, new_text: str, pieces: list[tuple[int, int
                     group[k] = t._replace(body=body)
     # robe's edit keeps a list task's box in step with its status: the warning that they
     # disagreed is gone for every task it changed (no other problem depends on a status)
-    problems = tuple(p for p in old.problems if not (p.code == "checkbox" and p.task_id in changed))
-    return old._replace(text=new_text, tasks=tuple(tasks), rejected=tuple(rejected), problems=problems)
+    def kept(ps):
+        return tuple(p for p in ps if not (p.code == "checkbox" and p.task_id in changed))
+
+    basis = old.basis and old.basis._replace(own=kept(old.basis.own))
+    return old._replace(text=new_text, tasks=tuple(tasks), rejected=tuple(rejected), problems=kept(old.problems),
+                        basis=basis)
 
 
 class _Inside(list):

@@ -194,6 +194,8 @@ class Snapshot(NamedTuple):
     rejected: tuple[Task, ...] = ()
     #: the priority of tasks that have none written and no ``## P<n>`` heading above them
     default_priority: str = DEFAULT_PRIORITY
+    #: what a parse of this text after an edit can start from (``scan.Basis``; ``scan.reparse``)
+    basis: object = None
 
     def get(self, task_id: str) -> Task | None:
         for task in self.tasks:

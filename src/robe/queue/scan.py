@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from itertools import accumulate
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -131,14 +132,17 @@ class Text:
     """The text being parsed: its lines, where each starts, pass 1's blocks, and the outline
     of its top-level headings (which section and heading priority each line is under)."""
 
-    def __init__(self, text: str, path: str):
-        self.path = path
+    def __init__(self, text: str, path: str, first: int = 0, above: tuple[Heading, ...] = ()):
+        """``first``, ``above``: read only from line ``first`` (a top-level ATX heading), under
+        the headings ``above`` that are open there (``reparse``)."""
+        self.path, self.text = path, text
+        self.first, self.above = first, len(above)
         self.lines, self.offsets = split_lines(text)
         self.newline = newline_of(text)
-        self.blocks: Blocks = read_blocks(self.lines)
+        self.blocks: Blocks = read_blocks(self.lines, first)
         self.kinds = self.blocks.kinds
         self.items = {it.line: it for it in self.blocks.items}
-        self.top = [h for h in self.blocks.headings if h.top]
+        self.top = [*above, *(h for h in self.blocks.headings if h.top)]
         self.starts = [h.start for h in self.top]
         self.parents, self.nexts = _links([h.level for h in self.top])
         self._priorities: dict[int, str | None] = {}
@@ -608,7 +612,7 @@ def drafts(tx: Text, problems: list[Problem]):
     """Every task of the text (sections, list items, table rows), as drafts, section tasks
     first, then list items, then table rows; the near misses go into ``problems``."""
     for idx, h in enumerate(tx.top):
-        if not h.text or not h.text[0].isalpha():
+        if not h.text or not h.text[0].isalpha() or h.start < tx.first:
             continue
         d = section_task(tx, idx)
         if d is not None:
@@ -640,15 +644,58 @@ def drafts(tx: Text, problems: list[Problem]):
         yield from table_tasks(tx, table, problems)
 
 
+class Basis(NamedTuple):
+    """What a parse of this text after an edit can start from (``reparse``): the top-level
+    headings, the lines of the tasks left out for their own problems, and the problems found
+    before the checks across tasks (which ``judge`` makes again on the whole text)."""
+
+    outline: tuple[Heading, ...]
+    flawed: frozenset[int]
+    own: tuple[Problem, ...]
+
+
 def parse(text: str, path: str = "WORK-QUEUE.md", *, default_priority: str = DEFAULT_PRIORITY,
-          known_assignees=None) -> Snapshot:
+          known_assignees=None, after: Snapshot | None = None) -> Snapshot:
     """Parse queue text (BOM included, if any). Never raises for bad content.
 
     ``known_assignees``: the fleet's wizard names; a task assigned to anyone else is an error.
+    ``after``: an earlier parse of this file. The text is then read only from the last
+    top-level heading above the first line that differs from ``after``'s text (see ``_reparse``),
+    and the result is the same.
     """
-    tx = Text(text, path)
-    problems: list[Problem] = []
-    tasks, bad = [], set()
+    if after is not None and after.default_priority == default_priority and text != after.text:
+        snapshot = _reparse(after, text, path, known_assignees)
+        if snapshot is not None:
+            return snapshot
+    return _parse(Text(text, path), [], set(), [], default_priority, known_assignees)
+
+
+def _reparse(old: Snapshot, text: str, path: str, known_assignees) -> Snapshot | None:
+    """``parse(text)``, from ``old``: its tasks and problems above the restart heading are kept,
+    the text is read from that heading on, and the checks across tasks are made again on all.
+    None when there is no such heading (the change is above every top-level ATX heading, or a
+    section task above the change runs on past each one), or when the file's newline changed.
+
+    robe run reads a person's save this way: a task added near the end of a 10,000-task queue
+    costs a parse of the last section, not of the file."""
+    basis = old.basis
+    if not isinstance(basis, Basis) or newline_of(text) != old.newline:  # (a task's insert_template
+        return None  # ends in the file's newline)
+    first = _restart(old, basis.outline, old.text.count("\n", 0, _common_prefix(old.text, text)))
+    if first is None:
+        return None
+    kept = sorted((t for t in (*old.tasks, *old.rejected) if t.line <= first), key=lambda t: t.line)
+    bad = {id(t) for t in kept if t.line in basis.flawed}
+    own = [p if p.path == path else p._replace(path=path) for p in basis.own if p.line <= first]
+    return _parse(Text(text, path, first, _open_at(basis.outline, first)), kept, bad, own, old.default_priority,
+                  known_assignees, [h for h in basis.outline if h.start < first])
+
+
+def _parse(tx: Text, tasks: list[Task], bad: set[int], problems: list[Problem], default_priority: str,
+           known_assignees, outline: list[Heading] = ()) -> Snapshot:
+    """The parse of ``tx`` (from its first line on), after ``tasks``, ``bad`` and ``problems``
+    found above it."""
+    path = tx.path
     for d in drafts(tx, problems):  # each draft becomes its task at once
         if len(d.id) > MAX_ID_LENGTH:
             d.problems.append(Problem(path, d.line, f"the task ID '{d.id[:20]}...' is {len(d.id)} characters long",
@@ -661,5 +708,51 @@ def parse(text: str, path: str = "WORK-QUEUE.md", *, default_priority: str = DEF
                 bad.add(id(task))
             problems.extend(d.problems)
     tasks.sort(key=lambda t: t.line)
-    return judge(tasks, bad, problems, text=text, path=path, newline=tx.newline, default_priority=default_priority,
-                 known_assignees=known_assignees)
+    basis = Basis((*outline, *tx.top[tx.above:]), frozenset(t.line for t in tasks if id(t) in bad),
+                  tuple(sorted(problems, key=lambda p: (p.line, p.code))))
+    return judge(tasks, bad, problems, text=tx.text, path=path, newline=tx.newline, default_priority=default_priority,
+                 known_assignees=known_assignees, basis=basis)
+
+
+def _common_prefix(a: str, b: str) -> int:
+    """The length of the longest common prefix of ``a`` and ``b`` (halving: the comparisons
+    run in C)."""
+    lo, hi = 0, min(len(a), len(b))
+    if a[:hi] == b[:hi]:
+        return hi
+    while hi - lo > 1:  # a[:lo] == b[:lo] and a[:hi] != b[:hi]
+        mid = (lo + hi) // 2
+        if a[lo:mid] == b[lo:mid]:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def _restart(old: Snapshot, outline: tuple[Heading, ...], changed: int) -> int | None:
+    """The 0-based line of the last top-level ATX heading above line ``changed`` that no task
+    above it runs past, or None."""
+    spans = sorted((t.line, t.end_line) for t in (*old.tasks, *old.rejected) if t.end_line > t.line)
+    starts = [a for a, _ in spans]
+    reach = list(accumulate((b for _, b in spans), max))
+    for h in reversed(outline):
+        s = h.start  # (0-based; a task's line and end_line are 1-based)
+        if s >= changed or h.end != s:  # below the change, or a setext heading (its text
+            continue  # becomes a heading only at its underline)
+        k = bisect.bisect_right(starts, s)
+        if not k or reach[k - 1] <= s:
+            return s
+    return None
+
+
+def _open_at(outline: tuple[Heading, ...], line: int) -> tuple[Heading, ...]:
+    """The headings of ``outline`` whose blocks hold the heading at ``line`` (its parents)."""
+    open_: list[Heading] = []
+    for h in outline:
+        level = h.level
+        while open_ and open_[-1].level >= level:
+            open_.pop()
+        if h.start == line:
+            break
+        open_.append(h)
+    return tuple(open_)

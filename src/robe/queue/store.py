@@ -361,7 +361,8 @@ def update(path: str, change: Callable[[Snapshot], tuple[str | None, T]], *, tim
     ``logs/displaced/`` beside the queue.
 
     ``known``: a snapshot the caller parsed earlier; while the file's bytes are still exactly
-    its text, it is used instead of parsing the file again. ``written(real_path, signature)``
+    its text, it is used instead of parsing the file again; once they differ, the parse starts
+    from it (``parse(after=known)``). ``written(real_path, signature)``
     is told of each file this call swapped in (robe run tells its own writes from a person's).
     """
     parse_kwargs = parse_kwargs or {}
@@ -381,7 +382,7 @@ def update(path: str, change: Callable[[Snapshot], tuple[str | None, T]], *, tim
                     # save robe did not see end, then read it again.
                     quiet = QUIET_S
                     continue
-                snapshot = known if same else parse(decode(data, path), path, **parse_kwargs)
+                snapshot = known if same else parse(decode(data, path), path, after=known, **parse_kwargs)
                 new_text, result = change(snapshot)
                 if new_text is None or new_text == snapshot.text:
                     return result
