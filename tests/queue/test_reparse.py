@@ -5,7 +5,7 @@ removed or replaced anywhere, a fence or a heading opened halfway, a table grown
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from robe.queue.scan import _reparse, _restart, parse
+from robe.queue.scan import _reparse, parse
 
 from .strategies import document
 from .test_properties import _EXPLORE, SETTINGS
@@ -90,8 +90,7 @@ def test_the_checks_across_tasks_are_made_again_on_the_whole_file():
 def test_a_heading_inside_a_section_task_is_no_place_to_start():
     text = "Intro.\n\n## TASK-1: everything\n- Status: PENDING\n\n### notes\n\nsome text\n"
     old = parse(text, "q.md")
-    last = len(text.split("\n"))
-    assert _restart(old, old.basis.outline, last) == 2  # TASK-1's own heading, not "notes"
+    assert [line for line, _ in old.basis.restarts] == [2]  # TASK-1's own heading, not "notes"
     assert same(parse(text + "more text\n", "q.md", after=old), parse(text + "more text\n", "q.md"))
     assert _reparse(old, "Intro!" + text[6:], "q.md", None) is None  # above every heading
 

@@ -86,14 +86,17 @@ class Blocks(NamedTuple):
     tables: list[Table]
 
 
-def split_lines(text: str) -> tuple[list[str], list[int]]:
+def split_lines(text: str, first: int = 0, at: int = 0) -> tuple[list[str], list[int]]:
     """Lines without their ``\\n``/``\\r\\n`` ending, and the offset where each starts (line 0
-    starts after a BOM)."""
-    start = 1 if text.startswith("\ufeff") else 0
+    starts after a BOM). ``first``, ``at``: only the lines from line ``first`` on, which starts
+    at offset ``at``; those above are empty, at offset 0."""
+    start = at if first else 1 if text.startswith("\ufeff") else 0
     lines = text[start:].split("\n")
     offsets = [a + i for i, a in enumerate(accumulate(map(len, lines), initial=start))][:len(lines)]
     if "\r" in text:
         lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+    if first:
+        return [""] * first + lines, [0] * first + offsets
     return lines, offsets
 
 

@@ -43,6 +43,7 @@ class Snapshots:
         self._settled: dict[str, list[int]] = {}
         self._own: dict[str, list[int]] = {}
         self._lock = threading.Lock()
+        self._parsing = threading.Lock()
         #: why a file could not be read, by real path, until it can be again
         self.failures: dict[str, str] = {}
         #: files parsed (not served from memory): robe run's tests and benchmark count them
@@ -115,18 +116,31 @@ class Snapshots:
             raise
         with self._lock:
             self.failures.pop(target, None)
+        hit = self._hit(target, data, default_priority)
+        if isinstance(hit, Snapshot):
+            return hit
+        # One parse at a time: robe run's loop and its executor's cancel check read the same
+        # save at once, and the second finds the first one's parse instead of making its own.
+        with self._parsing:
+            hit = self._hit(target, data, default_priority)
+            if isinstance(hit, Snapshot):
+                return hit
+            # (a person's save is read from the last heading above what it changed: scan.parse)
+            snapshot = parse(decode(data, path), path, default_priority=default_priority,
+                             after=hit.snapshot if hit is not None else None)
+            with self._lock:
+                self.parses += 1
+                self._entries[target] = _Entry(default_priority, snapshot)
+        return snapshot
+
+    def _hit(self, target: str, data: bytes, default_priority: str) -> Snapshot | _Entry | None:
+        """The snapshot of ``data`` when it is the one kept, else the entry kept (or None)."""
         with self._lock:
             hit = self._entries.get(target)
         # (the text is encoded again rather than kept twice: a 100,000-task queue is 15 MiB)
         if hit is not None and hit.default_priority == default_priority and hit.snapshot.text.encode("utf-8") == data:
             return hit.snapshot
-        # (a person's save is read from the last heading above what it changed: scan.parse)
-        snapshot = parse(decode(data, path), path, default_priority=default_priority,
-                         after=hit.snapshot if hit is not None else None)
-        with self._lock:
-            self.parses += 1
-            self._entries[target] = _Entry(default_priority, snapshot)
-        return snapshot
+        return hit
 
     def _wait_quiet(self, path: str) -> None:
         """``wait_quiet``, ending as soon as robe run sees the save finish (``settled``) even

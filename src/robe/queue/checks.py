@@ -26,10 +26,11 @@ def judge(tasks: list[Task], bad: set[int], problems: list[Problem], *, text: st
             bad.add(id(t))
     # Only a task that depends on others can be part of a cycle.
     graph = {t.id: t.depends for t in tasks if t.depends and id(t) not in bad}
-    first = {}
-    for t in tasks:
+    found = cycles(graph)
+    first: dict[str, Task] = {}
+    for t in tasks if found else ():
         first.setdefault(t.id, t)
-    for cycle in cycles(graph):
+    for cycle in found:
         for tid in cycle:
             k = cycle.index(tid)
             loop = " -> ".join(cycle[k:] + cycle[:k] + [tid])
@@ -37,9 +38,10 @@ def judge(tasks: list[Task], bad: set[int], problems: list[Problem], *, text: st
                                     "remove one of these Depends so the chain has a start", tid, code="cycle"))
             bad.add(id(first[tid]))
     problems.sort(key=lambda p: (p.line, p.code))
-    return Snapshot(path, text, tuple(t for t in tasks if id(t) not in bad), tuple(problems),
-                    bom=text.startswith("\ufeff"), newline=newline, all_ids=all_ids,
-                    rejected=tuple(t for t in tasks if id(t) in bad), default_priority=default_priority,
+    usable, rejected = (tuple(tasks), ()) if not bad else (tuple([t for t in tasks if id(t) not in bad]),
+                                                          tuple([t for t in tasks if id(t) in bad]))
+    return Snapshot(path, text, usable, tuple(problems), bom=text.startswith("\ufeff"), newline=newline,
+                    all_ids=all_ids, rejected=rejected, default_priority=default_priority,
                     basis=basis)
 
 

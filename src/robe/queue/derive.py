@@ -15,7 +15,8 @@ Problems have lines, not offsets, and a status edit adds or removes no line.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
+from operator import attrgetter
 
 from .edits import Outcome
 from .model import Edit, Snapshot
@@ -69,12 +70,12 @@ def after_status_edits(old: Snapshot, new_text: str, pieces: list[tuple[int, int
                                        e.insert_template, span(e.checkbox_span), span(e.cell_span)))
 
     by_piece = {p[0]: p for p in pieces}
-    tasks = []
-    for t in old.tasks:
+
+    def made(t):
+        """``t`` after the edits (None: it cannot be derived)."""
         status = changed.get(t.id)
         if status is None:
-            tasks.append(moved(t))
-            continue
+            return moved(t)
         e = t.edit
         if e.status_span is None:
             return None
@@ -92,8 +93,19 @@ def after_status_edits(old: Snapshot, new_text: str, pieces: list[tuple[int, int
             cell, status_span = None, (s0, s0 + len(word))
         if new_text[status_span[0]:status_span[1]] != word:
             return None
-        tasks.append(t._replace(status=status, status_written=True,
-                                edit=Edit(status_span, None, e.insert_template, span(e.checkbox_span), cell)))
+        return t._replace(status=status, status_written=True,
+                          edit=Edit(status_span, None, e.insert_template, span(e.checkbox_span), cell))
+
+    # Only the tasks from the first edited line on, and those above it whose block reaches it,
+    # can change (a 100,000-task queue is not walked task by task for an edit near its end).
+    tasks = list(old.tasks)
+    if pieces:
+        lo = bisect_left(tasks, first_line, key=attrgetter("line"))
+        for k in [k for k in range(lo) if tasks[k].end_line >= first_line] + list(range(lo, len(tasks))):
+            t = made(tasks[k])
+            if t is None:
+                return None
+            tasks[k] = t
     rejected = [moved(t) for t in old.rejected]
     if inside:
         lines = {}  # old line -> new line, for each changed task inside another's block
@@ -132,9 +144,11 @@ def _enclosing(old: Snapshot, changed: dict) -> dict[str, _Inside]:
     part of that task's body), the IDs of the changed tasks inside it."""
     out: dict[str, _Inside] = {}
     lines = [(t.line, t.id) for t in old.tasks if t.id in changed]
-    for o in (*old.tasks, *old.rejected):
-        if o.end_line == o.line:  # (most tasks are one line: nothing inside)
-            continue
+    if not lines:
+        return out
+    lowest = min(line for line, _ in lines)
+    # (most tasks are one line, or end above every changed one: nothing inside)
+    for o in [o for o in (*old.tasks, *old.rejected) if o.end_line > o.line and o.end_line >= lowest]:
         for line, tid in lines:
             if o.line < line <= o.end_line:
                 group = out.setdefault(o.id, _Inside())

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from itertools import accumulate
+from operator import attrgetter
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -132,12 +132,13 @@ class Text:
     """The text being parsed: its lines, where each starts, pass 1's blocks, and the outline
     of its top-level headings (which section and heading priority each line is under)."""
 
-    def __init__(self, text: str, path: str, first: int = 0, above: tuple[Heading, ...] = ()):
-        """``first``, ``above``: read only from line ``first`` (a top-level ATX heading), under
-        the headings ``above`` that are open there (``reparse``)."""
+    def __init__(self, text: str, path: str, first: int = 0, above: tuple[Heading, ...] = (), at: int = 0):
+        """``first``, ``above``, ``at``: read only from line ``first`` (a top-level ATX heading,
+        at offset ``at``), under the headings ``above`` that are open there (``_reparse``); the
+        lines above it are left empty."""
         self.path, self.text = path, text
         self.first, self.above = first, len(above)
-        self.lines, self.offsets = split_lines(text)
+        self.lines, self.offsets = split_lines(text, first, at)
         self.newline = newline_of(text)
         self.blocks: Blocks = read_blocks(self.lines, first)
         self.kinds = self.blocks.kinds
@@ -645,11 +646,13 @@ def drafts(tx: Text, problems: list[Problem]):
 
 
 class Basis(NamedTuple):
-    """What a parse of this text after an edit can start from (``reparse``): the top-level
-    headings, the lines of the tasks left out for their own problems, and the problems found
-    before the checks across tasks (which ``judge`` makes again on the whole text)."""
+    """What a parse of this text after an edit can start from (``parse(after=...)``): the
+    top-level headings, the (line, offset) of each ATX one that no task above it runs past (a
+    place to start reading again), the lines of the tasks left out for their own problems, and
+    the problems found before the checks across tasks (which ``judge`` makes again on all)."""
 
     outline: tuple[Heading, ...]
+    restarts: tuple[tuple[int, int], ...]
     flawed: frozenset[int]
     own: tuple[Problem, ...]
 
@@ -681,21 +684,32 @@ def _reparse(old: Snapshot, text: str, path: str, known_assignees) -> Snapshot |
     basis = old.basis
     if not isinstance(basis, Basis) or newline_of(text) != old.newline:  # (a task's insert_template
         return None  # ends in the file's newline)
-    first = _restart(old, basis.outline, old.text.count("\n", 0, _common_prefix(old.text, text)))
-    if first is None:
+    changed = old.text.count("\n", 0, _common_prefix(old.text, text))
+    k = bisect.bisect_left(basis.restarts, (changed,)) - 1  # the last one above the changed line
+    if k < 0:
         return None
-    kept = sorted((t for t in (*old.tasks, *old.rejected) if t.line <= first), key=lambda t: t.line)
-    bad = {id(t) for t in kept if t.line in basis.flawed}
+    first, at = basis.restarts[k]
+    # The tasks above ``first`` (1-based lines up to it), in line order: they end above it too.
+    by_line = attrgetter("line")
+    kept = list(old.tasks[:bisect.bisect_right(old.tasks, first, key=by_line)])
+    rejected = old.rejected[:bisect.bisect_right(old.rejected, first, key=by_line)]
+    if rejected:
+        kept = sorted((*kept, *rejected), key=by_line)
+    bad = {id(t) for t in rejected if t.line in basis.flawed}
     own = [p if p.path == path else p._replace(path=path) for p in basis.own if p.line <= first]
-    return _parse(Text(text, path, first, _open_at(basis.outline, first)), kept, bad, own, old.default_priority,
-                  known_assignees, [h for h in basis.outline if h.start < first])
+    outline = basis.outline[:bisect.bisect_left(basis.outline, first, key=attrgetter("start"))]
+    above = _open_at(outline, basis.outline[len(outline)].level)  # (that one is the heading at first)
+    return _parse(Text(text, path, first, above, at), kept, bad, own, old.default_priority,
+                  known_assignees, outline, basis.restarts[:k], {x for x in basis.flawed if x <= first})
 
 
-def _parse(tx: Text, tasks: list[Task], bad: set[int], problems: list[Problem], default_priority: str,
-           known_assignees, outline: list[Heading] = ()) -> Snapshot:
-    """The parse of ``tx`` (from its first line on), after ``tasks``, ``bad`` and ``problems``
-    found above it."""
+def _parse(tx: Text, kept: list[Task], bad: set[int], problems: list[Problem], default_priority: str,
+           known_assignees, outline=(), restarts=(), flawed=()) -> Snapshot:
+    """The parse of ``tx`` (from its first line on) after ``kept`` (the tasks above it, in line
+    order), ``bad``, ``problems``, ``outline``, ``restarts`` and ``flawed`` found above it."""
     path = tx.path
+    tasks = []
+    flawed = set(flawed)
     for d in drafts(tx, problems):  # each draft becomes its task at once
         if len(d.id) > MAX_ID_LENGTH:
             d.problems.append(Problem(path, d.line, f"the task ID '{d.id[:20]}...' is {len(d.id)} characters long",
@@ -706,12 +720,44 @@ def _parse(tx: Text, tasks: list[Task], bad: set[int], problems: list[Problem], 
         if d.problems:
             if any(p.severity == "error" for p in d.problems):
                 bad.add(id(task))
+                flawed.add(task.line)
             problems.extend(d.problems)
-    tasks.sort(key=lambda t: t.line)
-    basis = Basis((*outline, *tx.top[tx.above:]), frozenset(t.line for t in tasks if id(t) in bad),
+    tasks.sort(key=attrgetter("line"))
+    top = tx.top[tx.above:]
+    basis = Basis((*outline, *top), (*restarts, *_restarts(tx, top, tasks)), frozenset(flawed),
                   tuple(sorted(problems, key=lambda p: (p.line, p.code))))
-    return judge(tasks, bad, problems, text=tx.text, path=path, newline=tx.newline, default_priority=default_priority,
+    kept.extend(tasks)
+    return judge(kept, bad, problems, text=tx.text, path=path, newline=tx.newline, default_priority=default_priority,
                  known_assignees=known_assignees, basis=basis)
+
+
+def _restarts(tx: Text, top: list[Heading], tasks: list[Task]) -> list[tuple[int, int]]:
+    """(line, offset) of each top-level ATX heading of ``top`` that none of ``tasks`` (those
+    read from ``tx.first`` on, in line order) runs past. (A setext heading's text becomes a
+    heading only at its underline: no place to start.)"""
+    out = []
+    reach, k = -1, 0  # the furthest 1-based end_line of the tasks above the heading
+    for h in top:
+        s = h.start  # 0-based; a task's lines are 1-based
+        while k < len(tasks) and tasks[k].line <= s:
+            reach = max(reach, tasks[k].end_line)
+            k += 1
+        if h.end == s and reach <= s:
+            out.append((s, tx.offsets[s]))
+    return out
+
+
+def _open_at(outline, level: int) -> tuple[Heading, ...]:
+    """The headings of ``outline`` whose blocks hold a heading of ``level`` just below it (its
+    parents): walking up, each one of a lower level than the last kept."""
+    open_: list[Heading] = []
+    for h in reversed(outline):
+        if h.level < level:
+            open_.append(h)
+            level = h.level
+            if level == 1:
+                break
+    return tuple(reversed(open_))
 
 
 def _common_prefix(a: str, b: str) -> int:
@@ -727,32 +773,3 @@ def _common_prefix(a: str, b: str) -> int:
         else:
             hi = mid
     return lo
-
-
-def _restart(old: Snapshot, outline: tuple[Heading, ...], changed: int) -> int | None:
-    """The 0-based line of the last top-level ATX heading above line ``changed`` that no task
-    above it runs past, or None."""
-    spans = sorted((t.line, t.end_line) for t in (*old.tasks, *old.rejected) if t.end_line > t.line)
-    starts = [a for a, _ in spans]
-    reach = list(accumulate((b for _, b in spans), max))
-    for h in reversed(outline):
-        s = h.start  # (0-based; a task's line and end_line are 1-based)
-        if s >= changed or h.end != s:  # below the change, or a setext heading (its text
-            continue  # becomes a heading only at its underline)
-        k = bisect.bisect_right(starts, s)
-        if not k or reach[k - 1] <= s:
-            return s
-    return None
-
-
-def _open_at(outline: tuple[Heading, ...], line: int) -> tuple[Heading, ...]:
-    """The headings of ``outline`` whose blocks hold the heading at ``line`` (its parents)."""
-    open_: list[Heading] = []
-    for h in outline:
-        level = h.level
-        while open_ and open_[-1].level >= level:
-            open_.pop()
-        if h.start == line:
-            break
-        open_.append(h)
-    return tuple(open_)
