@@ -5,14 +5,18 @@ a heading, a list item, a table row, code...), turns every heading, list item an
 that begins with a task ID into a task, reads its fields and body, and hands the tasks to
 ``robe.queue.checks`` for the checks across tasks (duplicate IDs, dependencies, cycles).
 It never raises for bad content: every problem is a Problem with its line and a hint.
+
+``parse(text, path, after=earlier)`` gives the same result while reading only from the last
+top-level heading above the first line that differs from ``earlier``'s text (``_reparse``):
+robe run reads a person's save of a long queue that way.
 """
 
 from __future__ import annotations
 
 import bisect
 import re
-from operator import attrgetter
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import NamedTuple
 
 from .blocks import (
