@@ -263,3 +263,25 @@ def shown_path(path: str) -> str:
     except (ValueError, OSError):  # (no current folder any more)
         return path
     return path if rel == os.pardir or rel.startswith(os.pardir + os.sep) else rel
+
+
+#: How long watchdog holds an inotify "moved from" to pair it with its "moved to" (its default
+#: is 0.5 s). Both halves of a rename come from one system call, so they are a microsecond
+#: apart; but watchdog's reader takes a lone "moved from" at the head of its queue and then
+#: sleeps the whole wait even when the pair arrives at once (watchdog issues #390 and #649),
+#: holding every later event with it. robe's writer and people's editors rename files in the
+#: watched folders on every save: with 0.5 s, one save in about a hundred reached robe run
+#: half a second late (run_bench, `command` agent). A move still unpaired after this is
+#: reported as a file deleted and one created: robe then reads the queue once it is quiet.
+MOVE_PAIRING_S = 0.02
+
+
+def observer():
+    """A watchdog Observer (a daemon thread) whose move pairing waits ``MOVE_PAIRING_S``."""
+    from watchdog.observers import Observer
+    from watchdog.observers.inotify_move_event_grouper import InotifyMoveEventGrouper
+
+    InotifyMoveEventGrouper.delay = MOVE_PAIRING_S
+    obs = Observer()
+    obs.daemon = True
+    return obs

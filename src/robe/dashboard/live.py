@@ -25,7 +25,8 @@ import threading
 from typing import Callable
 
 from watchdog.events import FileSystemEventHandler
-from watchdog.observers import Observer
+
+from ..plumbing import observer
 
 log = logging.getLogger(__name__)
 DEBOUNCE = 0.02
@@ -160,8 +161,7 @@ class Watcher:
     def __init__(self, fleet, on_change: Callable[[set[str], set[str]], None]):
         self.folders = watched_folders(fleet.config)
         self.on_change = on_change
-        self._observer = Observer()
-        self._observer.daemon = True
+        self._observer = observer()
         self._watches: dict[str, tuple] = {}  # folder -> (watch, inode)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

@@ -22,7 +22,8 @@ import time
 
 from watchdog.events import (FileClosedEvent, FileCreatedEvent, FileModifiedEvent, FileMovedEvent,
                              FileSystemEventHandler)
-from watchdog.observers import Observer
+
+from ..plumbing import observer
 
 log = logging.getLogger("robe.run")
 #: the events asked of the kernel (inotify's mask): a folder where robe and its agents write
@@ -54,7 +55,7 @@ class Watch(FileSystemEventHandler):
         self._saves: dict[str, float] = {}  # queue path -> monotonic time to read it
         self._results: set[tuple[str, str]] = set()  # (wizard, result file)
         self._fleet = False
-        self.observer: Observer | None = None
+        self.observer = None
         self._watches: dict[str, object] = {}
 
     # -- the observer's side
@@ -107,8 +108,7 @@ class Watch(FileSystemEventHandler):
             return min(self._saves.values()) if self._saves else None
 
     def start(self) -> None:
-        self.observer = Observer()
-        self.observer.daemon = True
+        self.observer = observer()
         saves = {os.path.dirname(q) for q in self.queues} | {os.path.dirname(self.fleet_file)}
         for folder in sorted(saves | set(self.completed)):
             self.schedule(folder, SAVES if folder in saves else RESULTS)

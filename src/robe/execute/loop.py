@@ -30,6 +30,7 @@ from ..clock import now, stamp
 from ..errors import RobeError
 from ..house import DEFAULT_OUTPUT_CAP, ClaimError, ClaimLock, Heartbeat, House, cancel_reason
 from ..plumbing import host
+from ..plumbing import observer as plumbing_observer
 from ..queue import DEFAULT_PRIORITY, QueueError, is_valid_id
 from ..queue.cache import Snapshots
 from ..queue.events import append_event
@@ -429,7 +430,6 @@ class Executor:
     # -- watching
     def _watch(self) -> None:
         from watchdog.events import FileCreatedEvent, FileMovedEvent, FileSystemEventHandler
-        from watchdog.observers import Observer
 
         executor = self
 
@@ -454,11 +454,10 @@ class Executor:
             def on_moved(self, event):
                 self._saw(event.dest_path)
 
-        observer = Observer()
+        observer = plumbing_observer()
         for name, slot in self.slots.items():
             observer.schedule(Wake(name), slot.house.work, recursive=False,
                               event_filter=[FileCreatedEvent, FileMovedEvent])
-        observer.daemon = True
         observer.start()
         self._observer = observer
 
